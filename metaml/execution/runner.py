@@ -1,0 +1,77 @@
+"""Running one trial: call the user's function, keep its heartbeat, and record what happened."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from metaml.store.records import TrialRecord
+from metaml.trial import Trial
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two heartbeats of a running trial.
+HEARTBEAT_INTERVAL_S = 5.0
+
+TrialFunction = Callable[..., Mapping[str, Any]]
+
+
+class Heartbeat:
+    """A daemon thread that tells the store, every few seconds, that a trial is still running."""
+
+    def __init__(self, trial: Trial, worker: str, interval: float = HEARTBEAT_INTERVAL_S) -> None:
+        self._trial, self._worker, self._interval = trial, worker, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{trial.number}", daemon=True)
+
+    def _beat(self) -> None:
+        study = self._trial.study
+        while not self._stop.wait(self._interval):
+            try:
+                if not study.store.heartbeat(study.id, self._trial.number, self._worker):
+                    return  # the trial was taken from us (requeued or finished): stop beating
+            except Exception as exc:  # a missed beat is not worth killing the trial for
+                log.warning("heartbeat of trial %s failed: %s", self._trial.number, exc)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._interval + 1)
+
+
+def call_trial_function(fn: TrialFunction, trial: Trial) -> Mapping[str, Any]:
+    """Call ``fn(config, trial)``, or ``fn(config)`` when it takes one argument."""
+    try:
+        params = [
+            p for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    if len(params) == 1 and params[0].kind is not params[0].VAR_POSITIONAL:
+        return fn(trial.config)
+    return fn(trial.config, trial)
+
+
+def run_trial(trial: Trial, fn: TrialFunction, worker: str) -> TrialRecord:
+    """Run one claimed trial to its end and record it; only Ctrl-C escapes (after requeueing it)."""
+    study = trial.study
+    try:
+        with Heartbeat(trial, worker):
+            metrics = call_trial_function(fn, trial)
+    except KeyboardInterrupt:
+        study.store.requeue(study.id, trial.number, "interrupted (Ctrl-C); returned to the queue", count_retry=False)
+        raise
+    except MemoryError as exc:
+        return study.tell(trial, error=f"out of memory: {exc or 'MemoryError'} (config {trial.config})")
+    except Exception as exc:
+        if "out of memory" in str(exc).lower():
+            return study.tell(trial, error=f"out of memory: {exc} (config {trial.config})")
+        return study.tell(trial, error=exc)
+    return study.tell(trial, metrics)

@@ -1,0 +1,149 @@
+"""Objectives the user names, their limits, and Pareto ranking and hypervolume (via moocore)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import moocore
+import numpy as np
+
+from metaml.errors import ObjectiveError
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric to minimise or maximise, with an optional limit it must respect.
+
+    ``limit`` is an upper bound for a ``min`` objective (latency below 5 ms) and a lower
+    bound for a ``max`` objective (accuracy at least 0.9).
+    """
+
+    name: str
+    goal: str = "min"
+    limit: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ObjectiveError(f"an objective needs a non-empty name, got {self.name!r}")
+        if self.goal not in ("min", "max"):
+            raise ObjectiveError(f"objective {self.name!r}: goal must be 'min' or 'max', not {self.goal!r}")
+        if self.limit is not None:
+            if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)) or math.isnan(self.limit):
+                raise ObjectiveError(f"objective {self.name!r}: limit must be a number, not {self.limit!r}")
+            object.__setattr__(self, "limit", float(self.limit))
+
+    @property
+    def sign(self) -> float:
+        """+1 for a minimised objective, -1 for a maximised one (so that lower is better)."""
+        return 1.0 if self.goal == "min" else -1.0
+
+    def feasible(self, value: float) -> bool:
+        """Whether ``value`` respects the limit (always true without one)."""
+        if self.limit is None:
+            return True
+        return value <= self.limit if self.goal == "min" else value >= self.limit
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "goal": self.goal}
+        if self.limit is not None:
+            out["limit"] = self.limit
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Objective:
+        if isinstance(data, Objective):
+            return data
+        if isinstance(data, str):
+            return cls(data)
+        if not isinstance(data, Mapping):
+            raise ObjectiveError(f"an objective is a name or a mapping with name/goal/limit, not {data!r}")
+        unknown = set(data) - {"name", "goal", "limit"}
+        if unknown:
+            raise ObjectiveError(f"objective {data.get('name')!r}: unknown fields {sorted(unknown)}; use name, goal, limit")
+        if "name" not in data:
+            raise ObjectiveError(f"an objective needs a name: {dict(data)!r}")
+        return cls(str(data["name"]), str(data.get("goal", "min")), data.get("limit"))
+
+
+def parse_objectives(items: Any) -> tuple[Objective, ...]:
+    """Objectives from a list of names, mappings or Objective instances."""
+    if isinstance(items, (str, Objective, Mapping)):
+        items = [items]
+    if not isinstance(items, Sequence) or not items:
+        raise ObjectiveError("a study needs at least one objective")
+    objectives = tuple(Objective.from_dict(i) for i in items)
+    names = [o.name for o in objectives]
+    if len(set(names)) != len(names):
+        raise ObjectiveError(f"objective names repeat: {names}")
+    return objectives
+
+
+def check_metrics(objectives: Sequence[Objective], metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Return the metrics as floats; raise ObjectiveError if an objective is missing or not finite."""
+    if not isinstance(metrics, Mapping):
+        raise ObjectiveError(f"a trial must return a dict of metrics, got {type(metrics).__name__}: {metrics!r}")
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if hasattr(value, "item") and callable(value.item):  # numpy or torch scalars
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if any(o.name == key for o in objectives):
+                raise ObjectiveError(f"objective {key!r} must be a number, got {value!r}")
+            continue  # extra non-numeric metrics are not ours to judge
+        out[str(key)] = float(value)
+    for o in objectives:
+        if o.name not in out:
+            raise ObjectiveError(
+                f"the trial's metrics lack the objective {o.name!r} (it returned {sorted(metrics)})"
+            )
+        if not math.isfinite(out[o.name]):
+            raise ObjectiveError(f"objective {o.name!r} is {out[o.name]} (not a finite number)")
+    return out
+
+
+def to_loss_matrix(objectives: Sequence[Objective], metrics: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """Rows of objective values turned so that lower is better in every column."""
+    return np.array([[o.sign * m[o.name] for o in objectives] for m in metrics], dtype=float).reshape(
+        len(metrics), len(objectives)
+    )
+
+
+def nondominated(losses: np.ndarray) -> np.ndarray:
+    """Boolean mask of the rows no other row dominates (ties all kept)."""
+    if len(losses) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(moocore.is_nondominated(losses, keep_weakly=True), dtype=bool)
+
+
+def pareto_ranks(losses: np.ndarray) -> np.ndarray:
+    """Non-dominated sorting: 1 for the front, 2 for the next layer, and so on."""
+    if len(losses) == 0:
+        return np.zeros(0, dtype=int)
+    return np.asarray(moocore.pareto_rank(losses), dtype=int) + 1
+
+
+def reference_point(objectives: Sequence[Objective], losses: np.ndarray) -> np.ndarray:
+    """A hypervolume reference point: the limits where given, else the worst seen plus 10%."""
+    ref = np.empty(len(objectives))
+    for j, o in enumerate(objectives):
+        if o.limit is not None:
+            ref[j] = o.sign * o.limit
+        elif len(losses):
+            worst, best = float(np.max(losses[:, j])), float(np.min(losses[:, j]))
+            ref[j] = worst + 0.1 * max(worst - best, abs(worst), 1e-12)
+        else:
+            ref[j] = 0.0
+    return ref
+
+
+def hypervolume(losses: np.ndarray, ref: np.ndarray) -> float:
+    """Hypervolume dominated by ``losses`` (lower is better) up to ``ref``."""
+    if len(losses) == 0:
+        return 0.0
+    inside = np.all(losses < ref, axis=1)
+    if not inside.any():
+        return 0.0
+    return float(moocore.hypervolume(losses[inside], ref=ref))

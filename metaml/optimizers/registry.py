@@ -1,0 +1,69 @@
+"""Optimizers by name, as YAML and the API refer to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from metaml.errors import OptimizerError
+from metaml.objectives import Objective
+from metaml.optimizers.base import Optimizer
+from metaml.space import Space
+
+OptimizerFactory = Callable[..., Optimizer]
+_REGISTRY: dict[str, OptimizerFactory] = {}
+_BUILTINS_LOADED = False
+
+
+def register(name: str, factory: OptimizerFactory) -> None:
+    """Make ``factory(space, objectives, seed, **settings)`` available as ``name``."""
+    _REGISTRY[name] = factory
+
+
+def available() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def parse_spec(spec: str | Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """(name, settings) from ``"random"`` or ``{"name": "hyperband", "eta": 3}``."""
+    if spec is None:
+        return "random", {}
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping):
+        settings = dict(spec)
+        name = settings.pop("name", None)
+        if not isinstance(name, str):
+            raise OptimizerError(f"an optimizer mapping needs a 'name', got {dict(spec)!r}")
+        return name, settings
+    raise OptimizerError(f"an optimizer is a name or a mapping with a name, not {spec!r}")
+
+
+def make_optimizer(
+    spec: str | Mapping[str, Any] | Optimizer | None,
+    space: Space,
+    objectives: Sequence[Objective],
+    seed: int = 0,
+) -> Optimizer:
+    """Build the optimizer a spec names; an unknown name or a wrong setting says what is allowed."""
+    if isinstance(spec, Optimizer):
+        return spec
+    name, settings = parse_spec(spec)
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise OptimizerError(f"unknown optimizer {name!r}; choose one of {', '.join(available())}")
+    try:
+        return _REGISTRY[name](space, objectives, seed, **settings)
+    except TypeError as exc:
+        raise OptimizerError(f"optimizer {name!r}: {exc}") from None
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from metaml.optimizers.random_search import RandomSearch
+
+    register(RandomSearch.name, RandomSearch)

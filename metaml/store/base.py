@@ -1,0 +1,71 @@
+"""The store contract: what every study database backend must do (see tests/store/test_conformance.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from metaml.store.records import Event, Proposal, Observation, StudyRecord, TrialRecord, TrialStatus
+
+#: Decides the next trial from the history, under the study's lock; None means "nothing now".
+Decider = Callable[[Sequence[TrialRecord]], "Proposal | None"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A study database: the single source of truth of every study it holds."""
+
+    url: str
+
+    # studies
+    def create_study(
+        self,
+        name: str,
+        space: dict[str, Any],
+        objectives: list[dict[str, Any]],
+        optimizer: str,
+        optimizer_settings: dict[str, Any],
+        seed: int,
+        info: dict[str, Any],
+    ) -> StudyRecord: ...
+    def get_study(self, name: str) -> StudyRecord: ...
+    def list_studies(self) -> list[str]: ...
+    def update_study_info(self, study_id: int, updates: dict[str, Any]) -> None: ...
+
+    # trials
+    def ask(self, study_id: int, worker: str, decide: Decider) -> TrialRecord | None:
+        """Atomically claim the oldest pending trial, or create and claim the decided one."""
+        ...
+
+    def enqueue(self, study_id: int, trial: Proposal) -> TrialRecord: ...
+    def heartbeat(self, study_id: int, number: int, worker: str) -> bool: ...
+    def finish(
+        self,
+        study_id: int,
+        number: int,
+        status: TrialStatus,
+        *,
+        metrics: dict[str, Any] | None = None,
+        start_step: float | None = None,
+        end_step: float | None = None,
+        cost_fte: float = 0.0,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> bool:
+        """Record a running trial's end; False when it was not running (already finished or requeued)."""
+        ...
+
+    def requeue(self, study_id: int, number: int, reason: str, *, count_retry: bool) -> bool: ...
+    def recover_stale(self, study_id: int, stale_after: float, max_retries: int) -> list[int]: ...
+    def trials(self, study_id: int, statuses: Sequence[TrialStatus] | None = None) -> list[TrialRecord]: ...
+    def trial(self, study_id: int, number: int) -> TrialRecord: ...
+
+    # learning curves and audit log
+    def add_observation(self, study_id: int, number: int, step: float, metrics: dict[str, Any]) -> None: ...
+    def observations(self, study_id: int, number: int | None = None) -> list[Observation]: ...
+    def add_event(
+        self, study_id: int, kind: str, message: str, trial_number: int | None = None, data: dict[str, Any] | None = None
+    ) -> None: ...
+    def events(self, study_id: int, kinds: Sequence[str] | None = None) -> list[Event]: ...
+
+    def close(self) -> None: ...

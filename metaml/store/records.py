@@ -1,0 +1,103 @@
+"""Frozen records that cross the store's boundary: studies, trials, observations, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class TrialStatus(str, Enum):
+    """Where a trial is in its life: queued, running, or finished one way or another."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    PRUNED = "pruned"
+    LOST = "lost"
+
+    @property
+    def finished(self) -> bool:
+        return self in (TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.PRUNED, TrialStatus.LOST)
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """A study as stored: its space, objectives, optimizer and seed."""
+
+    id: int
+    name: str
+    space: dict[str, Any]
+    objectives: list[dict[str, Any]]
+    optimizer: str
+    optimizer_settings: dict[str, Any]
+    seed: int
+    created_at: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What an optimizer decided to run next: a config, its fidelity, and the trial it continues."""
+
+    config: dict[str, Any]
+    fidelity: float | None = None
+    continue_from: int | None = None
+    reason: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial: a configuration at a fidelity, and what became of it."""
+
+    study_id: int
+    number: int
+    config: dict[str, Any]
+    fidelity: float | None
+    continue_from: int | None
+    status: TrialStatus
+    worker: str | None = None
+    heartbeat: float | None = None
+    created_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    metrics: dict[str, Any] | None = None
+    start_step: float | None = None
+    end_step: float | None = None
+    cost_fte: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    retries: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+    id: int = 0
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the trial ran, once it has finished."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One point of a trial's learning curve."""
+
+    trial_number: int
+    step: float
+    metrics: dict[str, Any]
+    time: float
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the audit log: a proposal, a decision, a failure, a recovery."""
+
+    id: int
+    kind: str
+    message: str
+    trial_number: int | None
+    data: dict[str, Any]
+    time: float

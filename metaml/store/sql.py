@@ -1,0 +1,521 @@
+"""The SQLAlchemy store: a SQLite file by default, PostgreSQL (or any SQLAlchemy URL) for many machines."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from metaml.errors import StoreError, StudyNotFoundError
+from metaml.store.base import Decider
+from metaml.store.records import Event, Proposal, Observation, StudyRecord, TrialRecord, TrialStatus
+from metaml.store.schema import SCHEMA_VERSION, Base, EventRow, MetaRow, ObservationRow, StudyRow, TrialRow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: How long SQLite waits for a lock before it answers "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30.0
+#: How often a still-locked or briefly unreachable database is retried before giving up.
+RETRIES = 8
+
+
+def resolve_url(store: str | Path) -> str:
+    """A SQLAlchemy URL from a URL or a file path (a path means a SQLite file)."""
+    text = str(store)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+class SQLStore:
+    """A study store behind SQLAlchemy 2; safe for many processes and, on PostgreSQL, many machines."""
+
+    def __init__(self, url: str | Path, *, create: bool = True) -> None:
+        self.url = resolve_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        try:
+            self.engine = self._make_engine(create)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise StoreError(f"cannot use the store URL {self.safe_url}: {exc}") from None
+        except ModuleNotFoundError as exc:
+            raise StoreError(
+                f"the store URL {self.safe_url} needs the Python package {exc.name!r}: "
+                "pip install 'metaml[postgres]' for PostgreSQL"
+            ) from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._prepare(create)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        try:
+            from sqlalchemy.engine import make_url
+
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:
+            return self.url
+
+    # ------------------------------------------------------------------ engine
+    def _make_engine(self, create: bool) -> Engine:
+        if self.is_sqlite:
+            path = self.url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                if not create and not Path(path).exists():
+                    raise StoreError(f"no study store at {path}: run 'metaml run' first, or pass --store")
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "isolation_level": None}
+            )
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn: Any) -> None:
+                # An IMMEDIATE transaction takes the write lock at once, so that two
+                # processes deciding the next trial are serialized instead of deadlocking.
+                immediate = conn.get_execution_options().get("immediate", False)
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+            return engine
+        return create_engine(self.url, pool_pre_ping=True)
+
+    def _prepare(self, create: bool) -> None:
+        def work() -> None:
+            with self.engine.begin() as conn:
+                Base.metadata.create_all(conn)
+            with self._session() as s:
+                row = s.get(MetaRow, "schema_version")
+                if row is None:
+                    s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+                elif row.value != str(SCHEMA_VERSION):
+                    raise StoreError(
+                        f"the store {self.safe_url} has schema version {row.value}, but this metaml "
+                        f"uses version {SCHEMA_VERSION}: use the metaml version that wrote it, or a new store"
+                    )
+
+        try:
+            self._retry(work)
+        except IntegrityError:
+            self._retry(work)  # another process created the tables at the same moment
+
+    # --------------------------------------------------------------- plumbing
+    @contextmanager
+    def _session(self, immediate: bool = False) -> Iterator[Session]:
+        if immediate and self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(immediate=True)
+                with Session(bind=conn, expire_on_commit=False) as s, s.begin():
+                    yield s
+            return
+        with self._sessions() as s, s.begin():
+            yield s
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``, retrying a locked or briefly unreachable database with backoff."""
+        delay = 0.05
+        for attempt in range(RETRIES + 1):
+            try:
+                return fn()
+            except OperationalError as exc:
+                message = str(exc.orig) if exc.orig is not None else str(exc)
+                transient = "locked" in message or "busy" in message or "could not serialize" in message
+                if attempt == RETRIES or not (transient or "connection" in message.lower()):
+                    raise StoreError(f"the store {self.safe_url} failed: {message.strip()}") from None
+                log.warning("store busy (%s); retrying in %.2f s", message.strip(), delay)
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    # ---------------------------------------------------------------- studies
+    def create_study(
+        self,
+        name: str,
+        space: dict[str, Any],
+        objectives: list[dict[str, Any]],
+        optimizer: str,
+        optimizer_settings: dict[str, Any],
+        seed: int,
+        info: dict[str, Any],
+    ) -> StudyRecord:
+        def work() -> StudyRecord:
+            with self._session() as s:
+                row = StudyRow(
+                    name=name,
+                    space=space,
+                    objectives=objectives,
+                    optimizer=optimizer,
+                    optimizer_settings=_clean(optimizer_settings),
+                    seed=int(seed),
+                    created_at=time.time(),
+                    info=_clean(info),
+                )
+                s.add(row)
+                s.flush()
+                return _study(row)
+
+        try:
+            return self._retry(work)
+        except IntegrityError:
+            raise StoreError(f"a study named {name!r} already exists in {self.safe_url}") from None
+
+    def get_study(self, name: str) -> StudyRecord:
+        def work() -> StudyRecord | None:
+            with self._session() as s:
+                row = s.scalars(select(StudyRow).where(StudyRow.name == name)).first()
+                return None if row is None else _study(row)
+
+        record = self._retry(work)
+        if record is None:
+            known = self.list_studies()
+            hint = f"studies in this store: {', '.join(known)}" if known else "this store holds no study yet"
+            raise StudyNotFoundError(f"no study named {name!r} in {self.safe_url} ({hint})")
+        return record
+
+    def list_studies(self) -> list[str]:
+        def work() -> list[str]:
+            with self._session() as s:
+                return list(s.scalars(select(StudyRow.name).order_by(StudyRow.id)))
+
+        return self._retry(work)
+
+    def update_study_info(self, study_id: int, updates: dict[str, Any]) -> None:
+        def work() -> None:
+            with self._session(immediate=True) as s:
+                row = s.get(StudyRow, study_id, with_for_update=True)
+                if row is None:
+                    raise StoreError(f"study id {study_id} vanished from {self.safe_url}")
+                row.info = {**row.info, **_clean(updates)}
+
+        self._retry(work)
+
+    # ----------------------------------------------------------------- trials
+    def ask(self, study_id: int, worker: str, decide: Decider) -> TrialRecord | None:
+        def work() -> TrialRecord | None:
+            now = time.time()
+            with self._session(immediate=True) as s:
+                # The study row is the lock that serializes every decision about this study.
+                s.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update())
+                pending = s.scalars(
+                    select(TrialRow)
+                    .where(TrialRow.study_id == study_id, TrialRow.status == TrialStatus.PENDING.value)
+                    .order_by(TrialRow.number)
+                    .limit(1)
+                ).first()
+                if pending is not None:
+                    pending.status = TrialStatus.RUNNING.value
+                    pending.worker, pending.started_at, pending.heartbeat = worker, now, now
+                    s.flush()
+                    return _trial(pending)
+                history = [_trial(r) for r in s.scalars(_trials_query(study_id))]
+                new = decide(history)
+                if new is None:
+                    return None
+                number = max((t.number for t in history), default=-1) + 1
+                row = _new_row(study_id, number, new, now, TrialStatus.RUNNING, worker)
+                s.add(row)
+                s.add(_event_row(study_id, "proposal", new.reason or "proposed", number, _proposal_data(new), now))
+                s.flush()
+                return _trial(row)
+
+        return self._retry(work)
+
+    def enqueue(self, study_id: int, trial: Proposal) -> TrialRecord:
+        def work() -> TrialRecord:
+            now = time.time()
+            with self._session(immediate=True) as s:
+                s.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update())
+                top = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
+                number = -1 if top is None else int(top)
+                row = _new_row(study_id, number + 1, trial, now, TrialStatus.PENDING, None)
+                s.add(row)
+                s.add(_event_row(study_id, "enqueued", trial.reason or "enqueued by the user", number + 1, _proposal_data(trial), now))
+                s.flush()
+                return _trial(row)
+
+        return self._retry(work)
+
+    def heartbeat(self, study_id: int, number: int, worker: str) -> bool:
+        def work() -> bool:
+            with self._session() as s:
+                row = self._row(s, study_id, number)
+                if row.status != TrialStatus.RUNNING.value or row.worker != worker:
+                    return False
+                row.heartbeat = time.time()
+                return True
+
+        return self._retry(work)
+
+    def finish(
+        self,
+        study_id: int,
+        number: int,
+        status: TrialStatus,
+        *,
+        metrics: dict[str, Any] | None = None,
+        start_step: float | None = None,
+        end_step: float | None = None,
+        cost_fte: float = 0.0,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> bool:
+        if not status.finished:
+            raise StoreError(f"finish() needs a final status, not {status.value}")
+
+        def work() -> bool:
+            now = time.time()
+            with self._session(immediate=True) as s:
+                row = self._row(s, study_id, number, lock=True)
+                if row.status != TrialStatus.RUNNING.value:
+                    return False
+                row.status = status.value
+                row.metrics = _clean(metrics) if metrics is not None else None
+                row.start_step, row.end_step = start_step, end_step
+                row.cost_fte = float(cost_fte)
+                row.error, row.traceback = error, traceback
+                row.ended_at = now
+                if status is not TrialStatus.COMPLETED:
+                    message = error or status.value
+                    s.add(_event_row(study_id, status.value, message, number, {"cost_fte": cost_fte}, now))
+                return True
+
+        return self._retry(work)
+
+    def requeue(self, study_id: int, number: int, reason: str, *, count_retry: bool) -> bool:
+        def work() -> bool:
+            now = time.time()
+            with self._session(immediate=True) as s:
+                row = self._row(s, study_id, number, lock=True)
+                if row.status != TrialStatus.RUNNING.value:
+                    return False
+                row.status = TrialStatus.PENDING.value
+                row.worker, row.heartbeat, row.started_at = None, None, None
+                if count_retry:
+                    row.retries += 1
+                s.add(_event_row(study_id, "requeued", reason, number, {"retries": row.retries}, now))
+                return True
+
+        return self._retry(work)
+
+    def recover_stale(self, study_id: int, stale_after: float, max_retries: int) -> list[int]:
+        def work() -> list[int]:
+            now = time.time()
+            touched: list[int] = []
+            with self._session(immediate=True) as s:
+                rows = s.scalars(
+                    select(TrialRow)
+                    .where(
+                        TrialRow.study_id == study_id,
+                        TrialRow.status == TrialStatus.RUNNING.value,
+                        TrialRow.heartbeat < now - stale_after,
+                    )
+                    .with_for_update()
+                ).all()
+                for row in rows:
+                    silent = now - (row.heartbeat or now)
+                    if row.retries < max_retries:
+                        row.retries += 1
+                        row.status = TrialStatus.PENDING.value
+                        message = (
+                            f"lost: no heartbeat from worker {row.worker} for {silent:.0f} s; "
+                            f"returned to the queue (retry {row.retries} of {max_retries})"
+                        )
+                        kind = "lost"
+                    else:
+                        row.status = TrialStatus.LOST.value
+                        row.ended_at = now
+                        row.error = f"lost {row.retries + 1} times (no heartbeat); retry limit {max_retries} reached"
+                        message = row.error
+                        kind = "lost"
+                    s.add(_event_row(study_id, kind, message, row.number, {"worker": row.worker}, now))
+                    row.worker, row.heartbeat = None, None
+                    touched.append(row.number)
+            return touched
+
+        return self._retry(work)
+
+    def trials(self, study_id: int, statuses: Sequence[TrialStatus] | None = None) -> list[TrialRecord]:
+        def work() -> list[TrialRecord]:
+            with self._session() as s:
+                query = _trials_query(study_id)
+                if statuses is not None:
+                    query = query.where(TrialRow.status.in_([st.value for st in statuses]))
+                return [_trial(r) for r in s.scalars(query)]
+
+        return self._retry(work)
+
+    def trial(self, study_id: int, number: int) -> TrialRecord:
+        def work() -> TrialRecord:
+            with self._session() as s:
+                return _trial(self._row(s, study_id, number))
+
+        return self._retry(work)
+
+    # ---------------------------------------------------- curves and audit log
+    def add_observation(self, study_id: int, number: int, step: float, metrics: dict[str, Any]) -> None:
+        def work() -> None:
+            with self._session() as s:
+                s.add(ObservationRow(study_id=study_id, trial_number=number, step=float(step), metrics=_clean(metrics), time=time.time()))
+
+        self._retry(work)
+
+    def observations(self, study_id: int, number: int | None = None) -> list[Observation]:
+        def work() -> list[Observation]:
+            with self._session() as s:
+                query = select(ObservationRow).where(ObservationRow.study_id == study_id)
+                if number is not None:
+                    query = query.where(ObservationRow.trial_number == number)
+                rows = s.scalars(query.order_by(ObservationRow.id))
+                return [Observation(r.trial_number, r.step, dict(r.metrics), r.time) for r in rows]
+
+        return self._retry(work)
+
+    def add_event(
+        self, study_id: int, kind: str, message: str, trial_number: int | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        def work() -> None:
+            with self._session() as s:
+                s.add(_event_row(study_id, kind, message, trial_number, data or {}, time.time()))
+
+        self._retry(work)
+
+    def events(self, study_id: int, kinds: Sequence[str] | None = None) -> list[Event]:
+        def work() -> list[Event]:
+            with self._session() as s:
+                query = select(EventRow).where(EventRow.study_id == study_id)
+                if kinds is not None:
+                    query = query.where(EventRow.kind.in_(list(kinds)))
+                rows = s.scalars(query.order_by(EventRow.id))
+                return [Event(r.id, r.kind, r.message, r.trial_number, dict(r.data), r.time) for r in rows]
+
+        return self._retry(work)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---------------------------------------------------------------- helpers
+    def _row(self, s: Session, study_id: int, number: int, lock: bool = False) -> TrialRow:
+        query = select(TrialRow).where(TrialRow.study_id == study_id, TrialRow.number == number)
+        if lock:
+            query = query.with_for_update()
+        row = s.scalars(query).first()
+        if row is None:
+            raise StoreError(f"trial {number} does not exist in study id {study_id}")
+        return row
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self.safe_url!r})"
+
+
+def open_store(store: str | Path | SQLStore, *, create: bool = True) -> SQLStore:
+    """A store from a URL, a path or an existing store; an unreachable one gives a StoreError."""
+    if isinstance(store, SQLStore):
+        return store
+    try:
+        return SQLStore(store, create=create)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open the store {store}: {exc.__class__.__name__}: {exc}") from None
+
+
+def _trials_query(study_id: int) -> Any:
+    return select(TrialRow).where(TrialRow.study_id == study_id).order_by(TrialRow.number)
+
+
+def _new_row(study_id: int, number: int, new: Proposal, now: float, status: TrialStatus, worker: str | None) -> TrialRow:
+    running = status is TrialStatus.RUNNING
+    return TrialRow(
+        study_id=study_id,
+        number=number,
+        config=_clean(new.config),
+        fidelity=None if new.fidelity is None else float(new.fidelity),
+        continue_from=new.continue_from,
+        status=status.value,
+        worker=worker,
+        heartbeat=now if running else None,
+        created_at=now,
+        started_at=now if running else None,
+        cost_fte=0.0,
+        retries=0,
+        info=_clean({**new.info, "reason": new.reason}),
+    )
+
+
+def _event_row(study_id: int, kind: str, message: str, number: int | None, data: dict[str, Any], now: float) -> EventRow:
+    return EventRow(study_id=study_id, trial_number=number, kind=kind, message=message, data=_clean(data), time=now)
+
+
+def _proposal_data(new: Proposal) -> dict[str, Any]:
+    return {"config": new.config, "fidelity": new.fidelity, "continue_from": new.continue_from, **new.info}
+
+
+def _study(row: StudyRow) -> StudyRecord:
+    return StudyRecord(
+        id=row.id,
+        name=row.name,
+        space=row.space,
+        objectives=list(row.objectives),
+        optimizer=row.optimizer,
+        optimizer_settings=dict(row.optimizer_settings),
+        seed=row.seed,
+        created_at=row.created_at,
+        info=dict(row.info),
+    )
+
+
+def _trial(row: TrialRow) -> TrialRecord:
+    return TrialRecord(
+        study_id=row.study_id,
+        number=row.number,
+        config=dict(row.config),
+        fidelity=row.fidelity,
+        continue_from=row.continue_from,
+        status=TrialStatus(row.status),
+        worker=row.worker,
+        heartbeat=row.heartbeat,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        metrics=None if row.metrics is None else dict(row.metrics),
+        start_step=row.start_step,
+        end_step=row.end_step,
+        cost_fte=row.cost_fte or 0.0,
+        error=row.error,
+        traceback=row.traceback,
+        retries=row.retries or 0,
+        info=dict(row.info or {}),
+        id=row.id,
+    )
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, non-finite floats to None, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (TypeError, ValueError):
+            return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

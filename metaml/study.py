@@ -1,0 +1,327 @@
+"""Study: the user's handle on a search — create or load it, ask/tell, optimize, read results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import traceback as tb
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from metaml.budget import Budget, parse_budget
+from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError
+from metaml.objectives import Objective, check_metrics, nondominated, parse_objectives, to_loss_matrix
+from metaml.optimizers import Optimizer, make_optimizer, parse_spec
+from metaml.space import Space
+from metaml.store import Proposal, SQLStore, StudyRecord, TrialRecord, TrialStatus, open_store
+from metaml.trial import Trial
+
+#: Seconds without a heartbeat after which a running trial counts as lost.
+STALE_AFTER_S = 60.0
+#: How often a lost trial is retried before it is recorded as lost for good.
+MAX_RETRIES = 2
+
+
+def default_store(name: str) -> Path:
+    """Where a study's SQLite file lives when no store is named: ``runs/<name>/study.db``."""
+    return Path("runs") / name / "study.db"
+
+
+def worker_id() -> str:
+    """This process's name in the store: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Study:
+    """A search over one space against one or more objectives, backed by a store."""
+
+    def __init__(self, store: SQLStore, record: StudyRecord) -> None:
+        self.store = store
+        self.record = record
+        self.id = record.id
+        self.name = record.name
+        self.space = Space.from_dict(record.space)
+        self.objectives = parse_objectives(record.objectives)
+        self.seed = record.seed
+        self.optimizer: Optimizer = make_optimizer(
+            {"name": record.optimizer, **record.optimizer_settings}, self.space, self.objectives, self.seed
+        )
+        self.artifacts = Path(record.info.get("artifacts") or default_store(record.name).parent / "artifacts")
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        space: Space | Mapping[str, Any],
+        objectives: Sequence[Objective | str | Mapping[str, Any]] | Objective | str,
+        store: str | Path | SQLStore | None = None,
+        optimizer: str | Mapping[str, Any] | Optimizer | None = "random",
+        seed: int = 0,
+        artifacts: str | Path | None = None,
+        info: Mapping[str, Any] | None = None,
+        load_if_exists: bool = False,
+    ) -> Study:
+        """Create a study in the store (a SQLite file ``runs/<name>/study.db`` by default).
+
+        With ``load_if_exists`` an existing study of that name is resumed, provided its
+        space, objectives and optimizer are the same.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise MetamlError(f"a study needs a non-empty name, got {name!r}")
+        space = space if isinstance(space, Space) else Space(space) if _is_parameters(space) else Space.from_dict(space)
+        objs = parse_objectives(objectives)
+        db = open_store(store if store is not None else default_store(name))
+        built = make_optimizer(optimizer, space, objs, seed)  # fails early on a bad name or setting
+        opt_name = built.name
+        settings = built.settings if isinstance(optimizer, Optimizer) else {**built.settings, **parse_spec(optimizer)[1]}
+        if artifacts is None:
+            artifacts = Path(db.url.split("///", 1)[1]).parent / "artifacts" if db.is_sqlite and ":memory:" not in db.url else default_store(name).parent / "artifacts"
+        if load_if_exists and name in db.list_studies():
+            study = cls(db, db.get_study(name))
+            study._check_same(space, objs, opt_name, settings)
+            return study
+        record = db.create_study(
+            name,
+            space.to_dict(),
+            [o.to_dict() for o in objs],
+            opt_name,
+            settings,
+            seed,
+            {**_creation_info(), "artifacts": str(Path(artifacts).resolve()), **dict(info or {})},
+        )
+        study = cls(db, record)
+        db.add_event(study.id, "created", f"study {name!r} created with optimizer {opt_name} (seed {seed})", data={"settings": settings})
+        return study
+
+    @classmethod
+    def load(cls, name: str, store: str | Path | SQLStore | None = None) -> Study:
+        """Open an existing study; an unknown name says which studies the store holds."""
+        db = open_store(store if store is not None else default_store(name), create=False)
+        return cls(db, db.get_study(name))
+
+    def _check_same(self, space: Space, objectives: Sequence[Objective], optimizer: str, settings: Mapping[str, Any]) -> None:
+        problems = []
+        if space != self.space:
+            problems.append("its space")
+        if tuple(objectives) != self.objectives:
+            problems.append("its objectives")
+        if optimizer != self.record.optimizer or dict(settings) != self.record.optimizer_settings:
+            problems.append("its optimizer")
+        if problems:
+            raise StoreError(
+                f"study {self.name!r} already exists in {self.store.safe_url} with different "
+                f"{' and '.join(problems)}: give the new study another name, or use another store"
+            )
+
+    # ----------------------------------------------------------------- ask/tell
+    def ask(self, worker: str | None = None) -> Trial | None:
+        """Claim the next trial: a queued one first, else the optimizer's proposal (None: nothing now)."""
+
+        def decide(history: Sequence[TrialRecord]) -> Proposal | None:
+            proposal = self.optimizer.ask(history)
+            if proposal is None:
+                return None
+            try:
+                config = self.space.validate(proposal.config)
+            except SpaceError as exc:
+                raise MetamlError(f"optimizer {self.optimizer.name} proposed a bad configuration: {exc}") from None
+            return Proposal(config, proposal.fidelity, proposal.continue_from, proposal.reason, proposal.info)
+
+        record = self.store.ask(self.id, worker or worker_id(), decide)
+        return None if record is None else Trial(self, record)
+
+    def enqueue(self, config: Mapping[str, Any], fidelity: float | None = None, reason: str = "") -> TrialRecord:
+        """Queue a configuration of the user's own (e.g. the default one); it runs before new proposals."""
+        checked = self.space.validate(config)
+        if fidelity is None and self.space.fidelity is not None:
+            fidelity = self.space.fidelity.upper
+        return self.store.enqueue(self.id, Proposal(checked, fidelity, None, reason or "enqueued by the user"))
+
+    def tell(
+        self,
+        trial: Trial | int,
+        metrics: Mapping[str, Any] | None = None,
+        *,
+        error: BaseException | str | None = None,
+        traceback: str | None = None,
+    ) -> TrialRecord:
+        """Record a trial's result, or its failure; bad metrics turn the trial into a failure with the reason."""
+        if not isinstance(trial, Trial):
+            trial = Trial(self, self.store.trial(self.id, int(trial)))
+        status = TrialStatus.COMPLETED
+        clean: dict[str, float] | None = None
+        message: str | None = None
+        if error is None:
+            try:
+                clean = check_metrics(self.objectives, metrics if metrics is not None else {})
+            except ObjectiveError as exc:
+                status, message = TrialStatus.FAILED, str(exc)
+                clean = _finite_only(metrics)
+            else:
+                if trial.stop_reason:
+                    status = TrialStatus.PRUNED
+        else:
+            status = TrialStatus.FAILED
+            if isinstance(error, BaseException):
+                message = f"{type(error).__name__}: {error}"
+                traceback = traceback or "".join(tb.format_exception(type(error), error, error.__traceback__))
+            else:
+                message = str(error)
+        start, end = trial.steps_trained(finished=status is not TrialStatus.FAILED)
+        cost = self._cost(start, end, status)
+        self.store.finish(
+            self.id, trial.number, status, metrics=clean, start_step=start, end_step=end,
+            cost_fte=cost, error=message, traceback=traceback,
+        )
+        record = self.store.trial(self.id, trial.number)
+        self.optimizer.tell(record)
+        return record
+
+    def _cost(self, start: float, end: float, status: TrialStatus) -> float:
+        full = self.optimizer.full_fidelity
+        if full is None:
+            return 1.0  # without a fidelity every run is a full run
+        return max(0.0, (end - start) / float(full))
+
+    def should_stop(self, trial: Trial) -> str | None:
+        history = self.store.trials(self.id)
+        curve = self.store.observations(self.id, trial.number)
+        current = next((t for t in history if t.number == trial.number), trial.record)
+        return self.optimizer.should_stop(current, curve, history)
+
+    # ----------------------------------------------------------------- running
+    def optimize(
+        self,
+        fn: Callable[..., Mapping[str, Any]],
+        budget: Budget | int | Mapping[str, Any] | str,
+        *,
+        on_trial: Callable[[TrialRecord], None] | None = None,
+    ) -> list[TrialRecord]:
+        """Run ``fn(config, trial)`` in this process until the budget is spent; return the trials run."""
+        from metaml.execution.inline import run_inline
+
+        return run_inline(self, fn, parse_budget(budget), on_trial=on_trial)
+
+    def recover_lost(self, stale_after: float = STALE_AFTER_S, max_retries: int = MAX_RETRIES) -> list[int]:
+        """Return trials whose worker died to the queue (or mark them lost past the retry limit)."""
+        touched = self.store.recover_stale(self.id, stale_after, max_retries)
+        host = socket.gethostname()
+        for t in self.store.trials(self.id, [TrialStatus.RUNNING]):
+            # A worker on this machine whose process is gone needs no heartbeat to be known dead.
+            if t.worker and t.worker.rsplit(":", 1)[0] == host and not _pid_alive(t.worker.rsplit(":", 1)[-1]):
+                count = t.retries < max_retries
+                reason = f"lost: worker {t.worker} is no longer running; returned to the queue"
+                if self.store.requeue(self.id, t.number, reason, count_retry=count):
+                    touched.append(t.number)
+        return touched
+
+    # ----------------------------------------------------------------- results
+    def trials(self, statuses: Sequence[TrialStatus | str] | None = None) -> list[TrialRecord]:
+        """Every trial (or those with the given statuses), ordered by number."""
+        wanted = None if statuses is None else [TrialStatus(s) for s in statuses]
+        return self.store.trials(self.id, wanted)
+
+    def cost_fte(self) -> float:
+        """Total cost so far in full-training equivalents."""
+        return float(sum(t.cost_fte for t in self.store.trials(self.id)))
+
+    def trial_directory(self, number: int) -> Path:
+        return self.artifacts / f"trial-{number:05d}"
+
+    def _final(self) -> list[TrialRecord]:
+        """Completed trials at full fidelity that report every objective."""
+        full = self.optimizer.full_fidelity
+        out = []
+        for t in self.store.trials(self.id, [TrialStatus.COMPLETED]):
+            if full is not None and (t.fidelity is None or t.fidelity < full):
+                continue
+            if t.metrics and all(o.name in t.metrics and t.metrics[o.name] is not None for o in self.objectives):
+                out.append(t)
+        return out
+
+    def feasible(self, record: TrialRecord) -> bool:
+        """Whether a trial's metrics respect every objective's limit."""
+        assert record.metrics is not None
+        return all(o.feasible(record.metrics[o.name]) for o in self.objectives)
+
+    def pareto_front(self) -> list[TrialRecord]:
+        """Non-dominated completed trials at full fidelity that respect every limit."""
+        candidates = [t for t in self._final() if self.feasible(t)]
+        if not candidates:
+            return []
+        losses = to_loss_matrix(self.objectives, [t.metrics or {} for t in candidates])
+        mask = nondominated(losses)
+        return [t for t, keep in zip(candidates, mask) if keep]
+
+    def best(self, objective: str | None = None) -> TrialRecord | None:
+        """The feasible full-fidelity trial best on ``objective`` (the first objective by default)."""
+        obj = self.objectives[0] if objective is None else next((o for o in self.objectives if o.name == objective), None)
+        if obj is None:
+            raise ObjectiveError(f"no objective named {objective!r}; objectives: {[o.name for o in self.objectives]}")
+        candidates = [t for t in self._final() if self.feasible(t)]
+        if not candidates:
+            return None
+        scores = np.array([obj.sign * (t.metrics or {})[obj.name] for t in candidates])
+        return candidates[int(np.argmin(scores))]
+
+    def front_note(self) -> str | None:
+        """Why the front is empty, in words, or None when it is not."""
+        if self.pareto_front():
+            return None
+        final = self._final()
+        if not final:
+            return "no trial has completed at full fidelity yet"
+        return f"none of the {len(final)} full-fidelity trials respects every limit yet"
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, store={self.store.safe_url!r})"
+
+
+def _is_parameters(space: Mapping[str, Any]) -> bool:
+    from metaml.space import Categorical, Constant, Fidelity, Float, Int
+
+    return all(isinstance(v, (Float, Int, Categorical, Constant, Fidelity)) for v in space.values())
+
+
+def _finite_only(metrics: Mapping[str, Any] | None) -> dict[str, float] | None:
+    if not isinstance(metrics, Mapping):
+        return None
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+            out[str(k)] = float(v)
+    return out or None
+
+
+def _pid_alive(pid_text: str) -> bool:
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return True  # not a pid we can check: trust the heartbeat instead
+    if pid == os.getpid():
+        return False  # this process holds no trial at start-up: a same-pid record is a stale one
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _creation_info() -> dict[str, Any]:
+    from metaml import __version__
+
+    return {
+        "metaml_version": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "command": " ".join(sys.argv),
+    }

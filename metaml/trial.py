@@ -1,0 +1,135 @@
+"""The trial context handed to the user's function: config, fidelity, reporting, checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from metaml.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from metaml.errors import TrialError
+from metaml.store.records import TrialRecord
+
+if TYPE_CHECKING:
+    from metaml.study import Study
+
+log = logging.getLogger(__name__)
+
+
+class Trial:
+    """One run of the user's function: what to train, for how long, and where to save it.
+
+    ``fidelity`` is the step (e.g. epoch) to train up to. A promoted trial continues the
+    trial named by ``continue_from``: ``restore`` loads that trial's checkpoint and returns
+    the step it reached, so that only the missing steps are trained (and charged).
+    """
+
+    def __init__(self, study: Study, record: TrialRecord) -> None:
+        self.study = study
+        self.record = record
+        self.number = record.number
+        self.config: dict[str, Any] = dict(record.config)
+        self.fidelity = _as_step(record.fidelity)
+        self.continue_from = record.continue_from
+        self.start_step: float = 0.0
+        self.last_step: float | None = None
+        self.stop_reason: str | None = None
+        self._restored = False
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def directory(self) -> Path:
+        """This trial's own folder (checkpoints, and any file the user wants to keep)."""
+        return self.study.trial_directory(self.number)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.directory / CHECKPOINT_FILE
+
+    # -------------------------------------------------------------- reporting
+    def report(self, step: float, **metrics: Any) -> None:
+        """Record one point of the learning curve (e.g. after each epoch)."""
+        if not metrics:
+            raise TrialError(f"trial {self.number}: report({step}) needs at least one metric")
+        clean: dict[str, Any] = {}
+        for key, value in metrics.items():
+            if hasattr(value, "item") and callable(value.item):
+                value = value.item()
+            clean[key] = value
+        self.last_step = float(step)
+        self.study.store.add_observation(self.study.id, self.number, float(step), clean)
+
+    def should_stop(self) -> bool:
+        """Whether the scheduler wants this trial to stop now (its curve fell below a rung's cut)."""
+        if self.stop_reason is not None:
+            return True
+        reason = self.study.should_stop(self)
+        if reason:
+            self.stop_reason = reason
+            self.study.store.add_event(self.study.id, "stopped", reason, self.number, {"step": self.last_step})
+            return True
+        return False
+
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint(self, step: float, **objects: Any) -> None:
+        """Save the state dicts of the given models, optimizers and schedulers, plus RNG states."""
+        save_checkpoint(self.directory, step, objects)
+        if self.last_step is None or step > self.last_step:
+            self.last_step = float(step)
+
+    def restore(self, **objects: Any) -> int:
+        """Load the latest state into the given objects; return the step reached (0 when fresh).
+
+        A trial resumed after an interruption loads its own checkpoint; a promoted trial
+        loads the checkpoint of the trial it continues. A missing checkpoint means training
+        from scratch, which is logged and charged as such.
+        """
+        self._restored = True
+        candidates: list[tuple[str, Path]] = [("own", self.checkpoint_path)]
+        if self.continue_from is not None:
+            candidates.append(
+                (f"trial {self.continue_from}", self.study.trial_directory(self.continue_from) / CHECKPOINT_FILE)
+            )
+        for source, path in candidates:
+            if path.exists():
+                step = load_checkpoint(path, objects)
+                self.start_step = step
+                if source != "own":
+                    log.debug("trial %s continues %s from step %s", self.number, source, step)
+                return int(step) if float(step).is_integer() else step  # type: ignore[return-value]
+        if self.continue_from is not None:
+            self.study.store.add_event(
+                self.study.id,
+                "missing_checkpoint",
+                f"trial {self.number} should continue trial {self.continue_from}, whose checkpoint is "
+                "missing; it trains from scratch and is charged for it",
+                self.number,
+            )
+        self.start_step = 0.0
+        return 0
+
+    # ------------------------------------------------------------------- cost
+    def steps_trained(self, finished: bool) -> tuple[float, float]:
+        """(start, end) steps this run trained; the end is the fidelity when nothing else says."""
+        end = self.last_step
+        if end is None:
+            end = self.fidelity if (finished and self.fidelity is not None) else self.start_step
+        return self.start_step, max(end, self.start_step)
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, fidelity={self.fidelity}, config={self.config!r})"
+
+
+def _as_step(value: float | None) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def summarize_metrics(metrics: Mapping[str, Any] | None) -> str:
+    """A short "name=value" line for progress output."""
+    if not metrics:
+        return ""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
