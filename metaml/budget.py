@@ -69,7 +69,7 @@ def parse_budget(value: Any) -> Budget:
         unknown = set(value) - {"trials", "fte", "seconds"}
         if unknown:
             raise BudgetError(f"unknown budget fields {sorted(unknown)}; use trials, fte, seconds")
-        return Budget(**{k: _num(v, k) for k, v in value.items()})
+        return Budget(**{str(k): _num(v, str(k)) for k, v in value.items()})  # type: ignore[arg-type]
     if isinstance(value, str):
         text = value.strip()
         if re.fullmatch(r"\d+", text):

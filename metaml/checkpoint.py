@@ -23,7 +23,7 @@ def save_checkpoint(directory: Path, step: float, objects: dict[str, Any]) -> Pa
         if not hasattr(obj, "state_dict"):
             raise TrialError(f"checkpoint({name}=...): {type(obj).__name__} has no state_dict()")
         states[name] = obj.state_dict()
-    np_state = np.random.get_state()
+    np_state: tuple[Any, ...] = tuple(np.random.get_state())
     payload = {
         "step": float(step),
         "states": states,

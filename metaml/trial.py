@@ -32,6 +32,9 @@ class Trial:
         self.number = record.number
         self.config: dict[str, Any] = dict(record.config)
         self.fidelity = _as_step(record.fidelity)
+        full = study.space.fidelity
+        #: The fidelity of one full run: define schedules on it, so that a fidelity is a prefix.
+        self.max_fidelity = None if full is None else _as_step(full.upper)
         self.continue_from = record.continue_from
         self.start_step: float = 0.0
         self.last_step: float | None = None

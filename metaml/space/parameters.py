@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from scipy.stats import truncnorm
@@ -312,7 +312,7 @@ class Fidelity:
         return {"type": self.kind, "lower": self.lower, "upper": self.upper}
 
 
-Parameter = Union[Float, Int, Categorical, Constant, Fidelity]
+Parameter = Float | Int | Categorical | Constant | Fidelity
 
 
 def _truncated_normal(rng: np.random.Generator, mean: float, confidence: str) -> float:

@@ -82,7 +82,7 @@ class Space:
             for parent, values in (param.when or {}).items():
                 # A condition inside a sub-space refers to a sibling first, then to the top level.
                 target = prefix + parent if parent in local else parent
-                conditions[target] = values
+                conditions[target] = tuple(values)
             self.conditions[full] = conditions
             self.parameters[full] = param
             if isinstance(param, Categorical):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from metaml.store.records import Event, Proposal, Observation, StudyRecord, TrialRecord, TrialStatus
+from metaml.store.records import Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 
 #: Decides the next trial from the history, under the study's lock; None means "nothing now".
 Decider = Callable[[Sequence[TrialRecord]], "Proposal | None"]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from metaml.errors import StoreError, StudyNotFoundError
 from metaml.store.base import Decider
-from metaml.store.records import Event, Proposal, Observation, StudyRecord, TrialRecord, TrialStatus
+from metaml.store.records import Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 from metaml.store.schema import SCHEMA_VERSION, Base, EventRow, MetaRow, ObservationRow, StudyRow, TrialRow
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,43 @@
+"""The ``metaml`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from metaml.cli import views
+from metaml.cli.common import DEBUG
+from metaml.cli.run import run
+
+app = typer.Typer(
+    name="metaml",
+    help="Optimize a whole deep-learning pipeline jointly, cheaply and against your objectives.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what metaml does."),
+) -> None:
+    DEBUG["on"] = DEBUG["on"] or debug
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+app.command()(run)
+app.command()(views.status)
+app.command()(views.pareto)
+app.command()(views.trials)
+app.command()(views.studies)
+
+
+def main() -> None:
+    """Entry point of the ``metaml`` script."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,110 @@
+"""``metaml run``: run (or resume) the study a YAML file describes, with a live progress line."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from metaml.budget import Budget, parse_budget
+from metaml.cli.common import console, friendly_errors
+from metaml.cli.views import print_front
+from metaml.errors import StudyFileError
+from metaml.store import TrialRecord, TrialStatus
+from metaml.study import Study
+from metaml.studyfile import load_study_file
+
+
+@friendly_errors
+def run(
+    study_file: str = typer.Argument(..., help="The study YAML file."),
+    store: str = typer.Option(None, "--store", help="SQLAlchemy URL or SQLite path (overrides METAML_STORE and the file)."),
+    budget: str = typer.Option(None, "--budget", help="e.g. 'trials=40', 'fte=5', 'seconds=600' (overrides the file)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Run or resume a study until its budget is spent, then print its Pareto front."""
+    spec = load_study_file(study_file)
+    chosen = spec.budget.merged(parse_budget(budget)) if spec.budget and budget else (
+        parse_budget(budget) if budget else spec.budget
+    )
+    if chosen is None:
+        raise StudyFileError(f"{spec.path}: no budget: add 'budget: {{trials: 40}}' to the file or pass --budget")
+    fn = spec.load_function()
+    study = Study.create(
+        spec.name,
+        spec.space,
+        spec.objectives,
+        store=spec.resolve_store(store),
+        optimizer=spec.optimizer,
+        seed=spec.seed,
+        artifacts=spec.artifacts,
+        info={"study_file": str(spec.path), "study_yaml": spec.text, "description": spec.description},
+        load_if_exists=True,
+    )
+    already = len(study.trials())
+    if not quiet:
+        note = f" (resuming: {already} trials in the store)" if already else ""
+        console.print(
+            f"[bold]{study.name}[/]: optimizer {study.optimizer.name}, budget {chosen.describe()}, "
+            f"store {study.store.safe_url}{note}",
+            highlight=False,
+        )
+    try:
+        _run_with_progress(study, fn, chosen, quiet)
+    except KeyboardInterrupt:
+        console.print(
+            f"\n[yellow]interrupted[/]: the running trial went back to the queue; {len(study.trials())} trials "
+            "are in the store. Run the same command again to resume.",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    if not quiet:
+        print_front(study)
+
+
+def _run_with_progress(study: Study, fn: Any, budget: Budget, quiet: bool) -> None:
+    started = time.time()
+    if quiet:
+        study.optimize(fn, budget)
+        return
+    if not console.is_terminal:
+        # Logs and CI get one line per trial instead of a live bar.
+        study.optimize(fn, budget, on_trial=lambda r: console.print(_line(study, r, started), highlight=False))
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task(_status(study, started), total=None)
+
+        def on_trial(record: TrialRecord) -> None:
+            bar.update(task, description=_status(study, started))
+            if record.status is TrialStatus.FAILED:
+                bar.console.print(f"[red]trial {record.number} failed:[/] {record.error}", highlight=False)
+
+        study.optimize(fn, budget, on_trial=on_trial)
+        bar.update(task, description=_status(study, started))
+
+
+def _status(study: Study, started: float) -> str:
+    trials = study.trials()
+    done = sum(1 for t in trials if t.status.finished)
+    failed = sum(1 for t in trials if t.status is TrialStatus.FAILED)
+    fte = sum(t.cost_fte for t in trials)
+    return f"trials {done} (failed {failed}) · FTE {fte:.2f} · {_best_text(study)}"
+
+
+def _best_text(study: Study) -> str:
+    if len(study.objectives) == 1:
+        best = study.best()
+        obj = study.objectives[0]
+        return f"best {obj.name}={best.metrics[obj.name]:.4g}" if best and best.metrics else "best -"
+    front = study.pareto_front()
+    return f"front {len(front)} trials"
+
+
+def _line(study: Study, record: TrialRecord, started: float) -> str:
+    what = record.error if record.status is TrialStatus.FAILED else ", ".join(
+        f"{o.name}={(record.metrics or {}).get(o.name, float('nan')):.4g}" for o in study.objectives
+    )
+    fid = f" @ {record.fidelity:g}" if record.fidelity is not None else ""
+    return f"trial {record.number}{fid} {record.status.value}: {what} | {_status(study, started)}"

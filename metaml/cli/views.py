@@ -1,0 +1,147 @@
+"""Commands that read a study: ``status``, ``pareto``, ``trials``, ``studies``."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from metaml.cli.common import console, emit_json, fmt, fmt_metrics, friendly_errors, open_study, trial_dict
+from metaml.store import TrialStatus, open_store
+from metaml.study import Study
+
+STORE_OPT = typer.Option(None, "--store", help="SQLAlchemy URL or SQLite path of the store.")
+STUDY_OPT = typer.Option(None, "--study", help="The study's name (instead of its YAML file).")
+FILE_ARG = typer.Argument(None, help="The study YAML file.")
+
+
+@friendly_errors
+def status(
+    study_file: str = FILE_ARG,
+    store: str = STORE_OPT,
+    study: str = STUDY_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
+) -> None:
+    """Trials by status, cost spent in FTE, the best result, and the trials running now."""
+    s, _ = open_study(study_file, store, study)
+    trials = s.trials()
+    counts = {st.value: sum(1 for t in trials if t.status is st) for st in TrialStatus}
+    now = time.time()
+    running = [t for t in trials if t.status is TrialStatus.RUNNING]
+    finished = [t for t in trials if t.ended_at is not None]
+    span = (max(t.ended_at for t in finished) - min(t.started_at or t.ended_at for t in finished)) if finished else 0.0  # type: ignore[type-var,operator]
+    best = s.best()
+    running_rows = [
+        {"number": t.number, "worker": t.worker, "age_s": now - (t.started_at or now), "heartbeat_age_s": now - (t.heartbeat or now)}
+        for t in running
+    ]
+    data: dict[str, Any] = {
+        "study": s.name,
+        "store": s.store.safe_url,
+        "optimizer": s.optimizer.name,
+        "objectives": [o.to_dict() for o in s.objectives],
+        "trials": counts,
+        "fte": s.cost_fte(),
+        "retried": sum(1 for t in trials if t.retries),
+        "throughput_per_min": (len(finished) / span * 60.0) if span > 0 else None,
+        "running": running_rows,
+        "workers_alive": sorted({t.worker for t in running if t.worker and now - (t.heartbeat or 0) < 60}),
+        "best": None if best is None else {"number": best.number, "metrics": best.metrics},
+        "front_size": len(s.pareto_front()),
+    }
+    if as_json:
+        emit_json(data)
+        return
+    console.print(f"[bold]{s.name}[/] in {s.store.safe_url} — optimizer {s.optimizer.name}", highlight=False)
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "trials: none yet", highlight=False)
+    console.print(f"cost: {data['fte']:.2f} FTE; retried trials: {data['retried']}", highlight=False)
+    if data["throughput_per_min"]:
+        console.print(f"throughput: {data['throughput_per_min']:.1f} trials/min", highlight=False)
+    if best is not None:
+        console.print(f"best: trial {best.number}: {fmt_metrics(best.metrics)}", highlight=False)
+    for r in running_rows:
+        console.print(f"running: trial {r['number']} on {r['worker']} for {r['age_s']:.0f} s (heartbeat {r['heartbeat_age_s']:.0f} s ago)", highlight=False)
+
+
+def print_front(s: Study) -> None:
+    """The Pareto front as a table (or why it is empty)."""
+    front = s.pareto_front()
+    if not front:
+        console.print(f"[yellow]no Pareto front yet[/]: {s.front_note()}", highlight=False)
+        return
+    names = [o.name for o in s.objectives]
+    table = Table(title=f"Pareto front of {s.name} ({len(front)} trials)")
+    table.add_column("trial", justify="right")
+    for n, o in zip(names, s.objectives):
+        table.add_column(f"{n} ({o.goal})", justify="right")
+    table.add_column("config")
+    for t in sorted(front, key=lambda r: (r.metrics or {})[names[0]] * s.objectives[0].sign):
+        table.add_row(str(t.number), *(fmt((t.metrics or {}).get(n)) for n in names), ", ".join(f"{k}={fmt(v)}" for k, v in t.config.items()))
+    console.print(table)
+
+
+@friendly_errors
+def pareto(
+    study_file: str = FILE_ARG,
+    store: str = STORE_OPT,
+    study: str = STUDY_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
+) -> None:
+    """The non-dominated trials at full fidelity that respect every limit."""
+    s, _ = open_study(study_file, store, study)
+    if as_json:
+        emit_json({
+            "study": s.name,
+            "objectives": [o.to_dict() for o in s.objectives],
+            "front": [trial_dict(t) for t in s.pareto_front()],
+            "note": s.front_note(),
+        })
+        return
+    print_front(s)
+
+
+@friendly_errors
+def trials(
+    study_file: str = FILE_ARG,
+    store: str = STORE_OPT,
+    study: str = STUDY_OPT,
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV (one row per trial)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
+) -> None:
+    """Every trial with its configuration, fidelity, status, metrics and cost."""
+    s, _ = open_study(study_file, store, study)
+    records = s.trials()
+    if as_json:
+        emit_json([trial_dict(t) for t in records])
+        return
+    params = list(s.space.searchable)
+    metric_names = sorted({k for t in records for k in (t.metrics or {})})
+    header = ["number", "status", "fidelity", "continue_from", "cost_fte", *metric_names, *params, "error"]
+    rows = [
+        [t.number, t.status.value, t.fidelity, t.continue_from, round(t.cost_fte, 6),
+         *((t.metrics or {}).get(m) for m in metric_names), *(t.config.get(p) for p in params), t.error or ""]
+        for t in records
+    ]
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return
+    table = Table(title=f"{s.name}: {len(records)} trials")
+    for h in header[: 5 + len(metric_names)]:
+        table.add_column(h)
+    for row in rows:
+        table.add_row(*(fmt(c) for c in row[: 5 + len(metric_names)]))
+    console.print(table)
+
+
+@friendly_errors
+def studies(store: str = typer.Option(..., "--store", help="SQLAlchemy URL or SQLite path of the store.")) -> None:
+    """The studies a store holds."""
+    db = open_store(store, create=False)
+    names = db.list_studies()
+    console.print("\n".join(names) if names else "this store holds no study yet", highlight=False)

@@ -1,0 +1,211 @@
+"""Study YAML files: parse, check every field with its line, and import the training function."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from metaml.budget import Budget, parse_budget
+from metaml.errors import MetamlError, StudyFileError
+from metaml.objectives import Objective, parse_objectives
+from metaml.optimizers import make_optimizer
+from metaml.space import Space
+
+#: Top-level fields a study file may have, with what each is for (shown when one is unknown).
+FIELDS: dict[str, str] = {
+    "name": "the study's name in the store",
+    "function": "the training function, as module:function",
+    "space": "the search space",
+    "objectives": "the metrics to minimise or maximise, with limits",
+    "optimizer": "a name, or a mapping with name and settings",
+    "budget": "trials, fte and/or seconds",
+    "store": "a SQLAlchemy URL or a SQLite file path",
+    "seed": "the study's seed",
+    "artifacts": "where trial checkpoints are kept",
+    "description": "free text for the report",
+}
+
+
+@dataclass(frozen=True)
+class StudyFile:
+    """A checked study YAML file."""
+
+    path: Path
+    text: str
+    name: str
+    function: str
+    space: Space
+    objectives: tuple[Objective, ...]
+    optimizer: Any
+    budget: Budget | None
+    store: str | None
+    seed: int
+    artifacts: str | None
+    description: str = ""
+    lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def resolve_store(self, cli_store: str | None = None) -> str:
+        """The store to use: command line, then METAML_STORE, then the file, then runs/<name>/study.db."""
+        chosen = cli_store or os.environ.get("METAML_STORE") or self.store
+        if chosen:
+            return chosen
+        return str(Path("runs") / self.name / "study.db")
+
+    def load_function(self) -> Callable[..., Mapping[str, Any]]:
+        """Import the training function named by ``function``."""
+        return import_function(self.function, self.path.parent, where=self._where("function"))
+
+    def _where(self, key: str) -> str:
+        line = self.lines.get(key)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def load_study_file(path: str | Path) -> StudyFile:
+    """Read and check a study file; every problem names the field (and its line)."""
+    path = Path(path)
+    if not path.exists():
+        raise StudyFileError(f"no study file at {path}")
+    text = path.read_text()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise StudyFileError(f"{where}: not valid YAML: {problem}") from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _collect_lines(node, (), lines)
+
+    def fail(key: str, message: str) -> StudyFileError:
+        line = _line_for(lines, key)
+        where = f"{path}:{line}" if line else str(path)
+        return StudyFileError(f"{where}: field '{key}': {message}")
+
+    if not isinstance(data, Mapping):
+        raise StudyFileError(f"{path}: a study file is a mapping of fields ({', '.join(FIELDS)})")
+    unknown = [k for k in data if k not in FIELDS]
+    if unknown:
+        raise fail(str(unknown[0]), f"unknown field; a study file has {', '.join(FIELDS)}")
+    for required in ("name", "function", "space", "objectives"):
+        if required not in data:
+            raise StudyFileError(f"{path}: the field '{required}' ({FIELDS[required]}) is missing")
+
+    name = data["name"]
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+        raise fail("name", f"use letters, digits, '_', '-' or '.', got {name!r}")
+    function = data["function"]
+    if not isinstance(function, str) or ":" not in function:
+        raise fail("function", f"write it as module:function (e.g. quickstart:train), got {function!r}")
+    try:
+        space = Space.from_dict(data["space"] or {})
+    except MetamlError as exc:
+        message = str(exc)
+        match = re.match(r"space\.([^:]+):", message)
+        key = f"space.{match.group(1)}" if match else "space"
+        raise fail(key, message.split(": ", 1)[1] if match else message) from None
+    try:
+        objectives = parse_objectives(data["objectives"])
+    except MetamlError as exc:
+        raise fail("objectives", str(exc)) from None
+    optimizer = data.get("optimizer", "random")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise fail("seed", f"must be a whole number, got {seed!r}")
+    try:
+        make_optimizer(optimizer, space, objectives, seed)
+    except MetamlError as exc:
+        raise fail("optimizer", str(exc)) from None
+    budget = None
+    if data.get("budget") is not None:
+        try:
+            budget = parse_budget(data["budget"])
+        except MetamlError as exc:
+            raise fail("budget", str(exc)) from None
+    store = data.get("store")
+    if store is not None and not isinstance(store, str):
+        raise fail("store", f"must be a URL or a path, got {store!r}")
+    artifacts = data.get("artifacts")
+    if artifacts is not None:
+        artifacts = str((path.parent / str(artifacts)) if not Path(str(artifacts)).is_absolute() else artifacts)
+    return StudyFile(
+        path=path,
+        text=text,
+        name=name,
+        function=function,
+        space=space,
+        objectives=objectives,
+        optimizer=optimizer,
+        budget=budget,
+        store=store,
+        seed=seed,
+        artifacts=artifacts,
+        description=str(data.get("description", "")),
+        lines=lines,
+    )
+
+
+def import_function(spec: str, base_dir: Path | None = None, where: str = "") -> Callable[..., Mapping[str, Any]]:
+    """Import ``module:function``, looking in ``base_dir`` (the YAML's folder) and the working folder."""
+    module_name, _, func_name = spec.partition(":")
+    prefix = f"{where}: " if where else ""
+    if not module_name or not func_name:
+        raise StudyFileError(f"{prefix}write the function as module:function, got {spec!r}")
+    search = [str(p) for p in (base_dir, Path.cwd()) if p is not None]
+    for entry in reversed(search):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise StudyFileError(
+                f"{prefix}cannot import the module {module_name!r} (looked in {', '.join(search)} and the "
+                "installed packages): check the name, or run from the folder that holds it"
+            ) from None
+        raise StudyFileError(f"{prefix}importing {module_name!r} failed: {exc}") from None
+    except Exception as exc:
+        raise StudyFileError(f"{prefix}importing {module_name!r} raised {type(exc).__name__}: {exc}") from None
+    fn = getattr(module, func_name, None)
+    if fn is None or not callable(fn):
+        public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise StudyFileError(
+            f"{prefix}the module {module_name!r} has no function {func_name!r} (it has: {', '.join(public) or 'none'})"
+        )
+    return fn  # type: ignore[no-any-return]
+
+
+def _collect_lines(node: yaml.Node, path: tuple[str, ...], out: dict[str, int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = path + (str(key_node.value),)
+            out[".".join(key)] = key_node.start_mark.line + 1
+            _collect_lines(value_node, key, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            key = path + (str(i),)
+            out[".".join(key)] = item.start_mark.line + 1
+            _collect_lines(item, key, out)
+
+
+def _line_for(lines: Mapping[str, int], key: str) -> int | None:
+    """The line of a field; nested space names (a.b.c) skip the 'choices' level of the YAML."""
+    if key in lines:
+        return lines[key]
+    simplified = {re.sub(r"\.choices(?=\.)", "", k): v for k, v in lines.items()}
+    parts = key.split(".")
+    while parts:
+        candidate = ".".join(parts)
+        if candidate in simplified:
+            return simplified[candidate]
+        parts.pop()
+    return None
