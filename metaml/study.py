@@ -108,14 +108,14 @@ class Study:
     def _check_same(self, space: Space, objectives: Sequence[Objective], optimizer: str, settings: Mapping[str, Any]) -> None:
         problems = []
         if space != self.space:
-            problems.append("its space")
+            problems.append("space")
         if tuple(objectives) != self.objectives:
-            problems.append("its objectives")
+            problems.append("objectives")
         if optimizer != self.record.optimizer or dict(settings) != self.record.optimizer_settings:
-            problems.append("its optimizer")
+            problems.append("optimizer")
         if problems:
             raise StoreError(
-                f"study {self.name!r} already exists in {self.store.safe_url} with different "
+                f"study {self.name!r} already exists in {self.store.safe_url} with a different "
                 f"{' and '.join(problems)}: give the new study another name, or use another store"
             )
 
