@@ -15,8 +15,9 @@ import numpy as np
 
 from metaml.budget import Budget, parse_budget
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError
+from metaml.execution.settings import ExecutionSettings
 from metaml.objectives import Objective, check_metrics, nondominated, parse_objectives, to_loss_matrix
-from metaml.optimizers import Optimizer, make_optimizer, parse_spec
+from metaml.optimizers import Optimizer, make_optimizer
 from metaml.space import Space
 from metaml.store import Proposal, SQLStore, StudyRecord, TrialRecord, TrialStatus, open_store
 from metaml.trial import Trial
@@ -79,7 +80,7 @@ class Study:
         db = open_store(store if store is not None else default_store(name))
         built = make_optimizer(optimizer, space, objs, seed)  # fails early on a bad name or setting
         opt_name = built.name
-        settings = built.settings if isinstance(optimizer, Optimizer) else {**built.settings, **parse_spec(optimizer)[1]}
+        settings = built.settings
         if artifacts is None:
             artifacts = Path(db.url.split("///", 1)[1]).parent / "artifacts" if db.is_sqlite and ":memory:" not in db.url else default_store(name).parent / "artifacts"
         if load_if_exists and name in db.list_studies():
@@ -120,10 +121,16 @@ class Study:
             )
 
     # ----------------------------------------------------------------- ask/tell
-    def ask(self, worker: str | None = None) -> Trial | None:
-        """Claim the next trial: a queued one first, else the optimizer's proposal (None: nothing now)."""
+    def ask(self, worker: str | None = None, budget: Budget | None = None) -> Trial | None:
+        """Claim the next trial: a queued one first, else the optimizer's proposal (None: nothing now).
+
+        With a budget, no new trial is proposed once the study's trials or FTE reach it; the
+        check happens under the store's lock, so many workers never overshoot it together.
+        """
 
         def decide(history: Sequence[TrialRecord]) -> Proposal | None:
+            if budget is not None and not trials_and_fte_left(history, budget):
+                return None
             proposal = self.optimizer.ask(history)
             if proposal is None:
                 return None
@@ -190,10 +197,15 @@ class Study:
         return max(0.0, (end - start) / float(full))
 
     def should_stop(self, trial: Trial) -> str | None:
+        """Why the optimizer wants ``trial`` stopped now, or None (asked on each report)."""
+        if type(self.optimizer).should_stop is Optimizer.should_stop:
+            return None  # this optimizer never stops trials: spare the queries
         history = self.store.trials(self.id)
-        curve = self.store.observations(self.id, trial.number)
+        observations = self.store.observations(self.id)
+        curve = [o for o in observations if o.trial_number == trial.number]
+        others = [o for o in observations if o.trial_number != trial.number]
         current = next((t for t in history if t.number == trial.number), trial.record)
-        return self.optimizer.should_stop(current, curve, history)
+        return self.optimizer.should_stop(current, curve, history, others)
 
     # ----------------------------------------------------------------- running
     def optimize(
@@ -201,12 +213,22 @@ class Study:
         fn: Callable[..., Mapping[str, Any]],
         budget: Budget | int | Mapping[str, Any] | str,
         *,
+        workers: int | None = None,
+        settings: ExecutionSettings | Mapping[str, Any] | None = None,
         on_trial: Callable[[TrialRecord], None] | None = None,
     ) -> list[TrialRecord]:
-        """Run ``fn(config, trial)`` in this process until the budget is spent; return the trials run."""
-        from metaml.execution.inline import run_inline
+        """Run ``fn(config, trial)`` until the budget is spent; return the trials that finished.
 
-        return run_inline(self, fn, parse_budget(budget), on_trial=on_trial)
+        One worker runs trials in this process; ``workers=N`` (or a timeout or memory limit in
+        ``settings``) runs them in N spawned processes, which needs ``fn`` defined at the top
+        level of a module.
+        """
+        from metaml.execution.dispatch import execute
+
+        chosen = settings if isinstance(settings, ExecutionSettings) else ExecutionSettings.from_dict(settings)
+        if workers is not None:
+            chosen = chosen.with_overrides(workers=workers)
+        return execute(self, fn, parse_budget(budget), chosen, on_trial=on_trial)
 
     def recover_lost(self, stale_after: float = STALE_AFTER_S, max_retries: int = MAX_RETRIES) -> list[int]:
         """Return trials whose worker died to the queue (or mark them lost past the retry limit)."""
@@ -281,6 +303,13 @@ class Study:
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, store={self.store.safe_url!r})"
+
+
+def trials_and_fte_left(history: Sequence[TrialRecord], budget: Budget) -> bool:
+    """Whether ``history`` leaves room for another trial under the budget's trials and FTE."""
+    if budget.trials is not None and len(history) >= budget.trials:
+        return False
+    return budget.fte is None or sum(t.cost_fte for t in history) < budget.fte
 
 
 def _is_parameters(space: Mapping[str, Any]) -> bool:

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from metaml.optimizers.asha import ASHA
 from metaml.optimizers.base import Optimizer
+from metaml.optimizers.hyperband import Hyperband
+from metaml.optimizers.priorband import PriorBand
 from metaml.optimizers.random_search import RandomSearch
+from metaml.optimizers.samplers import Sampler
+from metaml.optimizers.successive_halving import SuccessiveHalving
 from metaml.optimizers.registry import available, make_optimizer, parse_spec, register
 
-__all__ = ["Optimizer", "RandomSearch", "available", "make_optimizer", "parse_spec", "register"]
+__all__ = [
+    "ASHA",
+    "Hyperband",
+    "Optimizer",
+    "PriorBand",
+    "RandomSearch",
+    "Sampler",
+    "SuccessiveHalving",
+    "available",
+    "make_optimizer",
+    "parse_spec",
+    "register",
+]

@@ -45,9 +45,17 @@ class Optimizer(ABC):
         """Hear that a trial finished; optimizers that cache a model may update it here."""
 
     def should_stop(
-        self, trial: TrialRecord, curve: Sequence[Observation], history: Sequence[TrialRecord]
+        self,
+        trial: TrialRecord,
+        curve: Sequence[Observation],
+        history: Sequence[TrialRecord],
+        others: Sequence[Observation] | None = None,
     ) -> str | None:
-        """Why a running trial should stop now, or None to let it go on."""
+        """Why a running trial should stop now, or None to let it go on.
+
+        ``curve`` is the trial's own learning curve; ``others`` the observations of the
+        study's other trials (what they reached at each step), for rung-based cuts.
+        """
         return None
 
     def rng(self, history: Sequence[TrialRecord], *salt: int) -> np.random.Generator:

@@ -64,6 +64,11 @@ def _load_builtins() -> None:
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
+    from metaml.optimizers.asha import ASHA
+    from metaml.optimizers.hyperband import Hyperband
+    from metaml.optimizers.priorband import PriorBand
     from metaml.optimizers.random_search import RandomSearch
+    from metaml.optimizers.successive_halving import SuccessiveHalving
 
-    register(RandomSearch.name, RandomSearch)
+    for factory in (RandomSearch, SuccessiveHalving, Hyperband, ASHA, PriorBand):
+        register(factory.name, factory)
