@@ -15,6 +15,8 @@ import yaml
 
 from metaml.budget import Budget, parse_budget
 from metaml.errors import MetamlError, StudyFileError
+from metaml.execution.local import FunctionRef
+from metaml.execution.settings import ExecutionSettings
 from metaml.objectives import Objective, parse_objectives
 from metaml.optimizers import make_optimizer
 from metaml.space import Space
@@ -31,6 +33,7 @@ FIELDS: dict[str, str] = {
     "seed": "the study's seed",
     "artifacts": "where trial checkpoints are kept",
     "description": "free text for the report",
+    "execution": "workers, executor, timeout, memory_mb, retries, heartbeat, stale_after, cpus, gpus",
 }
 
 
@@ -50,6 +53,7 @@ class StudyFile:
     seed: int
     artifacts: str | None
     description: str = ""
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def resolve_store(self, cli_store: str | None = None) -> str:
@@ -58,6 +62,11 @@ class StudyFile:
         if chosen:
             return chosen
         return str(Path("runs") / self.name / "study.db")
+
+    def function_ref(self) -> FunctionRef:
+        """How worker processes find the training function."""
+        self.load_function()  # fail here, with the field's line, rather than in every worker
+        return FunctionRef(spec=self.function, base_dir=str(self.path.parent.resolve()))
 
     def load_function(self) -> Callable[..., Mapping[str, Any]]:
         """Import the training function named by ``function``."""
@@ -134,6 +143,10 @@ def load_study_file(path: str | Path) -> StudyFile:
     store = data.get("store")
     if store is not None and not isinstance(store, str):
         raise fail("store", f"must be a URL or a path, got {store!r}")
+    try:
+        execution = ExecutionSettings.from_dict(data.get("execution"))
+    except MetamlError as exc:
+        raise fail("execution", str(exc)) from None
     artifacts = data.get("artifacts")
     if artifacts is not None:
         artifacts = str((path.parent / str(artifacts)) if not Path(str(artifacts)).is_absolute() else artifacts)
@@ -150,6 +163,7 @@ def load_study_file(path: str | Path) -> StudyFile:
         seed=seed,
         artifacts=artifacts,
         description=str(data.get("description", "")),
+        execution=execution,
         lines=lines,
     )
 

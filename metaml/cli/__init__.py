@@ -9,6 +9,7 @@ import typer
 from metaml.cli import views
 from metaml.cli.common import DEBUG
 from metaml.cli.run import run
+from metaml.cli.worker_cmd import worker
 
 app = typer.Typer(
     name="metaml",
@@ -29,6 +30,7 @@ def _root(
 
 
 app.command()(run)
+app.command()(worker)
 app.command()(views.status)
 app.command()(views.pareto)
 app.command()(views.trials)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -11,7 +10,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from metaml.budget import Budget, parse_budget
 from metaml.cli.common import console, friendly_errors
 from metaml.cli.views import print_front
-from metaml.errors import StudyFileError
+from metaml.errors import MetamlError, StudyFileError
+from metaml.execution.dispatch import execute
+from metaml.execution.local import FunctionRef
+from metaml.execution.settings import ExecutionSettings
 from metaml.store import TrialRecord, TrialStatus
 from metaml.study import Study
 from metaml.studyfile import load_study_file
@@ -22,16 +24,23 @@ def run(
     study_file: str = typer.Argument(..., help="The study YAML file."),
     store: str = typer.Option(None, "--store", help="SQLAlchemy URL or SQLite path (overrides METAML_STORE and the file)."),
     budget: str = typer.Option(None, "--budget", help="e.g. 'trials=40', 'fte=5', 'seconds=600' (overrides the file)."),
+    workers: int = typer.Option(None, "--workers", "-w", help="Trials at once, each in its own process (overrides the file)."),
+    executor: str = typer.Option(None, "--executor", help="inline, local or ray (default: from the file, else auto)."),
+    ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to join, e.g. 'auto' (default: start a local one)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Run or resume a study until its budget is spent, then print its Pareto front."""
     spec = load_study_file(study_file)
+    try:
+        settings = spec.execution.with_overrides(workers=workers, executor=executor, ray_address=ray_address)
+    except MetamlError as exc:
+        raise StudyFileError(str(exc)) from None
     chosen = spec.budget.merged(parse_budget(budget)) if spec.budget and budget else (
         parse_budget(budget) if budget else spec.budget
     )
     if chosen is None:
         raise StudyFileError(f"{spec.path}: no budget: add 'budget: {{trials: 40}}' to the file or pass --budget")
-    fn = spec.load_function()
+    fn_ref = spec.function_ref()
     study = Study.create(
         spec.name,
         spec.space,
@@ -43,16 +52,22 @@ def run(
         info={"study_file": str(spec.path), "study_yaml": spec.text, "description": spec.description},
         load_if_exists=True,
     )
+    # What `metaml worker` needs to join this study from another process or machine.
+    study.store.update_study_info(study.id, {
+        "function": spec.function, "function_dir": str(spec.path.parent.resolve()),
+        "budget": chosen.to_dict(), "execution": settings.to_dict(),
+    })
     already = len(study.trials())
     if not quiet:
         note = f" (resuming: {already} trials in the store)" if already else ""
+        how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")
         console.print(
             f"[bold]{study.name}[/]: optimizer {study.optimizer.name}, budget {chosen.describe()}, "
-            f"store {study.store.safe_url}{note}",
+            f"executor {how}, store {study.store.safe_url}{note}",
             highlight=False,
         )
     try:
-        _run_with_progress(study, fn, chosen, quiet)
+        _run_with_progress(study, fn_ref, chosen, settings, quiet)
     except KeyboardInterrupt:
         console.print(
             f"\n[yellow]interrupted[/]: the running trial went back to the queue; {len(study.trials())} trials "
@@ -64,14 +79,14 @@ def run(
         print_front(study)
 
 
-def _run_with_progress(study: Study, fn: Any, budget: Budget, quiet: bool) -> None:
+def _run_with_progress(study: Study, fn: FunctionRef, budget: Budget, settings: ExecutionSettings, quiet: bool) -> None:
     started = time.time()
     if quiet:
-        study.optimize(fn, budget)
+        execute(study, fn, budget, settings)
         return
     if not console.is_terminal:
         # Logs and CI get one line per trial instead of a live bar.
-        study.optimize(fn, budget, on_trial=lambda r: console.print(_line(study, r, started), highlight=False))
+        execute(study, fn, budget, settings, on_trial=lambda r: console.print(_line(study, r, started), highlight=False))
         return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task(_status(study, started), total=None)
@@ -81,7 +96,7 @@ def _run_with_progress(study: Study, fn: Any, budget: Budget, quiet: bool) -> No
             if record.status is TrialStatus.FAILED:
                 bar.console.print(f"[red]trial {record.number} failed:[/] {record.error}", highlight=False)
 
-        study.optimize(fn, budget, on_trial=on_trial)
+        execute(study, fn, budget, settings, on_trial=on_trial)
         bar.update(task, description=_status(study, started))
 
 

@@ -7,24 +7,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from metaml.budget import Budget
-from metaml.execution.runner import TrialFunction, run_trial
-from metaml.store.records import TrialRecord, TrialStatus
+from metaml.execution.runner import TrialFunction
+from metaml.execution.settings import ExecutionSettings
+from metaml.execution.worker import work
+from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
     from metaml.study import Study
-
-
-def budget_left(study: Study, budget: Budget, started: float) -> bool:
-    """Whether the study may start another trial under ``budget`` (trials and FTE count the whole study)."""
-    if budget.seconds is not None and time.time() - started >= budget.seconds:
-        return False
-    trials = study.trials()
-    if budget.trials is not None:
-        if len(trials) >= budget.trials:  # every trial counts, queued and running ones included
-            return False
-    if budget.fte is not None and sum(t.cost_fte for t in trials) >= budget.fte:
-        return False
-    return True
 
 
 def run_inline(
@@ -32,27 +21,11 @@ def run_inline(
     fn: TrialFunction,
     budget: Budget,
     *,
+    settings: ExecutionSettings | None = None,
     on_trial: Callable[[TrialRecord], None] | None = None,
     worker: str | None = None,
 ) -> list[TrialRecord]:
-    """Ask, run and tell until the budget is spent or the optimizer has nothing left to propose."""
-    from metaml.study import worker_id
-
-    worker = worker or worker_id()
-    study.recover_lost()
-    started = time.time()
-    done: list[TrialRecord] = []
-    while True:
-        pending = study.trials([TrialStatus.PENDING])
-        if not pending and not budget_left(study, budget, started):
-            break
-        if pending and budget.seconds is not None and time.time() - started >= budget.seconds:
-            break
-        trial = study.ask(worker)
-        if trial is None:
-            break
-        record = run_trial(trial, fn, worker)
-        done.append(record)
-        if on_trial is not None:
-            on_trial(record)
-    return done
+    """Ask, run and tell in this process until the budget is spent."""
+    settings = settings or ExecutionSettings()
+    study.recover_lost(settings.stale_after, settings.retries)
+    return work(study, fn, budget, settings, worker=worker, started=time.time(), on_trial=on_trial)

@@ -59,11 +59,11 @@ def call_trial_function(fn: TrialFunction, trial: Trial) -> Mapping[str, Any]:
     return fn(trial.config, trial)
 
 
-def run_trial(trial: Trial, fn: TrialFunction, worker: str) -> TrialRecord:
+def run_trial(trial: Trial, fn: TrialFunction, worker: str, heartbeat: float = HEARTBEAT_INTERVAL_S) -> TrialRecord:
     """Run one claimed trial to its end and record it; only Ctrl-C escapes (after requeueing it)."""
     study = trial.study
     try:
-        with Heartbeat(trial, worker):
+        with Heartbeat(trial, worker, heartbeat):
             metrics = call_trial_function(fn, trial)
     except KeyboardInterrupt:
         study.store.requeue(study.id, trial.number, "interrupted (Ctrl-C); returned to the queue", count_retry=False)

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import truncnorm
 
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
@@ -30,6 +29,7 @@ from metaml.optimizers.multifidelity import SamplerSpec
 from metaml.optimizers.rungs import BracketPlan, bracket_resources, ladder_index
 from metaml.optimizers.samplers import SampleContext, Sampler
 from metaml.space import CONFIDENCE_MASS, CONFIDENCE_STD, Categorical, Float, Space
+from metaml.space.parameters import truncated_normal_pdf, truncated_normal_sample
 from metaml.store.records import TrialRecord, TrialStatus
 
 Weights = tuple[float, float, float]  # prior, incumbent, uniform
@@ -187,15 +187,13 @@ def log_density_near(space: Space, config: dict[str, Any], center: dict[str, Any
                 total += math.log(mass if param.index(config[name]) == param.index(center[name]) else (1 - mass) / (k - 1))
         elif isinstance(param, Float):
             std, mean = CONFIDENCE_STD[param.confidence], param.to_unit(center[name])
-            a, b = (0.0 - mean) / std, (1.0 - mean) / std
-            density = float(truncnorm.pdf(param.to_unit(config[name]), a, b, loc=mean, scale=std))
+            density = float(truncated_normal_pdf(param.to_unit(config[name]), mean, std))
             total += math.log(max(density, 1e-300))
     return total
 
 
 def _truncated_normal(rng: np.random.Generator, mean: float, std: float) -> float:
-    a, b = (0.0 - mean) / std, (1.0 - mean) / std
-    return float(truncnorm.rvs(a, b, loc=mean, scale=std, random_state=rng))
+    return truncated_normal_sample(rng, mean, std)
 
 
 def _first_bracket(ctx: SampleContext) -> BracketPlan:

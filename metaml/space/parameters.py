@@ -44,6 +44,43 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+def _python_number(value: Any) -> Any:
+    # numpy scalars become Python numbers, so that to_dict() stays JSON
+    return value.item() if isinstance(value, (np.integer, np.floating)) else value
+
+
+def _same_choice(choice: Any, value: Any) -> bool:
+    """Whether ``value`` is ``choice``: numbers by value, strings (numpy's too) by text, booleans apart."""
+    if isinstance(choice, bool) or isinstance(value, (bool, np.bool_)):
+        return isinstance(choice, bool) and isinstance(value, (bool, np.bool_)) and bool(value) == choice
+    if isinstance(choice, str) or isinstance(value, str):
+        return isinstance(choice, str) and isinstance(value, str) and str(value) == choice
+    if _is_number(choice) or _is_number(value):
+        return _is_number(choice) and _is_number(value) and bool(choice == value)
+    return choice is None and value is None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON would give it back (tuples as lists, numpy scalars as Python ones)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return value
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int, bool))
+
+
 @dataclass(frozen=True, eq=True)
 class Float:
     """A real-valued parameter in [lower, upper], optionally on a log scale."""
@@ -59,13 +96,19 @@ class Float:
     def __post_init__(self) -> None:
         if not (_is_number(self.lower) and _is_number(self.upper)):
             raise SpaceError(f"bounds must be numbers, got lower={self.lower!r}, upper={self.upper!r}")
+        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
+            raise SpaceError(f"bounds must be finite numbers, got lower={self.lower!r}, upper={self.upper!r}")
+        for name in ("lower", "upper", "prior"):
+            object.__setattr__(self, name, _python_number(getattr(self, name)))
         if not self.lower < self.upper:
             raise SpaceError(f"lower ({self.lower}) must be below upper ({self.upper})")
         if self.log and self.lower <= 0:
             raise SpaceError(f"a log-scaled range needs lower > 0, got {self.lower}")
         _check_confidence(self.confidence)
-        if self.prior is not None and self.contains(self.prior) is not None:
-            raise SpaceError(f"prior {self.prior!r} lies outside [{self.lower}, {self.upper}]")
+        if self.prior is not None and (reason := self.contains(self.prior)) is not None:
+            if _is_number(self.prior) and not self.lower <= self.prior <= self.upper:
+                raise SpaceError(f"prior {self.prior!r} lies outside [{self.lower}, {self.upper}]")
+            raise SpaceError(f"prior {self.prior!r} is not allowed: {reason}")
         object.__setattr__(self, "when", _check_when(self.when))
 
     # The unit-interval encoding is linear in the value, or in its log.
@@ -105,13 +148,7 @@ class Float:
         """Density of the prior over the unit encoding (1 everywhere when there is none)."""
         if self.prior is None:
             return np.ones_like(u, dtype=float)
-        std = CONFIDENCE_STD[self.confidence]
-        mean = self.to_unit(self.prior)
-        mass = ndtr((1.0 - mean) / std) - ndtr((0.0 - mean) / std)
-        z = (np.asarray(u, dtype=float) - mean) / std
-        density = np.exp(-0.5 * z**2) / (np.sqrt(2 * np.pi) * std * mass)
-        inside = (np.asarray(u) >= 0.0) & (np.asarray(u) <= 1.0)
-        return np.where(inside, density, 0.0)
+        return truncated_normal_pdf(u, self.to_unit(self.prior), CONFIDENCE_STD[self.confidence])
 
     def default(self) -> Any:
         if self.prior is not None:
@@ -139,7 +176,7 @@ class Int(Float):
     def __post_init__(self) -> None:
         for name in ("lower", "upper"):
             value = getattr(self, name)
-            if not _is_number(value) or float(value) != int(value):
+            if not _is_number(value) or not math.isfinite(value) or float(value) != int(value):
                 raise SpaceError(f"an Int's {name} must be a whole number, got {value!r}")
             object.__setattr__(self, name, int(value))
         super().__post_init__()
@@ -181,6 +218,8 @@ class Categorical:
     confidence: str = "medium"
     when: Condition | None = None
     kind: str = field(default="categorical", init=False, repr=False)
+    # a field, so that two categoricals whose sub-spaces differ are not equal
+    _subspaces: dict[Any, dict[str, Parameter]] = field(default_factory=dict, init=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         choices = self.choices
@@ -193,9 +232,16 @@ class Categorical:
         for c in choices:
             if not isinstance(c, (str, int, float, bool)) and c is not None:
                 raise SpaceError(f"a choice must be a string, number, boolean or null, got {c!r}")
-        if len(set(map(repr, choices))) != len(choices):
+            if isinstance(c, float) and not math.isfinite(c):
+                raise SpaceError(f"a choice must be a finite number, got {c!r}")
+            if subspaces and not isinstance(c, str):
+                # the space is stored as JSON, whose keys are strings: 1 or true would come back as "1", "true"
+                raise SpaceError(
+                    f"the choice {c!r} carries a sub-space, so it must be a string: write {str(c).lower()!r} in quotes"
+                )
+        object.__setattr__(self, "choices", tuple(_python_number(c) for c in choices))
+        if any(self.index(c) != i for i, c in enumerate(self.choices)):
             raise SpaceError(f"choices repeat themselves: {list(choices)!r}")
-        object.__setattr__(self, "choices", tuple(choices))
         object.__setattr__(self, "_subspaces", subspaces)
         _check_confidence(self.confidence)
         if self.prior is not None and self.contains(self.prior) is not None:
@@ -209,7 +255,7 @@ class Categorical:
 
     def index(self, value: Any) -> int:
         for i, c in enumerate(self.choices):
-            if c == value and type(c) is type(value) or (c == value and _is_number(c) and _is_number(value)):
+            if _same_choice(c, value):
                 return i
         raise SpaceError(f"{value!r} is not one of {list(self.choices)!r}")
 
@@ -270,10 +316,17 @@ class Constant:
     kind: str = field(default="constant", init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not _is_plain(_plain(self.value)):
+            raise SpaceError(
+                f"a constant is stored with the study, so it must be plain data (a string, finite number, "
+                f"boolean, null, or a list or string-keyed mapping of them), got {self.value!r}"
+            )
         object.__setattr__(self, "when", _check_when(self.when))
 
     def contains(self, value: Any) -> str | None:
-        return None if value == self.value else f"must be the constant {self.value!r}, got {value!r}"
+        # (0.9, 0.999) and [0.9, 0.999] are the same constant: a stored space gives back lists
+        same = _plain(value) == _plain(self.value) and isinstance(value, bool) == isinstance(self.value, bool)
+        return None if same else f"must be the constant {self.value!r}, got {value!r}"
 
     def normalize(self, value: Any) -> Any:
         return self.value
@@ -285,7 +338,7 @@ class Constant:
         return self.value
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.kind, "value": self.value}
+        out: dict[str, Any] = {"type": self.kind, "value": _plain(self.value)}
         if self.when is not None:
             out["when"] = {k: list(v) for k, v in self.when.items()}
         return out
@@ -302,6 +355,10 @@ class Fidelity:
     def __post_init__(self) -> None:
         if not (_is_number(self.lower) and _is_number(self.upper)):
             raise SpaceError(f"fidelity bounds must be numbers, got {self.lower!r}, {self.upper!r}")
+        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
+            raise SpaceError(f"fidelity bounds must be finite, got {self.lower!r}, {self.upper!r}")
+        for name in ("lower", "upper"):
+            object.__setattr__(self, name, _python_number(getattr(self, name)))
         if not 0 < self.lower <= self.upper:
             raise SpaceError(
                 f"a fidelity needs 0 < lower <= upper, got lower={self.lower}, upper={self.upper}"
@@ -319,8 +376,19 @@ Parameter = Float | Int | Categorical | Constant | Fidelity
 
 
 def _truncated_normal(rng: np.random.Generator, mean: float, confidence: str) -> float:
-    """A normal draw around ``mean`` truncated to [0, 1], by inverting the CDF."""
-    std = CONFIDENCE_STD[confidence]
+    return truncated_normal_sample(rng, mean, CONFIDENCE_STD[confidence])
+
+
+def truncated_normal_sample(rng: np.random.Generator, mean: float, std: float) -> float:
+    """A normal draw around ``mean`` truncated to [0, 1], by inverting the CDF (no scipy.stats import)."""
     lo, hi = ndtr((0.0 - mean) / std), ndtr((1.0 - mean) / std)
     u = lo + rng.random() * (hi - lo)
     return float(np.clip(mean + std * ndtri(u), 0.0, 1.0))
+
+
+def truncated_normal_pdf(u: Any, mean: float, std: float) -> np.ndarray:
+    """Density over [0, 1] of a normal around ``mean`` truncated to [0, 1] (0 outside)."""
+    mass = ndtr((1.0 - mean) / std) - ndtr((0.0 - mean) / std)
+    x = np.asarray(u, dtype=float)
+    density = np.exp(-0.5 * ((x - mean) / std) ** 2) / (np.sqrt(2 * np.pi) * std * mass)
+    return np.where((x >= 0.0) & (x <= 1.0), density, 0.0)

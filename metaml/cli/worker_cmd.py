@@ -1,0 +1,55 @@
+"""``metaml worker``: join a study from any process or machine that reaches its store."""
+
+from __future__ import annotations
+
+import typer
+
+from metaml.budget import Budget, parse_budget
+from metaml.cli.common import console, friendly_errors, open_study
+from metaml.errors import StudyFileError
+from metaml.execution.local import FunctionRef
+from metaml.execution.settings import ExecutionSettings
+from metaml.execution.worker import work
+from metaml.store import TrialRecord
+from metaml.study import worker_id
+
+
+@friendly_errors
+def worker(
+    study_file: str = typer.Argument(None, help="The study YAML file (or give --store and --study)."),
+    store: str = typer.Option(None, "--store", help="SQLAlchemy URL or SQLite path of the store."),
+    study: str = typer.Option(None, "--study", help="The study's name."),
+    function: str = typer.Option(None, "--function", help="module:function, if not the one the study was run with."),
+    budget: str = typer.Option(None, "--budget", help="e.g. 'trials=40' (default: the study's own budget)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No output per trial."),
+) -> None:
+    """Claim and run trials of an existing study until its budget is spent (start as many as you like)."""
+    s, spec = open_study(study_file, store, study)
+    info = s.record.info
+    if function:
+        ref = FunctionRef(spec=function)
+    elif spec is not None:
+        ref = spec.function_ref()
+    elif info.get("function"):
+        ref = FunctionRef(spec=info["function"], base_dir=info.get("function_dir"))
+    else:
+        raise StudyFileError("this study does not say which function it runs: pass --function module:function")
+    chosen: Budget | None = parse_budget(budget) if budget else (parse_budget(info["budget"]) if info.get("budget") else None)
+    if chosen is None:
+        raise StudyFileError("this study has no stored budget: pass --budget (e.g. trials=40)")
+    settings = ExecutionSettings.from_dict(info.get("execution")) if info.get("execution") else ExecutionSettings()
+    me = worker_id()
+    if not quiet:
+        console.print(f"worker {me} joins {s.name} in {s.store.safe_url} (budget {chosen.describe()})", highlight=False)
+
+    def on_trial(r: TrialRecord) -> None:
+        if not quiet:
+            console.print(f"trial {r.number} {r.status.value}" + (f": {r.error}" if r.error else ""), highlight=False)
+
+    try:
+        done = work(s, ref.load(), chosen, settings, worker=me, on_trial=on_trial)
+    except KeyboardInterrupt:
+        console.print("interrupted: the running trial went back to the queue", highlight=False)
+        raise typer.Exit(130) from None
+    if not quiet:
+        console.print(f"worker {me} ran {len(done)} trials; the study's budget is spent", highlight=False)

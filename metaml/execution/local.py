@@ -1,0 +1,190 @@
+"""Local worker processes: N trials at once, each worker a spawned process the parent can kill.
+
+A trial that segfaults, leaks or hangs takes down its worker process, never the study: the
+parent notices the dead process, the trial goes back to the queue (or fails, past its retry
+limit or its timeout) and a fresh worker takes its place.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import pickle
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from metaml.budget import Budget
+from metaml.errors import MetamlError
+from metaml.execution.runner import TrialFunction
+from metaml.execution.settings import ExecutionSettings
+from metaml.store.records import TrialRecord, TrialStatus
+
+if TYPE_CHECKING:
+    from metaml.study import Study
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two looks of the parent at its workers.
+WATCH_S = 0.2
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """How a worker process finds the training function: ``module:function`` or a pickle of it."""
+
+    spec: str | None = None
+    base_dir: str | None = None
+    pickled: bytes | None = None
+
+    @classmethod
+    def of(cls, fn: TrialFunction) -> FunctionRef:
+        try:
+            return cls(pickled=pickle.dumps(fn))
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise MetamlError(
+                f"the training function {getattr(fn, '__qualname__', fn)!r} cannot be sent to worker processes "
+                f"({exc}): define it at the top level of a module"
+            ) from None
+
+    def load(self) -> TrialFunction:
+        if self.spec is not None:
+            from metaml.studyfile import import_function
+
+            return import_function(self.spec, Path(self.base_dir) if self.base_dir else None)
+        assert self.pickled is not None
+        fn: TrialFunction = pickle.loads(self.pickled)
+        return fn
+
+
+def worker_main(
+    store_url: str, study_name: str, fn_ref: FunctionRef, budget: Budget, settings: ExecutionSettings, started: float
+) -> None:
+    """The body of one worker process (also used by the Ray executor's tasks)."""
+    from metaml.execution.worker import work
+    from metaml.study import Study
+
+    if settings.memory_mb is not None:
+        _limit_memory(settings.memory_mb)
+    study = Study.load(study_name, store_url)
+    try:
+        work(study, fn_ref.load(), budget, settings, started=started)
+    except KeyboardInterrupt:
+        pass  # the running trial went back to the queue in run_trial
+    finally:
+        study.store.close()
+
+
+def _limit_memory(memory_mb: float) -> None:
+    import resource
+
+    limit = int(memory_mb * 2**20)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def run_local(
+    study: Study,
+    fn_ref: FunctionRef,
+    budget: Budget,
+    settings: ExecutionSettings,
+    *,
+    on_trial: Callable[[TrialRecord], None] | None = None,
+) -> None:
+    """Run the study with ``settings.workers`` spawned worker processes until its budget is spent."""
+    study.recover_lost(settings.stale_after, settings.retries)
+    ctx = mp.get_context("spawn")
+    started = time.time()
+    procs: dict[int, BaseProcess] = {}
+    host = socket.gethostname()
+    respawns_left = 10 * settings.workers
+
+    def spawn() -> None:
+        p = ctx.Process(
+            target=worker_main,
+            args=(study.store.url, study.name, fn_ref, budget, settings, started),
+            name=f"metaml-worker-{len(procs)}",
+        )
+        p.start()
+        assert p.pid is not None
+        procs[p.pid] = p
+
+    seen = {t.number for t in study.trials() if t.status.finished}
+    idle_deaths = 0  # workers that died holding no trial since the last finished one
+    for _ in range(settings.workers):
+        spawn()
+    try:
+        while procs:
+            time.sleep(WATCH_S)
+            trials = study.trials()
+            for t in trials:
+                if t.status.finished and t.number not in seen:
+                    seen.add(t.number)
+                    idle_deaths = 0
+                    if on_trial is not None:
+                        on_trial(t)
+            if settings.timeout is not None:
+                _kill_timed_out(study, trials, procs, host, settings.timeout)
+            for pid, p in list(procs.items()):
+                if p.is_alive():
+                    continue
+                p.join()
+                del procs[pid]
+                if p.exitcode != 0:
+                    study.store.add_event(
+                        study.id, "worker_died", f"worker process {host}:{pid} exited with code {p.exitcode}"
+                    )
+                    held = study.recover_lost(settings.stale_after, settings.retries)
+                    idle_deaths += 0 if held else 1
+                    if idle_deaths > settings.workers:
+                        _stop_all(procs)
+                        raise MetamlError(
+                            f"worker processes keep dying before they run a trial (last exit code {p.exitcode}); "
+                            "their error is printed above — often the training function cannot be imported"
+                        )
+                    if respawns_left > 0 and _work_left(study, budget, started):
+                        respawns_left -= 1
+                        spawn()
+    except KeyboardInterrupt:
+        # The workers got the same Ctrl-C: each returns its trial to the queue and leaves.
+        _stop_all(procs, grace=15)
+        study.recover_lost(settings.stale_after, settings.retries)
+        raise
+
+
+def _stop_all(procs: dict[int, BaseProcess], grace: float = 0.0) -> None:
+    for p in procs.values():
+        p.join(timeout=grace)
+        if p.is_alive():
+            p.kill()
+            p.join()
+    procs.clear()
+
+
+def _kill_timed_out(study: Study, trials: list[TrialRecord], procs: dict[int, BaseProcess], host: str, timeout: float) -> None:
+    now = time.time()
+    for t in trials:
+        if t.status is not TrialStatus.RUNNING or t.started_at is None or now - t.started_at <= timeout:
+            continue
+        who, _, pid_text = (t.worker or "").rpartition(":")
+        if who != host or not pid_text.isdigit() or int(pid_text) not in procs:
+            continue
+        p = procs[int(pid_text)]
+        p.kill()
+        p.join()
+        message = f"timed out: ran for more than {timeout:g} s, so its worker process was killed"
+        study.store.finish(study.id, t.number, TrialStatus.FAILED, error=message, cost_fte=0.0)
+        log.warning("trial %s %s", t.number, message)
+        # the dead process is replaced by the parent's loop (exit code is non-zero)
+
+
+def _work_left(study: Study, budget: Budget, started: float) -> bool:
+    from metaml.study import trials_and_fte_left
+
+    if budget.seconds is not None and time.time() - started >= budget.seconds:
+        return False
+    trials = study.trials()
+    return any(t.status is TrialStatus.PENDING for t in trials) or trials_and_fte_left(trials, budget)

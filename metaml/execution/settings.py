@@ -1,0 +1,80 @@
+"""How trials are executed: workers, timeouts, memory, retries, heartbeats, Ray resources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from metaml.errors import MetamlError
+
+EXECUTORS = ("inline", "local", "ray")
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """Where and how trials run; every field has a sound default.
+
+    ``executor`` is ``inline`` (this process), ``local`` (spawned worker processes on this
+    machine) or ``ray`` (Ray tasks). ``auto`` picks ``local`` when more than one worker, a
+    timeout or a memory limit is asked for (those need a process to kill), else ``inline``.
+    """
+
+    executor: str = "auto"
+    workers: int = 1
+    timeout: float | None = None
+    memory_mb: float | None = None
+    retries: int = 2
+    heartbeat: float = 5.0
+    stale_after: float = 60.0
+    cpus: float = 1.0
+    gpus: float = 0.0
+    ray_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.executor not in (*EXECUTORS, "auto"):
+            raise MetamlError(f"executor must be one of auto, {', '.join(EXECUTORS)}, not {self.executor!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise MetamlError(f"workers must be a whole number >= 1, got {self.workers!r}")
+        for name in ("timeout", "memory_mb"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+                raise MetamlError(f"{name} must be a positive number of {'seconds' if name == 'timeout' else 'MB'}, got {value!r}")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise MetamlError(f"retries must be a whole number >= 0, got {self.retries!r}")
+        for name in ("heartbeat", "stale_after"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise MetamlError(f"{name} must be a positive number of seconds, got {value!r}")
+        if self.stale_after <= self.heartbeat:
+            raise MetamlError(f"stale_after ({self.stale_after} s) must exceed heartbeat ({self.heartbeat} s)")
+        for name in ("cpus", "gpus"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise MetamlError(f"{name} must be a number >= 0, got {value!r}")
+
+    @property
+    def resolved_executor(self) -> str:
+        if self.executor != "auto":
+            return self.executor
+        needs_process = self.workers > 1 or self.timeout is not None or self.memory_mb is not None
+        return "local" if needs_process else "inline"
+
+    def with_overrides(self, **changes: Any) -> ExecutionSettings:
+        """A copy with the given fields replaced (None means: keep ours)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ExecutionSettings:
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise MetamlError(f"execution must be a mapping of settings, got {data!r}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise MetamlError(f"unknown execution settings {unknown}; known: {', '.join(sorted(known))}")
+        return cls(**dict(data))
