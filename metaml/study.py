@@ -237,9 +237,13 @@ class Study:
         for t in self.store.trials(self.id, [TrialStatus.RUNNING]):
             # A worker on this machine whose process is gone needs no heartbeat to be known dead.
             if t.worker and t.worker.rsplit(":", 1)[0] == host and not _pid_alive(t.worker.rsplit(":", 1)[-1]):
-                count = t.retries < max_retries
-                reason = f"lost: worker {t.worker} is no longer running; returned to the queue"
-                if self.store.requeue(self.id, t.number, reason, count_retry=count):
+                if t.retries >= max_retries:
+                    error = f"lost: worker {t.worker} died {t.retries + 1} times running it; retry limit {max_retries} reached"
+                    done = self.store.finish(self.id, t.number, TrialStatus.LOST, error=error)
+                else:
+                    reason = f"lost: worker {t.worker} is no longer running; returned to the queue (retry {t.retries + 1} of {max_retries})"
+                    done = self.store.requeue(self.id, t.number, reason, count_retry=True)
+                if done:
                     touched.append(t.number)
         return touched
 
