@@ -1,0 +1,259 @@
+"""Simulate optimizers on benchmark problems through their pure contract, and measure them.
+
+No store and no executor: an optimizer is a pure function of (seed, history), so the runner
+keeps the history as an in-memory list of completed ``TrialRecord``s, asks, evaluates the
+problem at the proposed fidelity, and appends. That makes a run of hundreds of trials take
+milliseconds of simulation, leaving the optimizer's own ``ask`` as the measured overhead.
+
+Costs follow the design's FTE rule: a fresh trial at fidelity f costs f / f_max; a trial that
+continues trial k (``proposal.continue_from``) from k's fidelity f_k costs (f - f_k) / f_max.
+A ``-scratch`` variant of an optimizer makes the same decisions but pays f / f_max for every
+trial, as if promoted runs were retrained from scratch: the gap is what continuation saves.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import shlex
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.problems.base import Problem
+from benchmarks.targets import Targets
+from metaml.errors import MetamlError
+from metaml.optimizers import Optimizer, make_optimizer
+from metaml.store.records import TrialRecord, TrialStatus
+
+#: FTE at which normalized regret is reported.
+CHECKPOINTS: tuple[float, ...] = (3.0, 5.0, 10.0, 30.0)
+SCRATCH = "-scratch"
+#: A safety net against optimizers that propose zero-cost trials forever.
+MAX_EVALUATIONS = 100_000
+
+
+def split_name(name: str) -> tuple[str, bool]:
+    """(registered optimizer name, whether promotions are charged as retraining from scratch)."""
+    if name.endswith(SCRATCH):
+        return name[: -len(SCRATCH)], True
+    return name, False
+
+
+@dataclass
+class Evaluation:
+    """One simulated trial, as the runner charged it."""
+
+    number: int
+    fidelity: float
+    start: float
+    cost: float
+    cumulative: float
+    value: float  # first objective, lower is better
+    full: bool
+
+
+@dataclass
+class RunLog:
+    """What happened in one run, before it is reduced to measures."""
+
+    evaluations: list[Evaluation] = field(default_factory=list)
+    ask_seconds: list[float] = field(default_factory=list)
+    stopped: str = "budget"
+    error: str | None = None
+
+
+def simulate(problem: Problem, optimizer: str | Optimizer, seed: int, budget_fte: float, scratch: bool = False,
+             max_evaluations: int = MAX_EVALUATIONS) -> tuple[RunLog, list[TrialRecord], dict[str, Any]]:
+    """Run ``optimizer`` on ``problem`` until ``budget_fte`` is spent; return the log, history, settings.
+
+    ``optimizer`` is a registered name (``NAME-scratch`` sets ``scratch``) or a built optimizer.
+    """
+    if isinstance(optimizer, str):
+        optimizer, scratch = split_name(optimizer)
+    opt = make_optimizer(optimizer, problem.space, problem.objectives, seed)
+    f_max = problem.max_fidelity
+    sign = problem.primary.sign
+    history: list[TrialRecord] = []
+    log = RunLog()
+    trained = 0.0  # in fidelity units (epochs): exact sums, so that 81 epochs of 27 are exactly 3 FTE
+    while trained / f_max < budget_fte:
+        if len(history) >= max_evaluations:
+            log.stopped = f"stopped after {max_evaluations} evaluations"
+            break
+        try:
+            t0 = time.perf_counter()
+            proposal = opt.ask(history)
+            log.ask_seconds.append(time.perf_counter() - t0)
+        except Exception as exc:  # a broken optimizer ends its run, not the benchmark
+            log.stopped, log.error = "error", f"ask raised {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            break
+        if proposal is None:
+            log.stopped = "ask returned None with no trial running (a bug for sequential use)"
+            break
+        try:
+            config = problem.space.validate(proposal.config)
+            fidelity = problem.effective_fidelity(proposal.fidelity)
+            start = 0.0
+            if proposal.continue_from is not None:
+                parent = _parent(history, proposal.continue_from, config, fidelity)
+                start = float(parent.end_step or 0.0)
+        except (MetamlError, ValueError) as exc:
+            log.stopped, log.error = "error", f"bad proposal {len(history)}: {exc}"
+            break
+        paid = fidelity if scratch else fidelity - start
+        cost = paid / f_max
+        metrics = problem.evaluate(config, fidelity, seed)
+        trained += paid
+        record = TrialRecord(
+            study_id=0, number=len(history), config=config, fidelity=proposal.fidelity,
+            continue_from=proposal.continue_from, status=TrialStatus.COMPLETED, metrics=metrics,
+            start_step=start, end_step=fidelity, cost_fte=cost, info=dict(proposal.info), id=len(history) + 1,
+        )
+        opt.tell(record)
+        history.append(record)
+        log.evaluations.append(Evaluation(
+            record.number, fidelity, start, cost, trained / f_max, sign * metrics[problem.primary.name], fidelity >= f_max,
+        ))
+    return log, history, dict(opt.settings)
+
+
+def _parent(history: Sequence[TrialRecord], number: int, config: dict[str, Any], fidelity: float) -> TrialRecord:
+    """The trial a proposal continues, checked: same config, and the run only grows."""
+    if not 0 <= number < len(history) or history[number].number != number:
+        raise ValueError(f"continue_from={number} names no finished trial (there are {len(history)})")
+    parent = history[number]
+    if parent.config != config:
+        raise ValueError(f"continue_from={number} with another config than trial {number}'s")
+    if fidelity < float(parent.end_step or 0.0):
+        raise ValueError(f"continue_from={number} to fidelity {fidelity} below the {parent.end_step} already trained")
+    return parent
+
+
+def measure(log: RunLog, targets: Targets, budget_fte: float, max_fidelity: float,
+            checkpoints: Iterable[float] = CHECKPOINTS) -> dict[str, Any]:
+    """The measures of one run: incumbent trajectory over FTE, FTE to target, regret at checkpoints."""
+    trajectory: list[list[float]] = []  # [cumulative FTE, best full-fidelity value] at each improvement
+    best = math.inf
+    fte_to_target: float | None = None
+    for ev in log.evaluations:
+        if not ev.full or ev.cumulative > budget_fte + 1e-9:
+            continue
+        if ev.value < best:
+            best = ev.value
+            trajectory.append([ev.cumulative, ev.value])
+        if fte_to_target is None and ev.value <= targets.target:
+            fte_to_target = ev.cumulative
+    regret: dict[str, float | None] = {}
+    for x in checkpoints:
+        if x <= budget_fte + 1e-9:
+            found = [v for f, v in trajectory if f <= x + 1e-9]
+            regret[f"{x:g}"] = _finite(targets.regret(found[-1] if found else None))
+    evs = log.evaluations
+    asks = np.asarray(log.ask_seconds) * 1000.0
+    return {
+        "fte_spent": evs[-1].cumulative if evs else 0.0,
+        "n_evaluations": len(evs),
+        "n_full": sum(e.full for e in evs),
+        "n_continuations": sum(e.start > 0 for e in evs),
+        # Training that continuations reused: what a retrain-from-scratch run pays on top.
+        "fte_reused": sum(e.start for e in evs) / max_fidelity,
+        "trajectory": trajectory,
+        "fte_to_target": fte_to_target,
+        "regret": regret,
+        "final_best": _finite(best),
+        "final_regret": _finite(targets.regret(best if math.isfinite(best) else None)),
+        "ask_ms": {
+            "mean": float(asks.mean()) if len(asks) else None,
+            "median": float(np.median(asks)) if len(asks) else None,
+            "max": float(asks.max()) if len(asks) else None,
+        },
+        "n_asks": len(asks),
+    }
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def versions() -> dict[str, Any]:
+    """Versions of what produced a result, so that numbers can be traced and repeated."""
+    import metaml
+
+    out: dict[str, Any] = {"metaml": metaml.__version__, "numpy": np.__version__,
+                           "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        import onnxruntime
+
+        out["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        out["onnxruntime"] = None
+    try:
+        root = Path(__file__).resolve().parents[1]
+        out["git"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                    text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        out["git"] = None
+    return out
+
+
+def run_one(problem: Problem, optimizer: str, seed: int, budget_fte: float, targets: Targets,
+            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One (problem, optimizer, seed) run as a JSON-ready result line."""
+    started = time.perf_counter()
+    log, history, settings = simulate(problem, optimizer, seed, budget_fte)
+    result = {
+        "problem": problem.name,
+        "family": problem.family,
+        "problem_settings": problem.settings(),
+        "optimizer": optimizer,
+        "optimizer_settings": settings,
+        "seed": seed,
+        "budget_fte": budget_fte,
+        "objective": problem.primary.name,
+        "targets": {"target": targets.target, "best": targets.best, "median": targets.median,
+                    "quantile": targets.quantile, "n": targets.n},
+        **measure(log, targets, budget_fte, problem.max_fidelity),
+        "stopped": log.stopped,
+        "error": log.error,
+        "sim_seconds": time.perf_counter() - started,
+    }
+    result.update(extra or {})
+    return result
+
+
+def run_many(problems: Sequence[Problem], optimizers: Sequence[str], seeds: Sequence[int], budget_fte: float,
+             targets: dict[str, Targets], continuation_baseline: bool = True,
+             on_result: Callable[[dict[str, Any]], None] | None = None,
+             extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every (problem, optimizer, seed); a ``-scratch`` run follows each optimizer that continued trials."""
+    results: list[dict[str, Any]] = []
+    for problem in problems:
+        queue = list(optimizers)
+        i = 0
+        while i < len(queue):
+            name = queue[i]
+            i += 1
+            continued = False
+            for seed in seeds:
+                result = run_one(problem, name, seed, budget_fte, targets[problem.name], extra)
+                continued = continued or result["n_continuations"] > 0
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+            scratch = name + SCRATCH
+            if continuation_baseline and continued and not split_name(name)[1] and scratch not in queue:
+                queue.insert(i, scratch)
+    return results
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The command that produced a result, as it could be typed again."""
+    return shlex.join(["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)])

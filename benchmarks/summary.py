@@ -1,0 +1,200 @@
+"""Reduce result lines to one row per optimizer, and render the rows as Rich tables."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.runner import CHECKPOINTS
+from benchmarks.stats import Ratio, Summary, median, ratio, summarize
+
+
+@dataclass(frozen=True)
+class Row:
+    """One optimizer over every run given (all tasks and seeds pooled)."""
+
+    optimizer: str
+    runs: int
+    budget: float
+    fte_to_target: Summary
+    regret: dict[str, float | None]  # median regret per checkpoint; None where the budget ends before
+    ask_ms: float
+    evaluations: float
+    fte_reused: float
+    vs_random: Ratio | None
+    stopped: dict[str, int]
+
+
+def read_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Result lines from JSONL files (blank lines skipped)."""
+    out = []
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                out.append(json.loads(line))
+    return out
+
+
+def _label(results: Sequence[dict[str, Any]]) -> dict[tuple[str, float], str]:
+    """Row names: the optimizer, with ``@budget`` where one optimizer was run with several budgets."""
+    budgets: dict[str, set[float]] = {}
+    for r in results:
+        budgets.setdefault(r["optimizer"], set()).add(float(r["budget_fte"]))
+    return {(o, b): (o if len(bs) == 1 else f"{o}@{b:g}") for o, bs in budgets.items() for b in bs}
+
+
+def rows(results: Sequence[dict[str, Any]], reference: str = "random") -> list[Row]:
+    """One row per optimizer and budget, in order of first appearance.
+
+    Ratios are against the median FTE-to-target of ``reference``; where it was run with
+    several budgets, the largest one (the least censored) is the reference.
+    """
+    labels = _label(results)
+    by_opt: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        by_opt.setdefault(labels[(r["optimizer"], float(r["budget_fte"]))], []).append(r)
+    budget = {name: min(r["budget_fte"] for r in rs) for name, rs in by_opt.items()}
+    refs = [(b, lab) for (o, b), lab in labels.items() if o == reference]
+    reference = max(refs)[1] if refs else reference
+    ref = summarize(r["fte_to_target"] for r in by_opt[reference]) if reference in by_opt else None
+    out = []
+    for name, rs in by_opt.items():
+        fte = summarize(r["fte_to_target"] for r in rs)
+        regret: dict[str, float | None] = {}
+        for x in CHECKPOINTS:
+            key = f"{x:g}"
+            if all(key in r["regret"] for r in rs):
+                regret[key] = median(r["regret"][key] for r in rs)
+            else:
+                regret[key] = None
+        stopped: dict[str, int] = {}
+        for r in rs:
+            stopped[r["stopped"]] = stopped.get(r["stopped"], 0) + 1
+        vs = None
+        if ref is not None:
+            vs = ratio(fte.median, ref.median, budget[name], budget[reference])
+        out.append(Row(
+            optimizer=name, runs=len(rs), budget=budget[name], fte_to_target=fte, regret=regret,
+            ask_ms=median(r["ask_ms"]["mean"] for r in rs if r["ask_ms"]["mean"] is not None),
+            evaluations=median(r["n_evaluations"] for r in rs),
+            fte_reused=median(r["fte_reused"] for r in rs),
+            vs_random=vs, stopped=stopped,
+        ))
+    return out
+
+
+def _fte(x: float, budget: float) -> str:
+    return f">{budget:g}" if math.isinf(x) else f"{x:.1f}"
+
+
+def _regret(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return "inf" if math.isinf(x) else f"{x:.3f}"
+
+
+def table(title: str, table_rows: Sequence[Row]) -> Any:
+    """The Rich table of the rows (median FTE-to-target with IQR and reach count, regrets, overhead)."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    t.add_column("optimizer")
+    t.add_column("runs", justify="right")
+    t.add_column("FTE to target\nmedian [IQR]", justify="right")
+    t.add_column("reached", justify="right")
+    t.add_column("vs random", justify="right")
+    for x in CHECKPOINTS:
+        t.add_column(f"regret\n@{x:g}", justify="right")
+    t.add_column("evals\n/run", justify="right")
+    t.add_column("FTE\nreused", justify="right")
+    t.add_column("ask ms", justify="right")
+    for r in table_rows:
+        s = r.fte_to_target
+        t.add_row(
+            r.optimizer, str(r.runs),
+            f"{_fte(s.median, r.budget)} [{_fte(s.q25, r.budget)}, {_fte(s.q75, r.budget)}]",
+            f"{s.n_finite}/{s.n}",
+            "" if r.vs_random is None else str(r.vs_random),
+            *[_regret(r.regret[f"{x:g}"]) for x in CHECKPOINTS],
+            f"{r.evaluations:.0f}", f"{r.fte_reused:.1f}", f"{r.ask_ms:.3f}",
+        )
+    return t
+
+
+def markdown(table_rows: Sequence[Row]) -> str:
+    """The same columns as ``table``, as a GitHub Markdown table (for docs/benchmarks.md)."""
+    head = ["optimizer", "runs", "FTE to target: median [IQR]", "reached", "vs random",
+            *[f"regret @{x:g}" for x in CHECKPOINTS], "evals/run", "FTE reused", "ask ms"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for r in table_rows:
+        s = r.fte_to_target
+        cells = [
+            f"`{r.optimizer}`", str(r.runs),
+            f"{_fte(s.median, r.budget)} [{_fte(s.q25, r.budget)}, {_fte(s.q75, r.budget)}]",
+            f"{s.n_finite}/{s.n}", "" if r.vs_random is None else str(r.vs_random),
+            *[_regret(r.regret[f"{x:g}"]) for x in CHECKPOINTS],
+            f"{r.evaluations:.0f}", f"{r.fte_reused:.1f}", f"{r.ask_ms:.3f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def per_task_cells(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[str], list[list[str]]]:
+    """(problems, optimizer labels, cells): median FTE-to-target (reached/runs) per problem and optimizer."""
+    labels = _label(results)
+    problems = list(dict.fromkeys(r["problem"] for r in results))
+    optimizers = list(dict.fromkeys(labels[(r["optimizer"], float(r["budget_fte"]))] for r in results))
+    cells = []
+    for p in problems:
+        row = []
+        for o in optimizers:
+            rs = [r for r in results if r["problem"] == p and labels[(r["optimizer"], float(r["budget_fte"]))] == o]
+            if not rs:
+                row.append("")
+                continue
+            s = summarize(r["fte_to_target"] for r in rs)
+            row.append(f"{_fte(s.median, min(r['budget_fte'] for r in rs))} ({s.n_finite}/{s.n})")
+        cells.append(row)
+    return problems, optimizers, cells
+
+
+def per_task_table(results: Sequence[dict[str, Any]]) -> Any:
+    """Median FTE-to-target (reached/runs) per problem and optimizer, as a Rich table."""
+    from rich.table import Table
+
+    problems, optimizers, cells = per_task_cells(results)
+    t = Table(title="median FTE to target per problem (reached/runs)", title_justify="left")
+    t.add_column("problem")
+    for o in optimizers:
+        t.add_column(o, justify="right")
+    for p, row in zip(problems, cells, strict=True):
+        t.add_row(p, *row)
+    return t
+
+
+def per_task_markdown(results: Sequence[dict[str, Any]]) -> str:
+    problems, optimizers, cells = per_task_cells(results)
+    lines = ["| problem | " + " | ".join(f"`{o}`" for o in optimizers) + " |",
+             "|---|" + "---:|" * len(optimizers)]
+    lines += [f"| {p} | " + " | ".join(row) + " |" for p, row in zip(problems, cells, strict=True)]
+    return "\n".join(lines)
+
+
+def as_json(table_rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Rows as plain data (infinite values as null), for ``--json``."""
+
+    def fin(x: float | None) -> float | None:
+        return None if x is None or not math.isfinite(x) else x
+
+    return [{
+        "optimizer": r.optimizer, "runs": r.runs, "budget_fte": r.budget,
+        "fte_to_target": {"median": fin(r.fte_to_target.median), "q25": fin(r.fte_to_target.q25),
+                          "q75": fin(r.fte_to_target.q75), "reached": r.fte_to_target.n_finite},
+        "vs_random": None if r.vs_random is None else {"value": fin(r.vs_random.value), "bound": r.vs_random.bound},
+        "regret": {k: fin(v) for k, v in r.regret.items()},
+        "ask_ms": r.ask_ms, "evaluations": r.evaluations, "fte_reused": r.fte_reused, "stopped": r.stopped,
+    } for r in table_rows]
