@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from metaml.cli import views
+from metaml.cli import report_cmds, views
 from metaml.cli.common import DEBUG
 from metaml.cli.run import run
 from metaml.cli.worker_cmd import worker
@@ -35,6 +35,8 @@ app.command()(views.status)
 app.command()(views.pareto)
 app.command()(views.trials)
 app.command()(views.studies)
+app.command()(report_cmds.report)
+app.command()(report_cmds.export)
 
 
 def main() -> None:

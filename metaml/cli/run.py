@@ -14,6 +14,7 @@ from metaml.errors import MetamlError, StudyFileError
 from metaml.execution.dispatch import execute
 from metaml.execution.local import FunctionRef
 from metaml.execution.settings import ExecutionSettings
+from metaml.report.provenance import git_commit, installed_versions
 from metaml.store import TrialRecord, TrialStatus
 from metaml.study import Study
 from metaml.studyfile import load_study_file
@@ -49,7 +50,10 @@ def run(
         optimizer=spec.optimizer,
         seed=spec.seed,
         artifacts=spec.artifacts,
-        info={"study_file": str(spec.path), "study_yaml": spec.text, "description": spec.description},
+        info={
+            "study_file": str(spec.path), "study_yaml": spec.text, "description": spec.description,
+            "packages": installed_versions(), "git": git_commit(spec.path.parent.resolve()),
+        },
         load_if_exists=True,
     )
     # What `metaml worker` needs to join this study from another process or machine.

@@ -92,3 +92,19 @@ def test_pareto_of_a_study_with_no_result_says_so(study_dir: Path) -> None:
     run_cli(["run", "nan.yaml"], study_dir)
     out = run_cli(["pareto", "nan.yaml"], study_dir)
     assert out.returncode == 0 and "no Pareto front yet" in out.stdout
+
+
+def test_report_and_export_from_the_command_line(study_dir: Path) -> None:
+    assert run_cli(["run", "study.yaml"], study_dir).returncode == 0
+    report = run_cli(["report", "study.yaml", "-o", "report.html"], study_dir)
+    assert report.returncode == 0, report.stderr
+    html = (study_dir / "report.html").read_text()
+    for section in ("summary", "pareto", "trajectory", "importance", "decisions", "reproducibility"):
+        assert f'id="{section}"' in html
+    summary = json.loads(run_cli(["report", "study.yaml", "-o", "again.html", "--json"], study_dir).stdout)
+    assert summary  # the same numbers for machines
+    out = run_cli(["export", "study.yaml", "--trial", "0", "exported"], study_dir)
+    assert out.returncode == 0, out.stderr
+    assert {"config.json", "metrics.json", "MODEL_CARD.md"} <= {p.name for p in (study_dir / "exported").iterdir()}
+    missing = run_cli(["export", "study.yaml", "--trial", "99", "nope"], study_dir)
+    assert missing.returncode == 1 and "numbered 0 to 5" in missing.stderr

@@ -1,0 +1,157 @@
+"""Export one trial: its configuration, metrics, checkpoint and a model card, into a folder.
+
+The model card says what a reader of the exported model needs in order to trust it or not:
+the objectives and where this trial sits among the trade-offs the search found, the data,
+what the training cost, and how to train it again.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from metaml.checkpoint import CHECKPOINT_FILE
+from metaml.errors import MetamlError
+from metaml.report.provenance import provenance, reproduce_snippet
+from metaml.report.summary import final_trials, find_trial, front_of
+from metaml.store.records import TrialRecord, TrialStatus
+from metaml.study import Study
+
+
+def trade_off(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord]) -> str:
+    """Where ``trial`` sits among the results, in words (on the front, dominated, over a limit, ...)."""
+    if trial.status is not TrialStatus.COMPLETED:
+        return f"This trial did not complete ({trial.status.value}), so it has no place among the results."
+    final = final_trials(study, trials)
+    if trial.number not in {t.number for t in final}:
+        return (f"This trial was trained to fidelity {trial.fidelity} only, short of the full run "
+                f"({study.optimizer.full_fidelity}); the Pareto front is made of full runs, so it is not on it.")
+    broken = [o for o in study.objectives if not o.feasible((trial.metrics or {})[o.name])]
+    if broken:
+        return "It breaks the limit of " + ", ".join(
+            f"{o.name} ({'at most' if o.goal == 'min' else 'at least'} {o.limit:g})" for o in broken
+        ) + ", so it is not on the Pareto front."
+    front = front_of(study, final)
+    numbers = [t.number for t in front]
+    if trial.number not in numbers:
+        losses = {o.name: o.sign * (trial.metrics or {})[o.name] for o in study.objectives}
+        better = [t.number for t in front
+                  if all(o.sign * (t.metrics or {})[o.name] <= losses[o.name] for o in study.objectives)]
+        return f"It is not on the Pareto front: trial(s) {', '.join(map(str, better[:10]))} are at least as good on every objective."
+    if len(study.objectives) == 1:
+        return f"It is the best trial on {study.objectives[0].name}." if len(front) == 1 else \
+            f"It ties with trial(s) {', '.join(str(n) for n in numbers if n != trial.number)} for the best {study.objectives[0].name}."
+    if len(front) == 1:
+        return "It is the only trial on the Pareto front: no other full-fidelity trial within the limits dominates it."
+    ranks = []
+    for o in study.objectives:
+        order = sorted(front, key=lambda t: o.sign * (t.metrics or {})[o.name])
+        rank = 1 + [t.number for t in order].index(trial.number)
+        ranks.append(f"{'best' if rank == 1 else f'{_ordinal(rank)} best'} on {o.name}")
+    return (f"It is on the Pareto front ({len(front)} trials, none better on every objective): among them it is "
+            + ", ".join(ranks) + ". Choosing it trades the objectives that way.")
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def lineage_cost(trial: TrialRecord, trials: Sequence[TrialRecord]) -> tuple[float, list[int]]:
+    """FTE of this trial plus the trials it continued (a promotion's model holds their training too)."""
+    by_number = {t.number: t for t in trials}
+    total, chain, current = trial.cost_fte, [trial.number], trial
+    while current.continue_from is not None and current.continue_from in by_number and current.continue_from not in chain:
+        current = by_number[current.continue_from]
+        total += current.cost_fte
+        chain.append(current.number)
+    return total, chain
+
+
+def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], has_checkpoint: bool,
+               study_file: str | Path | None = None) -> str:
+    """The MODEL_CARD.md text of one trial."""
+    pv = provenance(study, study_file)
+    info = study.record.info
+    names = [o.name for o in study.objectives]
+    cost, chain = lineage_cost(trial, trials)
+    total = sum(t.cost_fte for t in trials)
+    lines = [
+        f"# Model card: {study.name}, trial {trial.number}",
+        "",
+        f"Trained by the training function `{pv['function'] or 'not recorded'}` as trial {trial.number} of the "
+        f"metaml study `{study.name}` (store `{study.store.safe_url}`), "
+        f"status **{trial.status.value}**" + (f", fidelity {trial.fidelity:g}" if trial.fidelity is not None else "") + ".",
+    ]
+    if trial.error:
+        lines += ["", f"The trial failed: `{trial.error}`"]
+    lines += ["", "## Objectives and the trade-off chosen", "",
+              "| objective | goal | limit | this model |", "|---|---|---|---|"]
+    for o in study.objectives:
+        value = (trial.metrics or {}).get(o.name)
+        lines.append(f"| {o.name} | {o.goal} | {'none' if o.limit is None else f'{o.limit:g}'} | "
+                     f"{'–' if value is None else f'{value:.6g}'} |")
+    extra = {k: v for k, v in (trial.metrics or {}).items() if k not in names}
+    if extra:
+        lines += ["", "Other metrics: " + ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
+                                                    for k, v in extra.items()) + "."]
+    lines += ["", trade_off(study, trial, trials), "", "## Data", ""]
+    lines.append(str(info.get("description") or "The study records no description of its data."))
+    lines.append("")
+    lines.append(f"Data hash: `{pv['data_hash']}`." if pv["data_hash"] else "No hash of the data was recorded with the study.")
+    lines += ["", "## Training cost", "",
+              f"- this trial: {trial.cost_fte:.4g} full-training equivalents (FTE)"
+              + (f", {trial.duration:.1f} s" if trial.duration is not None else ""),
+              ]
+    if len(chain) > 1:
+        lines.append(f"- with the trials it continued ({' ← '.join(map(str, chain))}): {cost:.4g} FTE")
+    lines.append(f"- the whole search: {total:.4g} FTE over {len(trials)} trials")
+    lines += ["", "## Configuration", "", "```json", json.dumps(trial.config, indent=2, sort_keys=True, default=str), "```",
+              "", "## To train it again", "", "```python", reproduce_snippet(study, trial), "```",
+              "", "## Versions", ""]
+    lines.append(f"- at creation of the study: metaml {pv['metaml_version'] or '?'}, Python {pv['python'] or '?'}, "
+                 f"{pv['platform'] or '?'}; seed {study.seed}")
+    lines.append("- installed where this card was written: "
+                 + ", ".join(f"{k} {v}" for k, v in pv["installed_packages"].items()))
+    if pv["git"]:
+        when = "recorded with the study" if pv["git_recorded"] else "of the study file's folder when this card was written"
+        lines.append(f"- code: git commit `{pv['git']['commit']}`{' with uncommitted changes' if pv['git']['dirty'] else ''} ({when})")
+    lines += ["", "## Files", "", "- `config.json`: the configuration, as the training function receives it",
+              "- `metrics.json`: the trial's metrics, status, fidelity and cost",
+              "- `checkpoint.pt`: the trial's last checkpoint (model, optimizer and scheduler state)" if has_checkpoint
+              else "- no checkpoint: the trial saved none (its training function does not call `trial.checkpoint`, "
+                   "or its artifacts folder was removed)", ""]
+    return "\n".join(lines)
+
+
+def export_trial(study: Study, number: int, directory: str | Path, *, study_file: str | Path | None = None) -> list[Path]:
+    """Write the trial's config.json, metrics.json, checkpoint (if any) and MODEL_CARD.md; return the paths."""
+    trials = study.trials()
+    trial = find_trial(study, number, trials)
+    out = Path(directory)
+    if out.exists() and not out.is_dir():
+        raise MetamlError(f"cannot export into {out}: it is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    config_path = out / "config.json"
+    config_path.write_text(json.dumps(trial.config, indent=2, sort_keys=True, default=str) + "\n")
+    written.append(config_path)
+    metrics: dict[str, Any] = {
+        "study": study.name, "trial": trial.number, "status": trial.status.value, "metrics": trial.metrics,
+        "fidelity": trial.fidelity, "continue_from": trial.continue_from, "cost_fte": trial.cost_fte,
+        "duration_s": trial.duration, "error": trial.error,
+        "objectives": [o.to_dict() for o in study.objectives],
+    }
+    metrics_path = out / "metrics.json"
+    metrics_path.write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+    written.append(metrics_path)
+    source = study.trial_directory(trial.number) / CHECKPOINT_FILE
+    if source.is_file():
+        shutil.copy2(source, out / CHECKPOINT_FILE)
+        written.append(out / CHECKPOINT_FILE)
+    card = out / "MODEL_CARD.md"
+    card.write_text(model_card(study, trial, trials, source.is_file(), study_file))
+    written.append(card)
+    return written
