@@ -81,12 +81,16 @@ def parse_budget(value: Any) -> Budget:
                 raise BudgetError(
                     f"cannot read the budget {value!r}: write e.g. 'trials=40', 'fte=5' or 'seconds=600'"
                 )
+            if match.group(1) in fields:
+                raise BudgetError(f"the budget {value!r} gives {match.group(1)} twice")
             fields[match.group(1)] = _num(match.group(2), match.group(1))
         return Budget(**fields)  # type: ignore[arg-type]
     raise BudgetError(f"a budget is a number of trials or a mapping, not {value!r}")
 
 
 def _num(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise BudgetError(f"budget {name} must be a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):

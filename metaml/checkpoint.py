@@ -24,7 +24,7 @@ def save_checkpoint(directory: Path, step: float, objects: dict[str, Any]) -> Pa
             raise TrialError(f"checkpoint({name}=...): {type(obj).__name__} has no state_dict()")
         states[name] = obj.state_dict()
     np_state: tuple[Any, ...] = tuple(np.random.get_state())
-    payload = {
+    payload: dict[str, Any] = {
         "step": float(step),
         "states": states,
         "rng": {
@@ -33,6 +33,8 @@ def save_checkpoint(directory: Path, step: float, objects: dict[str, Any]) -> Pa
             "python": random.getstate(),
         },
     }
+    if torch.cuda.is_initialized():  # the GPU's generators drive dropout and augmentation on the GPU
+        payload["rng"]["cuda"] = torch.cuda.get_rng_state_all()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / CHECKPOINT_FILE
     tmp = directory / f".{CHECKPOINT_FILE}.{os.getpid()}.tmp"
@@ -61,6 +63,8 @@ def load_checkpoint(path: Path, objects: dict[str, Any]) -> float:
     if "numpy" in rng:
         kind, keys, *rest = rng["numpy"]
         np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(rng["cuda"])
     if "python" in rng:
         state = rng["python"]
         random.setstate((state[0], tuple(state[1]), state[2]))

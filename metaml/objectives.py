@@ -31,7 +31,7 @@ class Objective:
         if self.goal not in ("min", "max"):
             raise ObjectiveError(f"objective {self.name!r}: goal must be 'min' or 'max', not {self.goal!r}")
         if self.limit is not None:
-            if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)) or math.isnan(self.limit):
+            if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float, np.integer, np.floating)) or math.isnan(self.limit):
                 raise ObjectiveError(f"objective {self.name!r}: limit must be a number, not {self.limit!r}")
             object.__setattr__(self, "limit", float(self.limit))
 
@@ -65,7 +65,14 @@ class Objective:
             raise ObjectiveError(f"objective {data.get('name')!r}: unknown fields {sorted(unknown)}; use name, goal, limit")
         if "name" not in data:
             raise ObjectiveError(f"an objective needs a name: {dict(data)!r}")
-        return cls(str(data["name"]), str(data.get("goal", "min")), data.get("limit"))
+        limit = data.get("limit")
+        if isinstance(limit, str):
+            # PyYAML reads 5e-3 (no dot) as a string; take it as the number it obviously is
+            try:
+                limit = float(limit)
+            except ValueError:
+                raise ObjectiveError(f"objective {data['name']!r}: limit must be a number, not {limit!r}") from None
+        return cls(str(data["name"]), str(data.get("goal", "min")), limit)
 
 
 def parse_objectives(items: Any) -> tuple[Objective, ...]:
@@ -88,7 +95,10 @@ def check_metrics(objectives: Sequence[Objective], metrics: Mapping[str, Any]) -
     out: dict[str, float] = {}
     for key, value in metrics.items():
         if hasattr(value, "item") and callable(value.item):  # numpy or torch scalars
-            value = value.item()
+            try:
+                value = value.item()
+            except (ValueError, RuntimeError, TypeError):  # an array of many values: not a metric we judge
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             if any(o.name == key for o in objectives):
                 raise ObjectiveError(f"objective {key!r} must be a number, got {value!r}")
@@ -97,7 +107,7 @@ def check_metrics(objectives: Sequence[Objective], metrics: Mapping[str, Any]) -
     for o in objectives:
         if o.name not in out:
             raise ObjectiveError(
-                f"the trial's metrics lack the objective {o.name!r} (it returned {sorted(metrics)})"
+                f"the trial's metrics lack the objective {o.name!r} (it returned {sorted(map(str, metrics))})"
             )
         if not math.isfinite(out[o.name]):
             raise ObjectiveError(f"objective {o.name!r} is {out[o.name]} (not a finite number)")

@@ -15,6 +15,7 @@ import numpy as np
 
 from metaml.budget import Budget, parse_budget
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError
+from metaml.execution.local import FunctionRef
 from metaml.execution.settings import ExecutionSettings
 from metaml.objectives import Objective, check_metrics, nondominated, parse_objectives, to_loss_matrix
 from metaml.optimizers import Optimizer, make_optimizer
@@ -82,7 +83,7 @@ class Study:
         opt_name = built.name
         settings = built.settings
         if artifacts is None:
-            artifacts = Path(db.url.split("///", 1)[1]).parent / "artifacts" if db.is_sqlite and ":memory:" not in db.url else default_store(name).parent / "artifacts"
+            artifacts = _default_artifacts(db, name)
         if load_if_exists and name in db.list_studies():
             study = cls(db, db.get_study(name))
             study._check_same(space, objs, opt_name, settings)
@@ -182,18 +183,20 @@ class Study:
                 message = str(error)
         start, end = trial.steps_trained(finished=status is not TrialStatus.FAILED)
         cost = self._cost(start, end, status)
-        self.store.finish(
+        recorded = self.store.finish(
             self.id, trial.number, status, metrics=clean, start_step=start, end_step=end,
             cost_fte=cost, error=message, traceback=traceback,
         )
         record = self.store.trial(self.id, trial.number)
-        self.optimizer.tell(record)
+        if recorded:  # a late or second tell (the trial was finished or requeued meanwhile) changes nothing
+            self.optimizer.tell(record)
         return record
 
     def _cost(self, start: float, end: float, status: TrialStatus) -> float:
         full = self.optimizer.full_fidelity
         if full is None:
-            return 1.0  # without a fidelity every run is a full run
+            # without a fidelity every run is a full run, unless it failed before reporting anything
+            return 0.0 if status is TrialStatus.FAILED and end <= start else 1.0
         return max(0.0, (end - start) / float(full))
 
     def should_stop(self, trial: Trial) -> str | None:
@@ -210,7 +213,7 @@ class Study:
     # ----------------------------------------------------------------- running
     def optimize(
         self,
-        fn: Callable[..., Mapping[str, Any]],
+        fn: Callable[..., Mapping[str, Any]] | FunctionRef,
         budget: Budget | int | Mapping[str, Any] | str,
         *,
         workers: int | None = None,
@@ -309,6 +312,16 @@ class Study:
         return f"Study({self.name!r}, store={self.store.safe_url!r})"
 
 
+def _default_artifacts(db: SQLStore, name: str) -> Path:
+    """Checkpoints go beside a SQLite file; elsewhere (PostgreSQL, memory) under runs/<name>/."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(db.url).database if db.is_sqlite else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        return Path(database).parent / "artifacts"
+    return default_store(name).parent / "artifacts"
+
+
 def trials_and_fte_left(history: Sequence[TrialRecord], budget: Budget) -> bool:
     """Whether ``history`` leaves room for another trial under the budget's trials and FTE."""
     if budget.trials is not None and len(history) >= budget.trials:
@@ -338,7 +351,7 @@ def _pid_alive(pid_text: str) -> bool:
     except ValueError:
         return True  # not a pid we can check: trust the heartbeat instead
     if pid == os.getpid():
-        return False  # this process holds no trial at start-up: a same-pid record is a stale one
+        return True  # this process may be running it (another thread); a stale one shows in its heartbeat
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

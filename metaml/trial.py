@@ -58,8 +58,8 @@ class Trial:
             raise TrialError(f"trial {self.number}: report({step}) needs at least one metric")
         clean: dict[str, Any] = {}
         for key, value in metrics.items():
-            if hasattr(value, "item") and callable(value.item):
-                value = value.item()
+            if hasattr(value, "tolist") and callable(value.tolist):
+                value = value.tolist()  # numpy and torch: scalars to numbers, arrays to lists
             clean[key] = value
         self.last_step = float(step)
         self.study.store.add_observation(self.study.id, self.number, float(step), clean)

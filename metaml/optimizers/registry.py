@@ -20,6 +20,11 @@ def register(name: str, factory: OptimizerFactory) -> None:
     _REGISTRY[name] = factory
 
 
+def unregister(name: str) -> None:
+    """Forget ``name`` (for tests that register an optimizer of their own)."""
+    _REGISTRY.pop(name, None)
+
+
 def available() -> list[str]:
     _load_builtins()
     return sorted(_REGISTRY)

@@ -36,7 +36,7 @@ def _check_when(when: Condition | None) -> dict[str, tuple[Any, ...]] | None:
     for parent, values in when.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             values = [values]
-        out[str(parent)] = tuple(values)
+        out[str(parent)] = tuple(_plain(v) for v in values)
     return out
 
 
@@ -244,8 +244,10 @@ class Categorical:
             raise SpaceError(f"choices repeat themselves: {list(choices)!r}")
         object.__setattr__(self, "_subspaces", subspaces)
         _check_confidence(self.confidence)
-        if self.prior is not None and self.contains(self.prior) is not None:
-            raise SpaceError(f"prior {self.prior!r} is not one of the choices {list(self.choices)!r}")
+        if self.prior is not None:
+            if self.contains(self.prior) is not None:
+                raise SpaceError(f"prior {self.prior!r} is not one of the choices {list(self.choices)!r}")
+            object.__setattr__(self, "prior", self.choices[self.index(self.prior)])  # e.g. numpy's "a" as "a"
         object.__setattr__(self, "when", _check_when(self.when))
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Bump when a table changes; a store written with another version is refused.
@@ -29,7 +29,7 @@ class StudyRow(Base):
     objectives: Mapped[list[Any]] = mapped_column(JSON)
     optimizer: Mapped[str] = mapped_column(String(128))
     optimizer_settings: Mapped[dict[str, Any]] = mapped_column(JSON)
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)  # numpy seeds go up to 2**32 - 1
     created_at: Mapped[float] = mapped_column(Float)
     info: Mapped[dict[str, Any]] = mapped_column(JSON)
 

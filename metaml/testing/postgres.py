@@ -40,8 +40,13 @@ class Cluster:
 
 def server_bindir() -> Path | None:
     """The newest installed PostgreSQL server's bin folder, or None."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else None
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+
+    def version(path: str) -> tuple[int, ...]:
+        name = Path(path).parents[1].name
+        return tuple(int(p) for p in name.split(".") if p.isdigit())
+
+    return Path(max(found, key=version)).parent if found else None
 
 
 def why_unavailable() -> str | None:

@@ -30,8 +30,8 @@ def _wait_for_study(url: str, name: str, timeout: float = 60) -> None:
 
 def test_two_workers_and_the_main_process_share_one_study(store_url: str, tmp_path: Path) -> None:
     (tmp_path / "tiny.py").write_text(TINY_MODULE)
-    (tmp_path / "study.yaml").write_text(study_yaml(trials=12))
-    env = {"TINY_SLEEP": "0.5"}
+    (tmp_path / "study.yaml").write_text(study_yaml(trials=16))
+    env = {"TINY_SLEEP": "1.0"}  # alone, the main process would need 16 s: time for the workers to join
     main = popen_cli(["run", "study.yaml", "--store", store_url], tmp_path, env)
     _wait_for_study(store_url, "tiny")
     workers = [popen_cli(["worker", "--store", store_url, "--study", "tiny"], tmp_path, env) for _ in range(2)]
@@ -40,7 +40,7 @@ def test_two_workers_and_the_main_process_share_one_study(store_url: str, tmp_pa
         assert proc.returncode == 0, out + err
     study = Study.load("tiny", store_url)
     trials = study.trials()
-    assert [t.number for t in trials] == list(range(12))
+    assert [t.number for t in trials] == list(range(16))
     assert all(t.status is TrialStatus.COMPLETED for t in trials)
     assert len({t.worker for t in trials}) >= 2
 

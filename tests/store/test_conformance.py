@@ -1,0 +1,640 @@
+"""The store conformance suite: every backend (SQLite file, PostgreSQL) must pass all of it.
+
+A new backend joins by being added to ``store_url`` in tests/conftest.py, not by tests of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import queue
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import update
+
+from metaml.errors import StoreError, StudyNotFoundError
+from metaml.store import SCHEMA_VERSION, Proposal, SQLStore, Store, TrialRecord, TrialStatus, open_store
+from metaml.store.schema import MetaRow, TrialRow
+
+SPACE = {"x": {"type": "float", "lower": 0.0, "upper": 1.0}}
+OBJECTIVES = [{"name": "loss", "goal": "min"}]
+
+
+def _name(prefix: str = "study") -> str:
+    # unique, so that the suite also runs against a shared PostgreSQL database
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _study(store: SQLStore, name: str | None = None, **kw: Any) -> int:
+    args: dict[str, Any] = {
+        "space": SPACE, "objectives": OBJECTIVES, "optimizer": "random", "optimizer_settings": {}, "seed": 0, "info": {}
+    }
+    args.update(kw)
+    return store.create_study(name or _name(), **args).id
+
+
+def _propose(config: dict[str, Any] | None = None, **kw: Any) -> Callable[[Sequence[TrialRecord]], Proposal]:
+    return lambda history: Proposal(config if config is not None else {"x": len(history) / 100}, **kw)
+
+
+def _never(history: Sequence[TrialRecord]) -> Proposal:
+    raise AssertionError("decide must not be called while a trial is pending")
+
+
+def _age(store: SQLStore, study_id: int, number: int, seconds: float) -> None:
+    """Pretend the trial's last heartbeat was ``seconds`` earlier than it was."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(TrialRow)
+            .where(TrialRow.study_id == study_id, TrialRow.number == number)
+            .values(heartbeat=TrialRow.heartbeat - seconds)
+        )
+
+
+def test_the_sql_store_fulfils_the_contract(store: SQLStore) -> None:
+    assert isinstance(store, Store)
+
+
+# -------------------------------------------------------------------------- studies
+
+
+def test_create_get_and_list_studies(store: SQLStore) -> None:
+    before = store.list_studies()
+    a, b = _name("a"), _name("b")
+    t0 = time.time()
+    rec = store.create_study(
+        a, SPACE, OBJECTIVES, "random", {"sampler": "prior"}, 2**32 - 1, {"artifacts": "/tmp/x", "score": np.float64(0.5)}
+    )
+    assert rec.name == a and rec.id > 0
+    assert rec.space == SPACE and rec.objectives == OBJECTIVES
+    assert rec.optimizer == "random" and rec.optimizer_settings == {"sampler": "prior"}
+    assert rec.seed == 2**32 - 1  # a numpy seed fits (PostgreSQL's INTEGER would not)
+    assert rec.info == {"artifacts": "/tmp/x", "score": 0.5}
+    assert t0 - 1 <= rec.created_at <= time.time() + 1
+    assert store.get_study(a) == rec
+    rec_b = store.create_study(b, {}, [{"name": "acc", "goal": "max", "limit": 0.9}], "random", {}, -7, {})
+    assert rec_b.id != rec.id and rec_b.seed == -7
+    assert store.list_studies() == before + [a, b]  # in creation order
+    # a reopened store sees the same
+    again = SQLStore(store.url)
+    try:
+        assert again.get_study(b) == rec_b and again.list_studies() == before + [a, b]
+    finally:
+        again.close()
+
+
+def test_a_duplicate_study_name_is_refused_and_changes_nothing(store: SQLStore) -> None:
+    name = _name()
+    first = store.create_study(name, SPACE, OBJECTIVES, "random", {}, 0, {})
+    studies = store.list_studies()
+    with pytest.raises(StoreError, match=f"{name}.*already exists"):
+        store.create_study(name, {"other": {}}, OBJECTIVES, "random", {}, 1, {})
+    assert store.list_studies() == studies
+    assert store.get_study(name) == first
+
+
+def test_an_unknown_study_lists_the_known_ones(store: SQLStore) -> None:
+    if not store.list_studies():
+        with pytest.raises(StudyNotFoundError, match="holds no study yet"):
+            store.get_study("nope")
+    a, b = _name("alpha"), _name("beta")
+    _study(store, a)
+    _study(store, b)
+    with pytest.raises(StudyNotFoundError) as info:
+        store.get_study("nope")
+    message = str(info.value)
+    assert "'nope'" in message and a in message and b in message
+    assert isinstance(info.value, StoreError)
+
+
+@pytest.mark.parametrize("name", ["", "x" * 257, None, 5])
+def test_a_bad_study_name_is_a_store_error(store: SQLStore, name: Any) -> None:
+    before = store.list_studies()
+    with pytest.raises(StoreError, match="study name"):
+        store.create_study(name, SPACE, OBJECTIVES, "random", {}, 0, {})
+    assert store.list_studies() == before
+
+
+def test_long_and_unicode_names_round_trip(store: SQLStore) -> None:
+    for name in ("é-😀-" + uuid.uuid4().hex, "n" * 200 + uuid.uuid4().hex[:56]):
+        _study(store, name)
+        assert store.get_study(name).name == name
+
+
+def test_update_study_info_merges(store: SQLStore) -> None:
+    name = _name()
+    sid = _study(store, name, info={"a": 1, "b": 2})
+    store.update_study_info(sid, {"b": 3, "c": np.float32(0.5), "d": (1, 2)})
+    assert store.get_study(name).info == {"a": 1, "b": 3, "c": 0.5, "d": [1, 2]}
+    with pytest.raises(StoreError):
+        store.update_study_info(sid + 10_000, {"x": 1})
+
+
+# --------------------------------------------------------------------------- trials
+
+
+def test_ask_numbers_trials_in_order_and_claims_them(store: SQLStore) -> None:
+    sid = _study(store)
+    seen: list[list[int]] = []
+
+    def decide(history: Sequence[TrialRecord]) -> Proposal:
+        seen.append([t.number for t in history])
+        return Proposal({"x": 0.1 * len(history)}, fidelity=3, reason=f"draw {len(history)}", info={"k": len(history)})
+
+    t0 = time.time()
+    records = [store.ask(sid, "w1", decide) for _ in range(5)]
+    assert [r.number for r in records if r] == [0, 1, 2, 3, 4]
+    assert seen == [[], [0], [0, 1], [0, 1, 2], [0, 1, 2, 3]]  # the decider sees the whole history
+    for r in records:
+        assert r is not None and r.status is TrialStatus.RUNNING and r.worker == "w1"
+        assert r.fidelity == 3.0 and r.continue_from is None and r.retries == 0
+        assert r.config == {"x": pytest.approx(0.1 * r.number)}
+        assert r.info == {"k": r.number, "reason": f"draw {r.number}"}
+        assert t0 - 1 <= r.started_at <= time.time() + 1 and r.heartbeat == r.started_at  # type: ignore[operator]
+        assert r.ended_at is None and r.metrics is None
+        assert store.trial(sid, r.number) == r
+    assert store.trials(sid) == records
+    proposals = store.events(sid, ["proposal"])
+    assert [(e.trial_number, e.message) for e in proposals] == [(i, f"draw {i}") for i in range(5)]
+    assert proposals[2].data["config"] == {"x": pytest.approx(0.2)} and proposals[2].data["fidelity"] == 3
+
+
+def test_ask_with_nothing_to_propose_creates_nothing(store: SQLStore) -> None:
+    sid = _study(store)
+    assert store.ask(sid, "w", lambda history: None) is None
+    assert store.trials(sid) == []
+
+
+def test_a_decider_that_raises_leaves_no_trace(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w", _propose())
+
+    def boom(history: Sequence[TrialRecord]) -> Proposal:
+        raise RuntimeError("optimizer crashed")
+
+    with pytest.raises(RuntimeError, match="optimizer crashed"):
+        store.ask(sid, "w", boom)
+    assert [t.number for t in store.trials(sid)] == [0]
+    assert len(store.events(sid, ["proposal"])) == 1
+    assert store.ask(sid, "w", _propose()).number == 1  # type: ignore[union-attr]
+
+
+def test_continue_from_and_fidelity_round_trip(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w", _propose(fidelity=1))
+    rec = store.ask(sid, "w", _propose(fidelity=np.float64(2.5), continue_from=0))
+    assert rec is not None and rec.fidelity == 2.5 and rec.continue_from == 0
+    assert store.trial(sid, 1).continue_from == 0
+
+
+def test_enqueued_trials_are_claimed_first_in_order(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w", _propose())  # trial 0, running
+    q1 = store.enqueue(sid, Proposal({"x": 0.5}, fidelity=9, reason="the default config"))
+    q2 = store.enqueue(sid, Proposal({"x": 0.25}))
+    assert (q1.number, q2.number) == (1, 2)
+    assert q1.status is TrialStatus.PENDING and q1.worker is None and q1.started_at is None and q1.heartbeat is None
+    assert [e.trial_number for e in store.events(sid, ["enqueued"])] == [1, 2]
+    assert store.events(sid, ["enqueued"])[0].message == "the default config"
+    got1 = store.ask(sid, "w2", _never)
+    got2 = store.ask(sid, "w3", _never)
+    assert got1 is not None and got2 is not None
+    assert (got1.number, got1.config, got1.fidelity, got1.worker) == (1, {"x": 0.5}, 9.0, "w2")
+    assert (got2.number, got2.worker, got2.status) == (2, "w3", TrialStatus.RUNNING)
+    assert got1.started_at is not None and got1.heartbeat is not None
+    assert store.ask(sid, "w", _propose()).number == 3  # type: ignore[union-attr]
+    assert store.enqueue(sid, Proposal({"x": 0.0})).number == 4
+
+
+def test_finish_only_from_running(store: SQLStore) -> None:
+    sid = _study(store)
+    rec = store.ask(sid, "w", _propose())
+    assert rec is not None
+    ok = store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.5}, start_step=0, end_step=3, cost_fte=0.25)
+    assert ok is True
+    done = store.trial(sid, 0)
+    assert done.status is TrialStatus.COMPLETED and done.metrics == {"loss": 0.5}
+    assert (done.start_step, done.end_step, done.cost_fte) == (0.0, 3.0, 0.25)
+    assert done.ended_at is not None and done.duration is not None and done.duration >= 0
+    assert done.worker == "w"
+    # a second finish changes nothing
+    assert store.finish(sid, 0, TrialStatus.FAILED, error="late", cost_fte=9.0) is False
+    assert store.trial(sid, 0) == done
+    # nor can a pending trial be finished
+    store.enqueue(sid, Proposal({"x": 0.1}))
+    assert store.finish(sid, 1, TrialStatus.COMPLETED, metrics={"loss": 1.0}) is False
+    assert store.trial(sid, 1).status is TrialStatus.PENDING
+    with pytest.raises(StoreError, match="final status"):
+        store.finish(sid, 1, TrialStatus.RUNNING)
+    with pytest.raises(StoreError, match="trial 99"):
+        store.finish(sid, 99, TrialStatus.COMPLETED)
+    with pytest.raises(StoreError, match="trial 99"):
+        store.trial(sid, 99)
+    assert store.events(sid, ["completed"]) == []  # a success is in the trial row, not the log
+
+
+@pytest.mark.parametrize("status", [TrialStatus.FAILED, TrialStatus.PRUNED, TrialStatus.LOST])
+def test_an_unsuccessful_finish_is_logged_with_its_reason(store: SQLStore, status: TrialStatus) -> None:
+    sid = _study(store)
+    store.ask(sid, "w", _propose())
+    tb = "Traceback (most recent call last):\n  ...\nValueError: bad"
+    assert store.finish(sid, 0, status, error="ValueError: bad", traceback=tb, cost_fte=0.5)
+    rec = store.trial(sid, 0)
+    assert rec.status is status and rec.error == "ValueError: bad" and rec.traceback == tb
+    events = store.events(sid, [status.value])
+    assert len(events) == 1 and events[0].message == "ValueError: bad" and events[0].trial_number == 0
+    assert events[0].data == {"cost_fte": 0.5}
+
+
+def test_heartbeat_only_for_the_owner_of_a_running_trial(store: SQLStore) -> None:
+    sid = _study(store)
+    rec = store.ask(sid, "w1", _propose())
+    assert rec is not None
+    _age(store, sid, 0, 100)
+    assert store.heartbeat(sid, 0, "w1") is True
+    assert store.trial(sid, 0).heartbeat >= rec.heartbeat  # type: ignore[operator]
+    assert store.heartbeat(sid, 0, "someone-else") is False
+    store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 1.0})
+    assert store.heartbeat(sid, 0, "w1") is False
+
+
+def test_requeue_returns_a_running_trial_to_the_queue(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w1", _propose({"x": 0.75}))
+    assert store.requeue(sid, 0, "interrupted", count_retry=False) is True
+    rec = store.trial(sid, 0)
+    assert rec.status is TrialStatus.PENDING and rec.retries == 0
+    assert rec.worker is None and rec.heartbeat is None and rec.started_at is None
+    assert store.requeue(sid, 0, "again", count_retry=True) is False  # not running any more
+    again = store.ask(sid, "w2", _never)
+    assert again is not None and (again.number, again.config, again.worker) == (0, {"x": 0.75}, "w2")
+    assert store.requeue(sid, 0, "worker died", count_retry=True) is True
+    assert store.trial(sid, 0).retries == 1
+    events = store.events(sid, ["requeued"])
+    assert [(e.message, e.data) for e in events] == [("interrupted", {"retries": 0}), ("worker died", {"retries": 1})]
+    store.ask(sid, "w3", _never)
+    store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.0})
+    assert store.requeue(sid, 0, "too late", count_retry=True) is False
+    assert store.trial(sid, 0).status is TrialStatus.COMPLETED
+
+
+def test_recover_stale_leaves_fresh_trials_alone(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w", _propose())
+    store.ask(sid, "w", _propose())
+    _age(store, sid, 1, 1000)
+    assert store.recover_stale(sid, stale_after=500, max_retries=2) == [1]
+    assert store.trial(sid, 0).status is TrialStatus.RUNNING
+    assert store.trial(sid, 1).status is TrialStatus.PENDING
+
+
+def test_recover_stale_counts_retries_then_marks_lost(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w1", _propose({"x": 0.5}))
+    store.enqueue(sid, Proposal({"x": 0.1}))  # pending trials are never stale
+    store.ask(sid, "w1", _propose())  # claims trial 1 (the pending one)
+    store.ask(sid, "w1", _propose())  # trial 2
+    store.finish(sid, 2, TrialStatus.COMPLETED, metrics={"loss": 1.0})  # finished trials are never stale
+    store.enqueue(sid, Proposal({"x": 0.2}))  # trial 3, pending
+    time.sleep(0.01)
+    for retry in (1, 2):
+        touched = store.recover_stale(sid, stale_after=0, max_retries=2)
+        assert sorted(touched) == [0, 1]
+        for n in (0, 1):
+            rec = store.trial(sid, n)
+            assert rec.status is TrialStatus.PENDING and rec.retries == retry
+            assert rec.worker is None and rec.heartbeat is None and rec.ended_at is None
+        assert store.trial(sid, 2).status is TrialStatus.COMPLETED
+        assert store.trial(sid, 3).status is TrialStatus.PENDING and store.trial(sid, 3).retries == 0
+        # the lost trials are claimed again, the oldest first
+        assert [store.ask(sid, f"w{retry + 1}", _never).number for _ in range(2)] == [0, 1]  # type: ignore[union-attr]
+        time.sleep(0.01)
+    touched = store.recover_stale(sid, stale_after=0, max_retries=2)
+    assert sorted(touched) == [0, 1]
+    for n in (0, 1):
+        rec = store.trial(sid, n)
+        assert rec.status is TrialStatus.LOST and rec.retries == 2
+        assert rec.ended_at is not None and "retry limit 2" in (rec.error or "")
+    assert store.recover_stale(sid, stale_after=0, max_retries=2) == []
+    lost = store.events(sid, ["lost"])
+    assert sorted(e.trial_number for e in lost) == [0, 0, 0, 1, 1, 1]  # type: ignore[type-var]
+    first = next(e for e in lost if e.trial_number == 0)
+    assert "retry 1 of 2" in first.message and first.data["worker"] == "w1"
+    last = [e for e in lost if e.trial_number == 0][-1]
+    assert "retry limit 2" in last.message and last.data["worker"] == "w3"
+
+
+def test_recover_stale_with_no_retries_marks_lost_at_once(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w", _propose())
+    _age(store, sid, 0, 10)
+    assert store.recover_stale(sid, stale_after=5, max_retries=0) == [0]
+    assert store.trial(sid, 0).status is TrialStatus.LOST
+
+
+def test_a_stale_trial_finished_late_is_not_overwritten(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "slow", _propose())
+    _age(store, sid, 0, 100)
+    store.recover_stale(sid, stale_after=10, max_retries=1)
+    store.ask(sid, "fast", _never)
+    assert store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.1}) is True
+    # the slow worker comes back: its heartbeat and its result are refused
+    assert store.heartbeat(sid, 0, "slow") is False
+    assert store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.9}) is False
+    assert store.trial(sid, 0).metrics == {"loss": 0.1}
+
+
+def test_trials_filter_by_status_in_number_order(store: SQLStore) -> None:
+    sid = _study(store)
+    for _ in range(4):
+        store.ask(sid, "w", _propose())
+    store.finish(sid, 2, TrialStatus.COMPLETED, metrics={"loss": 1.0})
+    store.finish(sid, 0, TrialStatus.FAILED, error="x")
+    store.enqueue(sid, Proposal({"x": 0.3}))
+    assert [t.number for t in store.trials(sid)] == [0, 1, 2, 3, 4]
+    assert [t.number for t in store.trials(sid, [TrialStatus.RUNNING])] == [1, 3]
+    assert [t.number for t in store.trials(sid, [TrialStatus.COMPLETED, TrialStatus.FAILED])] == [0, 2]
+    assert [t.number for t in store.trials(sid, [TrialStatus.PENDING])] == [4]
+    assert store.trials(sid, []) == []
+
+
+def test_studies_are_independent(store: SQLStore) -> None:
+    a, b = _study(store), _study(store)
+    for _ in range(3):
+        store.ask(a, "w", _propose())
+    store.enqueue(a, Proposal({"x": 0.9}))
+    assert store.ask(b, "w", _propose()).number == 0  # type: ignore[union-attr]
+    assert [t.number for t in store.trials(b)] == [0]
+    store.add_observation(a, 0, 1, {"loss": 1.0})
+    store.add_event(a, "note", "for a")
+    assert store.observations(b) == [] and store.events(b, ["note"]) == []
+    # recovering b, even with every heartbeat counted stale, touches only b's trial
+    assert store.recover_stale(b, stale_after=-1e9, max_retries=5) == [0]
+    assert [t.status for t in store.trials(a)] == [TrialStatus.RUNNING] * 3 + [TrialStatus.PENDING]
+
+
+# ----------------------------------------------------------- curves and the audit log
+
+
+def test_observations_round_trip_in_order(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w", _propose())
+    store.ask(sid, "w", _propose())
+    points = [(0, 1, 0.9), (1, 1, 0.8), (0, 2, 0.7), (0, 3, 0.6), (1, 2, 0.5), (0, 2.5, 0.4)]
+    for number, step, loss in points:
+        store.add_observation(sid, number, step, {"loss": loss, "lr": np.float32(0.5)})
+    everything = store.observations(sid)
+    assert [(o.trial_number, o.step, o.metrics["loss"]) for o in everything] == [
+        (n, float(s), pytest.approx(v)) for n, s, v in points
+    ]
+    zero = store.observations(sid, 0)
+    assert [o.step for o in zero] == [1.0, 2.0, 3.0, 2.5]  # in the order reported, not sorted
+    assert all(type(o.step) is float and o.metrics["lr"] == 0.5 for o in zero)
+    times = [o.time for o in everything]
+    assert times == sorted(times)
+    assert store.observations(sid, 5) == []
+
+
+def test_events_round_trip_in_order(store: SQLStore) -> None:
+    sid = _study(store)
+    store.add_event(sid, "created", "hello")
+    store.add_event(sid, "promotion", "0 goes to rung 1", trial_number=0, data={"rung": 1, "loss": np.float64(0.3)})
+    store.add_event(sid, "decision", "stop", trial_number=None, data={"why": ("slow", 2)})
+    store.add_event(sid, "promotion", "1 goes to rung 1", trial_number=1)
+    events = store.events(sid)
+    assert [e.kind for e in events] == ["created", "promotion", "decision", "promotion"]
+    assert [e.id for e in events] == sorted(e.id for e in events) and len({e.id for e in events}) == 4
+    assert events[0].trial_number is None and events[0].data == {}
+    assert events[1].data == {"rung": 1, "loss": 0.3} and events[1].trial_number == 0
+    assert events[2].data == {"why": ["slow", 2]}
+    assert [e.message for e in store.events(sid, ["promotion"])] == ["0 goes to rung 1", "1 goes to rung 1"]
+    assert [e.kind for e in store.events(sid, ["decision", "created"])] == ["created", "decision"]
+    assert store.events(sid, ["none-such"]) == []
+
+
+def test_json_unsafe_values_are_stored_cleanly(store: SQLStore) -> None:
+    name = _name()
+    sid = _study(store, name, info={"nan": float("nan")}, optimizer_settings={"eta": np.int64(3)})
+    config = {
+        "x": np.float64(0.5), "n": np.int64(7), "f32": np.float32(0.25), "flag": np.bool_(True),
+        "pair": (1, 2), "nested": {"t": (np.float32(1.5), "a"), 3: "int key"}, "bad": float("nan"),
+        "inf": float("inf"), "arr": np.array([1.0, 2.0]), "none": None,
+    }
+    rec = store.ask(sid, "w", lambda h: Proposal(config, fidelity=np.int64(3), info={"score": np.float64(np.nan)}))
+    assert rec is not None
+    stored = store.trial(sid, 0).config
+    assert stored == {
+        "x": 0.5, "n": 7, "f32": 0.25, "flag": True, "pair": [1, 2], "nested": {"t": [1.5, "a"], "3": "int key"},
+        "bad": None, "inf": None, "arr": "[1. 2.]", "none": None,
+    }
+    assert type(stored["n"]) is int and type(stored["x"]) is float and type(stored["flag"]) is bool
+    assert rec.config == stored and rec.fidelity == 3.0
+    assert rec.info == {"score": None, "reason": ""}
+    store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": np.float32(0.5), "nan": float("nan"), "t": (1, 2)})
+    assert store.trial(sid, 0).metrics == {"loss": 0.5, "nan": None, "t": [1, 2]}
+    study = store.get_study(name)
+    assert study.info == {"nan": None} and study.optimizer_settings == {"eta": 3}
+    # non-finite numbers never reach the database as NaN (PostgreSQL's JSON refuses them)
+    assert not any(isinstance(v, float) and not math.isfinite(v) for v in stored.values())
+
+
+# ------------------------------------------------------------------- opening stores
+
+
+def test_reopening_keeps_everything(store_url: str) -> None:
+    first = SQLStore(store_url)
+    sid = _study(first)
+    first.ask(sid, "w", _propose())
+    first.close()
+    second = SQLStore(store_url, create=False)
+    try:
+        assert [t.number for t in second.trials(sid)] == [0]
+    finally:
+        second.close()
+
+
+def test_a_schema_version_mismatch_is_refused_clearly(store: SQLStore) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(update(MetaRow).where(MetaRow.key == "schema_version").values(value="999"))
+    try:
+        with pytest.raises(StoreError) as info:
+            SQLStore(store.url)
+        message = str(info.value)
+        assert "schema version 999" in message and f"version {SCHEMA_VERSION}" in message
+        assert "new store" in message  # says what to do
+        with pytest.raises(StoreError, match="schema version 999"):
+            open_store(store.url)
+    finally:
+        with store.engine.begin() as conn:
+            conn.execute(update(MetaRow).where(MetaRow.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+    SQLStore(store.url).close()
+
+
+# ------------------------------------------------------------------------ atomicity
+# Workers run in fresh (spawned) processes, like independent machines sharing the store.
+
+
+def _worker(
+    out: Any, barrier: Any, new_url: str | None, url: str, ask_study: int, queue_study: int, worker: str, asks: int
+) -> None:
+    """Open a new store with the others; ask ``asks`` trials of a study; claim queued trials of another."""
+    try:
+        barrier.wait(timeout=60)
+        if new_url is not None:
+            SQLStore(new_url).close()  # every worker makes the tables of the same new store at once
+        store = SQLStore(url)
+        rng = random.Random(worker)
+        asked: list[tuple[int, bool]] = []
+        claimed: list[int] = []
+
+        def decide(history: Sequence[TrialRecord]) -> Proposal:
+            # under the lock the history is complete and gap-free
+            numbers = [t.number for t in history]
+            assert numbers == list(range(len(history))), numbers
+            return Proposal({"x": rng.random()}, info={"by": worker})
+
+        barrier.wait(timeout=60)
+        for _ in range(asks):
+            rec = store.ask(ask_study, worker, decide)
+            assert rec is not None
+            asked.append((rec.number, rec.info["by"] == worker))
+        barrier.wait(timeout=60)  # all start claiming together
+        while (rec := store.ask(queue_study, worker, lambda history: None)) is not None:
+            claimed.append(rec.number)
+        store.close()
+        out.put((worker, asked, claimed))
+    except BaseException as exc:  # report, so that the parent fails with the reason
+        out.put(f"error: {type(exc).__name__}: {exc}")
+
+
+def _run_workers(target: Callable[..., None], args: list[tuple[Any, ...]], timeout: float = 120) -> list[Any]:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    barrier = ctx.Barrier(len(args))
+    procs = [ctx.Process(target=target, args=(out, barrier, *a), daemon=True) for a in args]
+    for p in procs:
+        p.start()
+    results: list[Any] = []
+    deadline = time.time() + timeout
+    try:
+        while len(results) < len(procs):
+            try:
+                results.append(out.get(timeout=0.5))
+            except queue.Empty:
+                dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                if dead or time.time() > deadline:
+                    pytest.fail(f"workers died (exit codes {dead}) or hung; answers so far: {results}")
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    errors = [r for r in results if isinstance(r, str) and r.startswith("error")]
+    assert not errors, errors
+    return results
+
+
+def test_concurrent_workers_never_share_a_trial(store: SQLStore, new_store_url: str | None) -> None:
+    """4 processes: open a new store at once; 25 asks each on one study; claims of 50 queued trials of another."""
+    workers, asks, queued = 4, 25, 50
+    ask_study, queue_study = _study(store), _study(store)
+    for i in range(queued):
+        store.enqueue(queue_study, Proposal({"x": i / queued}))
+    results = _run_workers(
+        _worker, [(new_store_url, store.url, ask_study, queue_study, f"worker-{i}", asks) for i in range(workers)]
+    )
+    if new_store_url is not None:
+        fresh = SQLStore(new_store_url)
+        try:
+            assert fresh.list_studies() == []  # its tables were made once, whole, by whoever came first
+        finally:
+            fresh.close()
+
+    # asks: numbers exactly 0..99, each claimed by one worker, holding that worker's proposal
+    asked = {w: a for w, a, _ in results}
+    numbers = [n for claims in asked.values() for n, _ in claims]
+    assert sorted(numbers) == list(range(workers * asks))  # no gap, no duplicate
+    assert all(mine for claims in asked.values() for _, mine in claims)
+    for claims in asked.values():
+        assert [n for n, _ in claims] == sorted(n for n, _ in claims)  # a worker's numbers only grow
+    owner = {n: w for w, claims in asked.items() for n, _ in claims}
+    trials = store.trials(ask_study)
+    assert [t.number for t in trials] == list(range(workers * asks))
+    assert all(t.status is TrialStatus.RUNNING and t.worker == owner[t.number] for t in trials)
+    assert len(store.events(ask_study, ["proposal"])) == workers * asks
+
+    # claims: each queued trial taken exactly once, and nothing new proposed
+    claimed = {w: c for w, _, c in results}
+    numbers = [n for c in claimed.values() for n in c]
+    assert sorted(numbers) == list(range(queued))
+    owner = {n: w for w, c in claimed.items() for n in c}
+    trials = store.trials(queue_study)
+    assert len(trials) == queued
+    assert all(t.status is TrialStatus.RUNNING and t.worker == owner[t.number] for t in trials)
+    assert all(t.config == {"x": pytest.approx(t.number / queued)} for t in trials)
+
+
+# ------------------------------------------------------------- backend-independent
+
+
+def test_an_unreachable_server_is_a_quick_store_error() -> None:
+    pytest.importorskip("psycopg")
+    start = time.time()
+    with pytest.raises(StoreError) as info:
+        open_store("postgresql+psycopg://u:secret@127.0.0.1:1/x")
+    assert time.time() - start < 5
+    message = str(info.value)
+    assert "127.0.0.1:1" in message and "secret" not in message  # the password is hidden
+
+
+@pytest.mark.parametrize(
+    "url,pattern",
+    [
+        ("nosuchdb://host/x", "cannot use the store URL"),
+        ("sqlite:///{tmp}/file.txt/study.db", "cannot create the store"),
+        ("{tmp}", "store .*failed"),  # a folder, not a database file
+    ],
+)
+def test_unusable_urls_are_store_errors(tmp_path: Any, url: str, pattern: str) -> None:
+    (tmp_path / "file.txt").write_text("not a folder")
+    with pytest.raises(StoreError, match=pattern):
+        open_store(url.format(tmp=tmp_path))
+
+
+def test_opening_a_missing_store_without_create(tmp_path: Any) -> None:
+    with pytest.raises(StoreError, match="no study store"):
+        SQLStore(tmp_path / "absent.db", create=False)
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_paths_and_memory_urls(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = open_store(tmp_path / "deep" / "er" / "study.db")
+    assert s.url == f"sqlite:///{tmp_path / 'deep' / 'er' / 'study.db'}" and s.is_sqlite
+    assert open_store(s) is s
+    s.close()
+    mem = SQLStore("sqlite://")
+    _study(mem)
+    assert len(mem.list_studies()) == 1
+    mem.close()
+    assert list(tmp_path.iterdir()) == [tmp_path / "deep"]  # "sqlite://" made no folder
+
+
+@pytest.mark.postgres
+def test_a_missing_postgresql_database_is_a_quick_store_error(postgres_server: Any) -> None:
+    if postgres_server.url is None:
+        pytest.skip(postgres_server.reason)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres_server.url).set(database="no_such_database").render_as_string(hide_password=False)
+    start = time.time()
+    with pytest.raises(StoreError, match="no_such_database"):
+        open_store(url)
+    assert time.time() - start < 5
