@@ -1,29 +1,38 @@
 """Reports that explain and audit a search: importance, ablation, Pareto front, trajectories, HTML.
 
 Everything here reads the store alone (through a ``Study``), so a report can be made for
-any study, finished or still running, on any machine that reaches its store.
+any study, finished or still running, on any machine that reaches its store. The names are
+imported on first use, so that the command line does not load scikit-learn and Plotly for
+commands that never draw a report.
 """
 
 from __future__ import annotations
 
-from metaml.report.ablation import AblationPath, AblationStep, ablation_path
-from metaml.report.export import export_trial
-from metaml.report.html import render, write_report
-from metaml.report.importance import Importance, Surrogate, fit_surrogate, functional_anova, importance
-from metaml.report.summary import ReportData, gather
+import importlib
+from typing import Any
 
-__all__ = [
-    "AblationPath",
-    "AblationStep",
-    "Importance",
-    "ReportData",
-    "Surrogate",
-    "ablation_path",
-    "export_trial",
-    "fit_surrogate",
-    "functional_anova",
-    "gather",
-    "importance",
-    "render",
-    "write_report",
-]
+_WHERE = {
+    "AblationPath": "ablation",
+    "AblationStep": "ablation",
+    "ablation_path": "ablation",
+    "export_trial": "export",
+    "render": "html",
+    "write_report": "html",
+    "Importance": "importance",
+    "Surrogate": "importance",
+    "fit_surrogate": "importance",
+    "functional_anova": "importance",
+    "importance": "importance",
+    "ReportData": "summary",
+    "gather": "summary",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'metaml.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"metaml.report.{_WHERE[name]}"), name)
+    globals()[name] = value  # also replaces the submodule that importing bound to the same name
+    return value
