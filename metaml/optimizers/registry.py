@@ -70,10 +70,11 @@ def _load_builtins() -> None:
         return
     _BUILTINS_LOADED = True
     from metaml.optimizers.asha import ASHA
+    from metaml.optimizers.bo import BayesianOptimization
     from metaml.optimizers.hyperband import Hyperband
     from metaml.optimizers.priorband import PriorBand
     from metaml.optimizers.random_search import RandomSearch
     from metaml.optimizers.successive_halving import SuccessiveHalving
 
-    for factory in (RandomSearch, SuccessiveHalving, Hyperband, ASHA, PriorBand):
+    for factory in (RandomSearch, SuccessiveHalving, Hyperband, ASHA, PriorBand, BayesianOptimization):
         register(factory.name, factory)

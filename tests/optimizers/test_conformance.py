@@ -20,6 +20,13 @@ from metaml.space import Space
 from metaml.store.records import Observation, TrialStatus
 
 NAMES = available()
+#: Optimizers whose every ask fits a model: the same tests, on shorter studies, to keep the suite fast.
+MODEL_BASED = {"bo"}
+
+
+def n_trials(name: str, n: int) -> int:
+    """How long a simulated study is for ``name`` (model-based ones: past their initial design, not further)."""
+    return min(n, 14) if name in MODEL_BASED else n
 
 
 def build(name: str, space: Space, objectives: Sequence[Objective], seed: int = 0) -> Optimizer:
@@ -36,20 +43,20 @@ def test_the_schedulers_are_registered() -> None:
 
 
 def test_same_seed_and_history_give_the_same_proposals(name, space, objectives, simulate) -> None:
-    a = simulate(build(name, space, objectives, seed=3), 40, workers=3)
-    b = simulate(build(name, space, objectives, seed=3), 40, workers=3)
+    a = simulate(build(name, space, objectives, seed=3), n_trials(name, 40), workers=3)
+    b = simulate(build(name, space, objectives, seed=3), n_trials(name, 40), workers=3)
     assert [p for _, p in a.asks] == [p for _, p in b.asks]
 
 
 def test_the_seed_matters(name, space, objectives, simulate) -> None:
-    a = simulate(build(name, space, objectives, seed=1), 10)
-    b = simulate(build(name, space, objectives, seed=2), 10)
+    a = simulate(build(name, space, objectives, seed=1), n_trials(name, 10))
+    b = simulate(build(name, space, objectives, seed=2), n_trials(name, 10))
     assert [p.config for _, p in a.asks] != [p.config for _, p in b.asks]
 
 
 @pytest.mark.parametrize("workers", [1, 4])
 def test_a_fresh_optimizer_replaying_the_history_decides_the_same(name, space, objectives, simulate, workers) -> None:
-    sim = simulate(build(name, space, objectives), 60, workers=workers)
+    sim = simulate(build(name, space, objectives), n_trials(name, 60), workers=workers)
     fresh = build(name, Space.from_dict(space.to_dict()), objectives)  # as another process rebuilds it from the store
     for seen, proposal in sim.asks:
         assert fresh.ask(seen) == proposal
@@ -60,13 +67,13 @@ def test_settings_rebuild_an_identical_optimizer(name, space, objectives, simula
     settings = json.loads(json.dumps(original.settings))  # stored with the study as JSON
     rebuilt = make_optimizer({"name": original.name, **settings}, space, objectives, 5)
     assert rebuilt.name == name and rebuilt.settings == original.settings
-    sim = simulate(original, 40, workers=2)
+    sim = simulate(original, n_trials(name, 40), workers=2)
     assert all(rebuilt.ask(seen) == proposal for seen, proposal in sim.asks)
 
 
 @pytest.mark.parametrize("workers", [1, 4])
 def test_proposals_stay_inside_the_space(name, space, objectives, simulate, workers) -> None:
-    sim = simulate(build(name, space, objectives), 60, workers=workers)
+    sim = simulate(build(name, space, objectives), n_trials(name, 60), workers=workers)
     fid = space.fidelity
     assert fid is not None
     for _, proposal in sim.asks:
@@ -80,7 +87,7 @@ def test_proposals_stay_inside_the_space(name, space, objectives, simulate, work
 def test_promotions_continue_a_completed_trial_of_the_same_configuration(
     name, space, objectives, simulate, workers
 ) -> None:
-    sim = simulate(build(name, space, objectives), 60, workers=workers, fails=lambda n: n % 4 == 1)
+    sim = simulate(build(name, space, objectives), n_trials(name, 60), workers=workers, fails=lambda n: n % 4 == 1)
     for seen, proposal in sim.asks:
         if proposal.continue_from is None:
             continue
@@ -92,22 +99,23 @@ def test_promotions_continue_a_completed_trial_of_the_same_configuration(
 
 
 def test_nothing_is_continued_twice(name, space, objectives, simulate) -> None:
-    sim = simulate(build(name, space, objectives), 60, workers=4)
+    sim = simulate(build(name, space, objectives), n_trials(name, 60), workers=4)
     parents = [p.continue_from for _, p in sim.asks if p.continue_from is not None]
     assert len(parents) == len(set(parents))
 
 
 @pytest.mark.parametrize("workers", [1, 3])
 def test_a_long_study_runs_through(name, space, objectives, simulate, workers) -> None:
-    sim = simulate(build(name, space, objectives), 120, workers=workers)
-    assert len(sim.history) == 120
+    n = n_trials(name, 120)
+    sim = simulate(build(name, space, objectives), n, workers=workers)
+    assert len(sim.history) == n
     assert all(t.status.finished for t in sim.history)
     assert any(t.status is TrialStatus.COMPLETED and t.fidelity == 27 for t in sim.history)
 
 
 def test_should_stop_answers_none_or_a_reason(name, space, objectives, simulate) -> None:
     opt = build(name, space, objectives)
-    sim = simulate(opt, 30)
+    sim = simulate(opt, n_trials(name, 30))
     trial = sim.history[-1]
     curve = [Observation(trial.number, float(s), {"loss": 1.0 / s}, 0.0) for s in (1, 2, 3)]
     answer = opt.should_stop(trial, curve, sim.history)
