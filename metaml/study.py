@@ -261,7 +261,8 @@ class Study:
         return float(sum(t.cost_fte for t in self.store.trials(self.id)))
 
     def trial_directory(self, number: int) -> Path:
-        return self.artifacts / f"trial-{number:05d}"
+        """Where trial ``number`` keeps its checkpoint; studies sharing an artifacts folder never collide."""
+        return self.artifacts / self.name / f"trial-{number:05d}"
 
     def _final(self) -> list[TrialRecord]:
         """Completed trials at full fidelity that report every objective."""

