@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= dev,postgres,bench,ray
 
-.PHONY: demo test lint typecheck unit slow venv clean
+.PHONY: demo test lint typecheck unit slow venv clean bench-lcbench bench-compare bench-scaling bench-pipelines
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,19 @@ unit: venv
 
 slow: venv
 	$(BIN)/python -m pytest -m slow -q
+
+## Benchmarks (long; not part of the tests). Figures and commands: docs/benchmarks.md.
+bench-lcbench: venv
+	$(BIN)/python -m benchmarks run --problem lcbench --optimizers random,hyperband,asha,priorband --seeds 10 --budget-fte 30
+
+bench-compare: venv
+	$(BIN)/python -m benchmarks compare --suite lcbench-dev --seeds 10
+
+bench-scaling: venv
+	$(BIN)/python -m benchmarks.scaling
+
+bench-pipelines: venv
+	$(BIN)/python -m benchmarks.pipelines
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
