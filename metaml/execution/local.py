@@ -1,4 +1,4 @@
-"""Local worker processes: N trials at once, each worker a spawned process the parent can kill.
+"""Local worker processes: N trials at once, each worker a separate process the parent can kill.
 
 A trial that segfaults, leaks or hangs takes down its worker process, never the study: the
 parent notices the dead process, the trial goes back to the queue (or fails, past its retry
@@ -96,7 +96,11 @@ def run_local(
 ) -> None:
     """Run the study with ``settings.workers`` spawned worker processes until its budget is spent."""
     study.recover_lost(settings.stale_after, settings.retries)
-    ctx = mp.get_context("spawn")
+    # Each worker is forked from a clean server process that has metaml imported already: as
+    # isolated from this process as a spawned one (a crash takes down that worker only), but
+    # it starts in a fraction of the time. The function still travels by reference.
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["metaml.study", "metaml.execution.worker", "metaml.execution.local"])
     started = time.time()
     procs: dict[int, BaseProcess] = {}
     host = socket.gethostname()
