@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # A CPU build of torch is installed first and explicitly, so that no multi-GB CUDA build is pulled in.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,postgres,bench,ray
+EXTRAS ?= dev,postgres,bench,ray,peers
 
 .PHONY: demo test lint typecheck unit slow venv clean bench-lcbench bench-compare bench-scaling bench-pipelines
 

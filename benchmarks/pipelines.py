@@ -79,7 +79,7 @@ def compare(spec: StudyFile, default: TrialRecord, study: Study) -> dict[str, An
     if not front or error not in base:
         return out
     best = min(front, key=lambda t: (t.metrics or {})[error])
-    out["best_error"] = {"trial": best.number, error: best.metrics[error], "test_error": best.metrics.get("test_error")}  # type: ignore[index]
+    out["best_error"] = {"trial": best.number, error: best.metrics[error], "test_error": best.metrics.get("test_error")}  # type: ignore[index,union-attr]
     out["error_improvement"] = base[error] - best.metrics[error]  # type: ignore[index]
     out["test_error_improvement"] = _difference(base.get("test_error"), best.metrics.get("test_error"))  # type: ignore[union-attr]
     best_any = min(_full_length(study, error), key=lambda t: (t.metrics or {})[error])

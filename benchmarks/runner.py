@@ -9,6 +9,11 @@ Costs follow the design's FTE rule: a fresh trial at fidelity f costs f / f_max;
 continues trial k (``proposal.continue_from``) from k's fidelity f_k costs (f - f_k) / f_max.
 A ``-scratch`` variant of an optimizer makes the same decisions but pays f / f_max for every
 trial, as if promoted runs were retrained from scratch: the gap is what continuation saves.
+
+Peers (``benchmarks.peers``: Optuna, SMAC3, DEHB, NePS, Syne Tune) go through the same loop:
+a peer's ``ask()`` says what to train (config, fidelity, the evaluation it continues or None)
+and ``tell()`` hears the result, so the same lines charge them. The optimizer's overhead is
+the run's wall time minus the problem's evaluation time.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.peers import Peer, Request, is_peer, make_peer, peer_versions, preload
 from benchmarks.problems.base import Problem
 from benchmarks.targets import Targets
 from metaml.errors import MetamlError
@@ -68,61 +74,115 @@ class RunLog:
     ask_seconds: list[float] = field(default_factory=list)
     stopped: str = "budget"
     error: str | None = None
+    wall_seconds: float = 0.0  # the whole run: building the optimizer, asks, evaluations, tells
+    problem_seconds: float = 0.0  # the problem's evaluations alone
+
+    @property
+    def overhead_seconds(self) -> float:
+        """What the optimizer itself cost: the run's wall time minus the problem's."""
+        return max(0.0, self.wall_seconds - self.problem_seconds)
 
 
-def simulate(problem: Problem, optimizer: str | Optimizer, seed: int, budget_fte: float, scratch: bool = False,
-             max_evaluations: int = MAX_EVALUATIONS) -> tuple[RunLog, list[TrialRecord], dict[str, Any]]:
+def simulate(problem: Problem, optimizer: str | Optimizer | Peer, seed: int, budget_fte: float, scratch: bool = False,
+             max_evaluations: int = MAX_EVALUATIONS, time_box_s: float | None = None,
+             ) -> tuple[RunLog, list[TrialRecord], dict[str, Any]]:
     """Run ``optimizer`` on ``problem`` until ``budget_fte`` is spent; return the log, history, settings.
 
-    ``optimizer`` is a registered name (``NAME-scratch`` sets ``scratch``) or a built optimizer.
+    ``optimizer`` is a registered metaml name or a peer spec (``NAME-scratch`` sets ``scratch``),
+    a built optimizer, or a built peer. ``time_box_s`` ends the run early (``stopped`` says so)
+    once that much wall time has passed: the FTE spent so far stands, later checkpoints are unreached.
     """
+    log = RunLog()
     if isinstance(optimizer, str):
         optimizer, scratch = split_name(optimizer)
-    opt = make_optimizer(optimizer, problem.space, problem.objectives, seed)
+        if is_peer(optimizer):
+            preload(optimizer)  # a library's first import is not the optimizer's overhead
+    started = time.perf_counter()
+    if isinstance(optimizer, str) and is_peer(optimizer):
+        optimizer = make_peer(optimizer, problem, seed, budget_fte)
+    driver: Optimizer | Peer = (optimizer if isinstance(optimizer, Peer)
+                                else make_optimizer(optimizer, problem.space, problem.objectives, seed))
+    try:
+        history = _loop(problem, driver, seed, budget_fte, scratch, max_evaluations, time_box_s, log, started)
+    finally:
+        if isinstance(driver, Peer):
+            driver.close()
+        log.wall_seconds = time.perf_counter() - started
+    if isinstance(driver, Peer):
+        settings = {**driver.settings, "continues": driver.continues, "charging": driver.charging}
+    else:
+        settings = dict(driver.settings)
+    return log, history, settings
+
+
+def _ask(driver: Optimizer | Peer, history: list[TrialRecord]) -> Request | None:
+    """The next evaluation as a Request, from a metaml optimizer or a peer alike."""
+    if isinstance(driver, Peer):
+        return driver.ask()
+    proposal = driver.ask(history)
+    if proposal is None:
+        return None
+    return Request(proposal.config, proposal.fidelity, proposal.continue_from, dict(proposal.info))
+
+
+def _loop(problem: Problem, driver: Optimizer | Peer, seed: int, budget_fte: float, scratch: bool,
+          max_evaluations: int, time_box_s: float | None, log: RunLog, started: float) -> list[TrialRecord]:
     f_max = problem.max_fidelity
     sign = problem.primary.sign
     history: list[TrialRecord] = []
-    log = RunLog()
     trained = 0.0  # in fidelity units (epochs): exact sums, so that 81 epochs of 27 are exactly 3 FTE
     while trained / f_max < budget_fte:
         if len(history) >= max_evaluations:
             log.stopped = f"stopped after {max_evaluations} evaluations"
             break
+        if time_box_s is not None and time.perf_counter() - started > time_box_s:
+            log.stopped = f"time-box {time_box_s:g} s"
+            break
         try:
             t0 = time.perf_counter()
-            proposal = opt.ask(history)
+            request = _ask(driver, history)
             log.ask_seconds.append(time.perf_counter() - t0)
         except Exception as exc:  # a broken optimizer ends its run, not the benchmark
             log.stopped, log.error = "error", f"ask raised {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
             break
-        if proposal is None:
-            log.stopped = "ask returned None with no trial running (a bug for sequential use)"
+        if request is None:
+            log.stopped = ("the peer has nothing more to propose" if isinstance(driver, Peer)
+                           else "ask returned None with no trial running (a bug for sequential use)")
             break
         try:
-            config = problem.space.validate(proposal.config)
-            fidelity = problem.effective_fidelity(proposal.fidelity)
+            config = problem.space.validate(request.config)
+            fidelity = problem.effective_fidelity(request.fidelity)
             start = 0.0
-            if proposal.continue_from is not None:
-                parent = _parent(history, proposal.continue_from, config, fidelity)
+            if request.continue_from is not None:
+                parent = _parent(history, request.continue_from, config, fidelity)
                 start = float(parent.end_step or 0.0)
         except (MetamlError, ValueError) as exc:
             log.stopped, log.error = "error", f"bad proposal {len(history)}: {exc}"
             break
         paid = fidelity if scratch else fidelity - start
         cost = paid / f_max
+        t0 = time.perf_counter()
         metrics = problem.evaluate(config, fidelity, seed)
+        log.problem_seconds += time.perf_counter() - t0
         trained += paid
         record = TrialRecord(
-            study_id=0, number=len(history), config=config, fidelity=proposal.fidelity,
-            continue_from=proposal.continue_from, status=TrialStatus.COMPLETED, metrics=metrics,
-            start_step=start, end_step=fidelity, cost_fte=cost, info=dict(proposal.info), id=len(history) + 1,
+            study_id=0, number=len(history), config=config, fidelity=request.fidelity,
+            continue_from=request.continue_from, status=TrialStatus.COMPLETED, metrics=metrics,
+            start_step=start, end_step=fidelity, cost_fte=cost, info=dict(request.info), id=len(history) + 1,
         )
-        opt.tell(record)
         history.append(record)
         log.evaluations.append(Evaluation(
             record.number, fidelity, start, cost, trained / f_max, sign * metrics[problem.primary.name], fidelity >= f_max,
         ))
-    return log, history, dict(opt.settings)
+        try:
+            if isinstance(driver, Peer):
+                driver.tell(request, record)
+            else:
+                driver.tell(record)
+        except Exception as exc:
+            log.stopped, log.error = "error", f"tell raised {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            break
+    return history
 
 
 def _parent(history: Sequence[TrialRecord], number: int, config: dict[str, Any], fidelity: float) -> TrialRecord:
@@ -176,6 +236,10 @@ def measure(log: RunLog, targets: Targets, budget_fte: float, max_fidelity: floa
             "max": float(asks.max()) if len(asks) else None,
         },
         "n_asks": len(asks),
+        # The optimizer's own cost: wall time minus the problem's, per evaluation and per run.
+        "overhead_ms": 1000.0 * log.overhead_seconds / len(evs) if evs else None,
+        "overhead_s": log.overhead_seconds,
+        "wall_s": log.wall_seconds,
     }
 
 
@@ -205,18 +269,21 @@ def versions() -> dict[str, Any]:
 
 
 def run_one(problem: Problem, optimizer: str, seed: int, budget_fte: float, targets: Targets,
-            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+            extra: dict[str, Any] | None = None, time_box_s: float | None = None) -> dict[str, Any]:
     """One (problem, optimizer, seed) run as a JSON-ready result line."""
     started = time.perf_counter()
-    log, history, settings = simulate(problem, optimizer, seed, budget_fte)
+    log, history, settings = simulate(problem, optimizer, seed, budget_fte, time_box_s=time_box_s)
+    name = split_name(optimizer)[0]
     result = {
         "problem": problem.name,
         "family": problem.family,
         "problem_settings": problem.settings(),
         "optimizer": optimizer,
+        "kind": "peer" if is_peer(name) else "metaml",
         "optimizer_settings": settings,
         "seed": seed,
         "budget_fte": budget_fte,
+        "time_box_s": time_box_s,
         "objective": problem.primary.name,
         "targets": {"target": targets.target, "best": targets.best, "median": targets.median,
                     "quantile": targets.quantile, "n": targets.n},
@@ -226,14 +293,19 @@ def run_one(problem: Problem, optimizer: str, seed: int, budget_fte: float, targ
         "sim_seconds": time.perf_counter() - started,
     }
     result.update(extra or {})
+    if is_peer(name):
+        result["versions"] = {**result.get("versions", {}), **peer_versions([name])}
     return result
 
 
 def run_many(problems: Sequence[Problem], optimizers: Sequence[str], seeds: Sequence[int], budget_fte: float,
              targets: dict[str, Targets], continuation_baseline: bool = True,
              on_result: Callable[[dict[str, Any]], None] | None = None,
-             extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every (problem, optimizer, seed); a ``-scratch`` run follows each optimizer that continued trials."""
+             extra: dict[str, Any] | None = None, time_box_s: float | None = None) -> list[dict[str, Any]]:
+    """Every (problem, optimizer, seed); a ``-scratch`` run follows each metaml optimizer that continued trials.
+
+    Peers get no automatic scratch run: how a peer is charged is fixed by what the library can do.
+    """
     results: list[dict[str, Any]] = []
     for problem in problems:
         queue = list(optimizers)
@@ -243,13 +315,14 @@ def run_many(problems: Sequence[Problem], optimizers: Sequence[str], seeds: Sequ
             i += 1
             continued = False
             for seed in seeds:
-                result = run_one(problem, name, seed, budget_fte, targets[problem.name], extra)
+                result = run_one(problem, name, seed, budget_fte, targets[problem.name], extra, time_box_s)
                 continued = continued or result["n_continuations"] > 0
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
             scratch = name + SCRATCH
-            if continuation_baseline and continued and not split_name(name)[1] and scratch not in queue:
+            base, is_scratch = split_name(name)
+            if continuation_baseline and continued and not is_scratch and not is_peer(base) and scratch not in queue:
                 queue.insert(i, scratch)
     return results
 

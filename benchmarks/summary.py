@@ -25,8 +25,12 @@ class Row:
     ask_ms: float
     evaluations: float
     fte_reused: float
-    vs_random: Ratio | None
+    vs_random: Ratio | None  # against the reference optimizer (random search unless rows() is told otherwise)
     stopped: dict[str, int]
+    overhead_ms: float = math.nan  # median over runs of (wall - problem time) per evaluation
+    overhead_s: float = math.nan  # median over runs of (wall - problem time) for the whole run
+    kind: str = "metaml"
+    charged: str = ""  # "continues" (pays new epochs only) or "retrains" (pays every evaluation whole)
 
 
 def read_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -83,8 +87,37 @@ def rows(results: Sequence[dict[str, Any]], reference: str = "random") -> list[R
             evaluations=median(r["n_evaluations"] for r in rs),
             fte_reused=median(r["fte_reused"] for r in rs),
             vs_random=vs, stopped=stopped,
+            overhead_ms=median(r["overhead_ms"] for r in rs if r.get("overhead_ms") is not None),
+            overhead_s=median(r["overhead_s"] for r in rs if r.get("overhead_s") is not None),
+            kind=rs[0].get("kind", "metaml"),
+            charged=_charged(rs[0]),
         ))
     return out
+
+
+def _charged(result: dict[str, Any]) -> str:
+    if result.get("kind") == "peer":
+        return "continues" if result.get("optimizer_settings", {}).get("continues") else "retrains"
+    return "retrains" if str(result["optimizer"]).endswith("-scratch") else "continues"
+
+
+def best_label(results: Sequence[dict[str, Any]], kind: str = "peer") -> str | None:
+    """The row label of the best optimizer of a kind: lowest median FTE-to-target, then the largest
+    share of runs that reached the target, then the lowest median final regret (so that a tie
+    among censored medians still has a winner)."""
+    labels = _label(results)
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        if r.get("kind", "metaml") == kind:
+            by_label.setdefault(labels[(r["optimizer"], float(r["budget_fte"]))], []).append(r)
+    if not by_label:
+        return None
+
+    def key(label: str) -> tuple[float, float, float]:
+        s = summarize(r["fte_to_target"] for r in by_label[label])
+        return s.median, -s.n_finite / max(s.n, 1), median(r["final_regret"] for r in by_label[label])
+
+    return min(by_label, key=key)
 
 
 def _fte(x: float, budget: float) -> str:
@@ -198,3 +231,48 @@ def as_json(table_rows: Sequence[Row]) -> list[dict[str, Any]]:
         "regret": {k: fin(v) for k, v in r.regret.items()},
         "ask_ms": r.ask_ms, "evaluations": r.evaluations, "fte_reused": r.fte_reused, "stopped": r.stopped,
     } for r in table_rows]
+
+
+def _ms(x: float) -> str:
+    return "" if math.isnan(x) else (f"{x:.2f}" if x < 10 else f"{x:.0f}")
+
+
+def compare_cells(table_rows: Sequence[Row], reference: str | None) -> tuple[list[str], list[list[str]]]:
+    """(header, cells) of the compare table: ratios against ``reference`` (the best peer), overhead."""
+    head = ["optimizer", "charged", "runs", "FTE to target: median [IQR]", "reached",
+            f"vs {reference}" if reference else "vs best peer",
+            *[f"regret @{x:g}" for x in CHECKPOINTS], "evals/run", "overhead ms/eval", "overhead s/run", "stopped"]
+    cells = []
+    for r in table_rows:
+        s = r.fte_to_target
+        stopped = ", ".join(f"{k}: {v}" for k, v in r.stopped.items() if k != "budget")
+        cells.append([
+            r.optimizer, r.charged, str(r.runs),
+            f"{_fte(s.median, r.budget)} [{_fte(s.q25, r.budget)}, {_fte(s.q75, r.budget)}]",
+            f"{s.n_finite}/{s.n}", "" if r.vs_random is None else str(r.vs_random),
+            *[_regret(r.regret[f"{x:g}"]) for x in CHECKPOINTS],
+            f"{r.evaluations:.0f}", _ms(r.overhead_ms), _ms(r.overhead_s), stopped,
+        ])
+    return head, cells
+
+
+def compare_table(title: str, table_rows: Sequence[Row], reference: str | None) -> Any:
+    """The compare table as a Rich table."""
+    from rich.table import Table
+
+    head, cells = compare_cells(table_rows, reference)
+    t = Table(title=title, title_justify="left")
+    for i, h in enumerate(head):
+        t.add_column(h.replace(": ", "\n", 1) if i else h, justify="left" if i in (0, 1, len(head) - 1) else "right")
+    for row in cells:
+        t.add_row(*row)
+    return t
+
+
+def compare_markdown(table_rows: Sequence[Row], reference: str | None) -> str:
+    """The compare table as GitHub Markdown (for docs/benchmarks.md)."""
+    head, cells = compare_cells(table_rows, reference)
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 3) + "---|"]
+    for row in cells:
+        lines.append("| " + " | ".join([f"`{row[0]}`", *row[1:]]) + " |")
+    return "\n".join(lines)

@@ -70,11 +70,16 @@ def _load_builtins() -> None:
         return
     _BUILTINS_LOADED = True
     from metaml.optimizers.asha import ASHA
+    from metaml.optimizers.auto import Auto
     from metaml.optimizers.bo import BayesianOptimization
     from metaml.optimizers.hyperband import Hyperband
+    from metaml.optimizers.model_sampler import BOHB
+    from metaml.optimizers.multiobjective import MOASHA, MOHB
     from metaml.optimizers.priorband import PriorBand
     from metaml.optimizers.random_search import RandomSearch
     from metaml.optimizers.successive_halving import SuccessiveHalving
 
-    for factory in (RandomSearch, SuccessiveHalving, Hyperband, ASHA, PriorBand, BayesianOptimization):
+    for factory in (
+        RandomSearch, SuccessiveHalving, Hyperband, ASHA, PriorBand, BayesianOptimization, BOHB, MOASHA, MOHB, Auto,
+    ):
         register(factory.name, factory)

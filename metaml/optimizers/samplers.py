@@ -94,10 +94,17 @@ def _priorband(**settings: Any) -> Sampler:
     return PriorBandSampler(**settings)
 
 
+def _model(**settings: Any) -> Sampler:
+    from metaml.optimizers.model_sampler import ModelSampler  # late: it imports the schedulers, which import this
+
+    return ModelSampler(**settings)
+
+
 _SAMPLERS: dict[str, Callable[..., Sampler]] = {
     UniformSampler.name: UniformSampler,
     PriorSampler.name: PriorSampler,
     "priorband": _priorband,
+    "model": _model,
 }
 
 

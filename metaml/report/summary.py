@@ -35,6 +35,10 @@ OPTIMIZER_WHY = {
     "hyperband": "runs successive halving at several aggressiveness levels, hedging against misleading short runs",
     "asha": "promotes the best configurations as soon as results arrive, so many workers never wait for each other",
     "priorband": "combines Hyperband's cheap short runs with the expert priors given in the space",
+    "bo": "learns a model of how the configuration drives the objectives and spends each trial where it expects the most improvement",
+    "bohb": "runs Hyperband's cheap short runs, but draws new configurations from a model fitted on the highest rung with enough results",
+    "moasha": "ranks each rung by Pareto dominance (and hypervolume contribution), so that several objectives are served while workers never wait",
+    "mohb": "ranks each rung of Hyperband by Pareto dominance (and hypervolume contribution), so that several objectives are served",
 }
 
 
@@ -227,8 +231,17 @@ def _optimizer(study: Study) -> dict[str, Any]:
         "name": name,
         "settings": study.record.optimizer_settings,
         "what": doc[0] if doc else "",
-        "why": OPTIMIZER_WHY.get(name, ""),
+        "why": _why(study),
     }
+
+
+def _why(study: Study) -> str:
+    """Why this optimizer; for ``auto``, what it picked and why."""
+    settings = study.record.optimizer_settings
+    if study.optimizer.name == "auto" and settings.get("chosen"):
+        chosen = str(settings["chosen"])
+        return f"auto picked {chosen}: {settings.get('why', '')}. {chosen} {OPTIMIZER_WHY.get(chosen, '')}".strip()
+    return OPTIMIZER_WHY.get(study.optimizer.name, "")
 
 
 def _default(study: Study, trials: Sequence[TrialRecord], surrogates: dict[str, Surrogate | None]) -> dict[str, Any]:

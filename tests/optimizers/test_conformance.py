@@ -20,13 +20,14 @@ from metaml.space import Space
 from metaml.store.records import Observation, TrialStatus
 
 NAMES = available()
-#: Optimizers whose every ask fits a model: the same tests, on shorter studies, to keep the suite fast.
-MODEL_BASED = {"bo"}
+#: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
+#: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial).
+MODEL_BASED = {"bo": 14, "bohb": 65}
 
 
 def n_trials(name: str, n: int) -> int:
-    """How long a simulated study is for ``name`` (model-based ones: past their initial design, not further)."""
-    return min(n, 14) if name in MODEL_BASED else n
+    """How long a simulated study is for ``name`` (model-based ones: as long as ``MODEL_BASED`` allows)."""
+    return min(n, MODEL_BASED.get(name, n))
 
 
 def build(name: str, space: Space, objectives: Sequence[Objective], seed: int = 0) -> Optimizer:

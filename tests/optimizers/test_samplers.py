@@ -31,7 +31,7 @@ def result(number: int, x: float, loss: float, fidelity: float = 9) -> TrialReco
 def test_auto_means_prior_when_the_space_has_priors() -> None:
     assert isinstance(make_sampler("auto", SPACE), PriorSampler)
     assert isinstance(make_sampler("auto", Space({"x": Float(0.0, 1.0)})), UniformSampler)
-    with pytest.raises(OptimizerError, match="unknown sampler 'tpe'; choose one of auto, prior, priorband, uniform"):
+    with pytest.raises(OptimizerError, match="unknown sampler 'tpe'; choose one of auto, model, prior, priorband, uniform"):
         make_sampler("tpe", SPACE)
 
 

@@ -35,6 +35,7 @@ the best half and an even spread of the rest (``model_subset``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -49,6 +50,15 @@ from botorch.sampling import SobolQMCNormalSampler
 from torch import Tensor
 
 from metaml.objectives import Objective, pareto_ranks, reference_point
+
+# BoTorch compiles a C++ kernel for qLogNEHVI the first time it is built in a process (a
+# compiler run of many seconds, behind a lock file that a killed process leaves behind, after
+# which every later process waits forever). The pure-PyTorch path gives the same values:
+# metaml uses it unless METAML_BOTORCH_FUSED=1 asks for the kernel.
+if os.environ.get("METAML_BOTORCH_FUSED") != "1":
+    import botorch.acquisition.multi_objective.logei as _botorch_mo_logei
+
+    _botorch_mo_logei._load_attempted = True
 from metaml.optimizers.bo.encoding import TrainingData
 from metaml.optimizers.bo.model import DTYPE
 from metaml.optimizers.bo.prior import PRIOR_FLOOR, categorical_priors, numeric_priors
@@ -296,7 +306,8 @@ def maximize(
     """The best valid point that is not one of ``observed`` (observed or pending; see the module docstring)."""
     pool_values = evaluate(acquisition, pool)
     taken = {x.tobytes() for x in observed}
-    starts_idx = _top_unique(pool, pool_values, num_restarts, set())
+    # num_restarts 0: no gradient steps, the pool and the best point's neighbours decide (BOHB's model sampler)
+    starts_idx = _top_unique(pool, pool_values, num_restarts, set()) if num_restarts > 0 else []
     candidates = [pool[_top_unique(pool, pool_values, max(num_restarts, 8), taken)]]
     onehot = [c for d in space.dimensions if isinstance(space.parameters[d.name], Categorical) for c in range(d.start, d.stop)]
     if len(onehot) < space.n_dims and len(starts_idx):

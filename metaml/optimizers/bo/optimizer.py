@@ -21,26 +21,20 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
-import time
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-
-import numpy as np
 
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
 from metaml.optimizers.bo.encoding import Row, TrainingData, collect_rows, training_data
 from metaml.optimizers.bo.prior import sobol_configs
+from metaml.optimizers.bo.propose import MIN_COMPLETED, propose
 from metaml.space import Constant, Space
 from metaml.store.records import Proposal, TrialRecord
 
 logger = logging.getLogger(__name__)
-
-#: Completed observations the GP needs before it takes over from the design.
-MIN_COMPLETED = 2
 
 
 class BayesianOptimization(Optimizer):
@@ -139,69 +133,23 @@ class BayesianOptimization(Optimizer):
             return self._fallback(history, f"model-based proposal failed ({type(exc).__name__}: {_short(exc)})")
 
     def _model_based(self, history: Sequence[TrialRecord], rows: Sequence[Row], data: TrainingData) -> Proposal:
-        import torch
-
-        from metaml.optimizers.bo import acquisition as acq
-        from metaml.optimizers.bo import model as gp
-
-        started = time.perf_counter()
-        hyper, anchors = self._hyperparameters(rows, data)
-        fitted = time.perf_counter()
-        ask_seed = gp.derived_seed(self.seed, len(history), 2)
-        taken = np.concatenate([data.X, data.pending])
-        model_data = acq.model_subset(data, self.objectives)
-        with torch.random.fork_rng(devices=[]), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            torch.manual_seed(ask_seed)
-            model = gp.make_gp(model_data.X, model_data.losses, hyper)
-            acquisition, acq_name = acq.build_acquisition(model, model_data, self.objectives, ask_seed)
-            weight = self.prior_weight / data.n if self.use_prior and self.prior_weight else 0.0
-            if weight:
-                acquisition = acq.PriorWeighted(acquisition, acq.LogPrior(self.space), weight)
-            pool = acq.candidate_pool(self.space, model_data, self.rng(history, 3), self.raw_samples, ask_seed, weight > 0)
-            built = time.perf_counter()
-            x = acq.maximize(acquisition, self.space, pool, taken, self.num_restarts)
-        for w in caught:  # BoTorch's numerical notes (jitter added, input scaling): diagnostics, not errors
-            logger.debug("bo: %s: %s", w.category.__name__, w.message)
-        logger.debug(
-            "bo ask at %d observations: hyperparameters %.3f s, model and pool %.3f s, maximization %.3f s",
-            data.n, fitted - started, built - fitted, time.perf_counter() - built,
-        )
-        return Proposal(
-            config=self.space.decode(x),
-            fidelity=self.full_fidelity,
-            reason=self._reason(acq_name, data, anchors, weight),
-            info={"acquisition": acq_name, "observations": data.n, "hyperparameters_from": anchors},
-        )
-
-    def _hyperparameters(self, rows: Sequence[Row], data: TrainingData) -> tuple[Any, list[int]]:
-        """Each objective's GP hyperparameters, fitted on its anchor prefix (``model.py``), and the anchors."""
         from metaml.optimizers.bo import model as gp
 
         if self._cache is None:
             self._cache = gp.HyperparameterCache()
-        m = len(self.objectives)
-        fits, anchors = [], []
-        for j in range(m):
-            anchor = gp.anchor_size(data.n, self.refit_every, j, m)
-            anchor_data = training_data(rows[:anchor], data.pending, m, self.space.n_dims)
-            if anchor_data.n_completed < MIN_COMPLETED:  # a prefix of failures only: fit on everything
-                anchor, anchor_data = data.n, data
-            seed = gp.derived_seed(self.seed, anchor, j, 1)
-            losses = anchor_data.losses[:, j : j + 1]
-            key = self._cache.key(anchor_data.X, losses, seed)
-            values = self._cache.get(key)
-            if values is None:
-                try:  # looked up through the module, so that tests can make the fit fail
-                    values = gp.fit_hyperparameters(anchor_data.X, losses, seed)
-                except gp.GPFitError:
-                    raise
-                except Exception as exc:
-                    raise gp.GPFitError(f"{type(exc).__name__}: {exc}") from exc
-                self._cache.put(key, values)
-            fits.append(values)
-            anchors.append(anchor)
-        return gp.stack_outputs(fits), anchors
+        weight = self.prior_weight / data.n if self.use_prior and self.prior_weight else 0.0
+        chosen = propose(
+            self.space, self.objectives, rows, data,
+            seed=self.seed, ask_seed=gp.derived_seed(self.seed, len(history), 2), rng=self.rng(history, 3),
+            cache=self._cache, refit_every=self.refit_every, raw_samples=self.raw_samples,
+            num_restarts=self.num_restarts, prior_weight=weight,
+        )
+        return Proposal(
+            config=self.space.decode(chosen.x),
+            fidelity=self.full_fidelity,
+            reason=self._reason(chosen.acquisition, data, chosen.anchors, weight),
+            info={"acquisition": chosen.acquisition, "observations": data.n, "hyperparameters_from": chosen.anchors},
+        )
 
     def _reason(self, acq_name: str, data: TrainingData, anchors: list[int], weight: float) -> str:
         parts = [f"{acq_name} maximum over {data.n_completed} completed trials"]

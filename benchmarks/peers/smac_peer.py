@@ -1,0 +1,89 @@
+"""SMAC3 through its ask-and-tell interface: the multi-fidelity facade (BOHB-like) and Hyperband.
+
+SMAC's target function gets ``(config, seed, budget)`` and nothing about earlier runs of
+the same configuration, so an intensifier's promotion retrains from scratch: every request
+is charged its whole (rounded) budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from benchmarks.peers.base import Peer, Request
+from benchmarks.peers.spaces import configspace, to_metaml
+from benchmarks.problems.base import Problem
+from metaml.store.records import TrialRecord
+
+
+class _SMAC(Peer):
+    requires = ("smac", "ConfigSpace")
+    distributions = ("smac", "ConfigSpace", "scikit-learn")  # SMAC 2.4's random forest is scikit-learn's
+    install = "pip install 'smac==2.4.1'"
+    facade_name = ""
+
+    def __init__(self, problem: Problem, seed: int, budget_fte: float, eta: int = 3) -> None:
+        super().__init__(problem, seed, budget_fte)
+        from smac import Scenario
+
+        for name in ("smac", "ConfigSpace"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        self.eta = int(eta)
+        self.scenario = Scenario(
+            configspace(problem.space, seed), deterministic=True, n_trials=10_000_000,
+            min_budget=self.f_min, max_budget=self.f_max, seed=self.seed,
+            output_directory=self.workdir / "smac3_output",
+        )
+        facade = self._facade()
+        self.smac = facade(
+            self.scenario, target_function=_never_called, intensifier=facade.get_intensifier(self.scenario, eta=self.eta),
+            overwrite=True, logging_level=logging.ERROR,
+        )
+        self._info: Any = None
+
+    def _facade(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"facade": self.facade_name, "eta": self.eta, "min_budget": self.f_min, "max_budget": self.f_max}
+
+    def ask(self) -> Request | None:
+        self._info = self.smac.ask()
+        config = to_metaml(self.problem.space, dict(self._info.config))
+        budget = self.f_max if self._info.budget is None else float(self._info.budget)
+        return Request(config, budget, None, {"smac_budget": budget})
+
+    def tell(self, request: Request, record: TrialRecord) -> None:
+        from smac.runhistory.dataclasses import TrialValue
+
+        self.smac.tell(self._info, TrialValue(cost=self.loss(record), time=float(record.cost_fte or 0.0)))
+
+
+def _never_called(config: Any, seed: int = 0, budget: float = 0.0) -> float:
+    raise RuntimeError("the benchmark runner evaluates SMAC's trials through ask/tell")
+
+
+class SMACMultiFidelity(_SMAC):
+    """``MultiFidelityFacade``: Hyperband with a random-forest model proposing new configurations."""
+
+    name = "smac-mf"
+    facade_name = "MultiFidelityFacade"
+    slow = True
+
+    def _facade(self) -> Any:
+        from smac import MultiFidelityFacade
+
+        return MultiFidelityFacade
+
+
+class SMACHyperband(_SMAC):
+    """``HyperbandFacade``: Hyperband with random configurations."""
+
+    name = "smac-hb"
+    facade_name = "HyperbandFacade"
+
+    def _facade(self) -> Any:
+        from smac import HyperbandFacade
+
+        return HyperbandFacade

@@ -1,0 +1,115 @@
+"""``auto``: the optimizer the space and the objectives call for, chosen by a fixed rule and said why.
+
+The rule (what docs/benchmarks.md measured, not a guess per study):
+
+* a fidelity and one objective, with expert priors: ``priorband`` (it uses them and stays
+  robust when they are wrong); without priors: ``bohb``, which on LCBench (tasks 3945 and
+  34539, 5 seeds each, 30 FTE) reached the target at a median 3.0 FTE (8 of 10 runs by then)
+  against priorband's 4.5 (5 of 10) and hyperband's 16.3, with median regret 0.006 / 0.001 at
+  5 / 10 FTE against priorband's 0.019 / 0.005; ``priorband`` where BoTorch is missing;
+* a fidelity and several objectives: ``moasha`` (ASHA promoting each rung's Pareto-best),
+  whose median hypervolume beat ``mohb``'s in 8 of 9 (problem, checkpoint) cells of
+  ``python -m benchmarks.multiobjective`` (ZDT1 and lcbench-mo 3945, 34539; 5, 10, 30 FTE);
+* no fidelity: ``bo`` (GP Bayesian optimization, qLogNEHVI for several objectives), or
+  ``random`` where BoTorch is missing or nothing can be searched.
+
+The choice is a function of the space and the objectives alone, so ``auto`` is as pure as
+the optimizer it wraps; it is stored in the settings (``chosen`` and ``why``) and prefixed
+to every proposal's reason, so that the report shows what ran and why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from metaml.errors import OptimizerError
+from metaml.objectives import Objective
+from metaml.optimizers.base import Optimizer
+from metaml.space import Space
+from metaml.store.records import Observation, Proposal, TrialRecord
+
+#: What ``auto`` may run.
+CHOICES = ("priorband", "bohb", "moasha", "mohb", "bo", "random")
+
+
+def choose(space: Space, objectives: Sequence[Objective]) -> tuple[str, str]:
+    """(optimizer name, why) for a space and its objectives."""
+    several = len(objectives) > 1
+    botorch = importlib.util.find_spec("botorch") is not None and space.n_dims > 0
+    if space.fidelity is not None:
+        if several:
+            return "moasha", (
+                f"the space has a fidelity ({space.fidelity_name}) and {len(objectives)} objectives: "
+                "ASHA with Pareto ranking led the multi-objective benchmark"
+            )
+        where = f"the space has a fidelity ({space.fidelity_name}) and one objective"
+        if space.has_priors:
+            return "priorband", f"{where}, with expert priors: PriorBand uses them and stays robust when they are wrong"
+        if not botorch:
+            return "priorband", f"{where}, without expert priors; BoTorch is not installed for BOHB's model"
+        return "bohb", (
+            f"{where}, without expert priors: BOHB (Hyperband with a GP on the highest filled rung) "
+            "reached the LCBench targets fastest"
+        )
+    if space.n_dims == 0:
+        return "random", "the space has nothing to search"
+    if not botorch:
+        return "random", "no fidelity, and BoTorch is not installed for Bayesian optimization"
+    what = f"{len(objectives)} objectives (qLogNEHVI)" if several else "one objective (qLogNEI)"
+    return "bo", f"the space has no fidelity: GP Bayesian optimization at full cost, {what}"
+
+
+class Auto(Optimizer):
+    """Runs the optimizer ``choose`` picks for the space and objectives; settings record the choice."""
+
+    name = "auto"
+
+    def __init__(
+        self,
+        space: Space,
+        objectives: Sequence[Objective],
+        seed: int = 0,
+        chosen: str | None = None,
+        why: str | None = None,
+    ) -> None:
+        super().__init__(space, objectives, seed)
+        picked, reason = choose(space, self.objectives)
+        if chosen is None:
+            chosen, why = picked, reason
+        elif chosen not in CHOICES:
+            raise OptimizerError(f"auto: chosen must be one of {', '.join(CHOICES)}, got {chosen!r}")
+        elif why is None:
+            why = reason if chosen == picked else "named in the settings"
+        from metaml.optimizers.registry import make_optimizer  # late: the registry imports this module
+
+        self.chosen, self.why = chosen, str(why)
+        self.inner = make_optimizer(chosen, space, self.objectives, seed)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"chosen": self.chosen, "why": self.why}
+
+    @property
+    def full_fidelity(self) -> float | None:
+        return self.inner.full_fidelity
+
+    def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
+        proposal = self.inner.ask(history)
+        if proposal is None:
+            return None
+        return replace(proposal, reason=f"auto chose {self.chosen}: {proposal.reason}")
+
+    def tell(self, trial: TrialRecord) -> None:
+        self.inner.tell(trial)
+
+    def should_stop(
+        self,
+        trial: TrialRecord,
+        curve: Sequence[Observation],
+        history: Sequence[TrialRecord],
+        others: Sequence[Observation] | None = None,
+    ) -> str | None:
+        return self.inner.should_stop(trial, curve, history, others)
