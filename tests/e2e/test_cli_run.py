@@ -41,6 +41,11 @@ def test_run_records_every_trial_and_prints_the_front(study_dir: Path) -> None:
     status = json.loads(run_cli(["status", "study.yaml", "--json"], study_dir).stdout)
     assert status["trials"]["completed"] == 6 and abs(status["fte"] - 6.0) < 1e-9
 
+    people = run_cli(["status", "study.yaml"], study_dir)
+    assert people.returncode == 0 and "completed 6" in people.stdout and "6.00 FTE" in people.stdout
+    listing = run_cli(["studies", "--store", str(study_dir / "runs" / "tiny" / "study.db")], study_dir)
+    assert listing.returncode == 0 and listing.stdout.split() == ["tiny"]
+
 
 def test_run_again_resumes_and_a_bigger_budget_adds_trials(study_dir: Path) -> None:
     assert run_cli(["run", "study.yaml"], study_dir).returncode == 0
