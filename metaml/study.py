@@ -17,7 +17,15 @@ from metaml.budget import Budget, parse_budget
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError
 from metaml.execution.local import FunctionRef
 from metaml.execution.settings import ExecutionSettings
-from metaml.objectives import Objective, check_metrics, nondominated, parse_objectives, to_loss_matrix
+from metaml.objectives import (
+    Objective,
+    check_metrics,
+    hypervolume,
+    nondominated,
+    parse_objectives,
+    reference_point,
+    to_loss_matrix,
+)
 from metaml.optimizers import Optimizer, make_optimizer
 from metaml.space import Space
 from metaml.store import Proposal, SQLStore, StudyRecord, TrialRecord, TrialStatus, open_store
@@ -299,6 +307,33 @@ class Study:
             return None
         scores = np.array([obj.sign * (t.metrics or {})[obj.name] for t in candidates])
         return candidates[int(np.argmin(scores))]
+
+    def reference_point(self) -> np.ndarray | None:
+        """The hypervolume reference point (lower is better in every column), stored with the study.
+
+        It is fixed the first time it is needed: from the limits where every objective has
+        one, else from the full-fidelity results then known (their worst values plus 10%), so
+        that hypervolumes of the same study stay comparable as it goes on. None before any
+        result exists.
+        """
+        stored = self.store.get_study(self.name).info.get("reference_point")
+        if stored is not None:
+            return np.asarray(stored, dtype=float)
+        final = [t for t in self._final() if self.feasible(t)]
+        if not final and any(o.limit is None for o in self.objectives):
+            return None
+        ref = reference_point(self.objectives, to_loss_matrix(self.objectives, [t.metrics or {} for t in final]))
+        self.store.update_study_info(self.id, {"reference_point": ref.tolist()})
+        self.store.add_event(self.id, "reference_point", f"hypervolume reference point fixed at {ref.tolist()}")
+        return ref
+
+    def hypervolume(self) -> float:
+        """Hypervolume of the Pareto front against the stored reference point (0 without a front)."""
+        front = self.pareto_front()
+        ref = self.reference_point()
+        if not front or ref is None:
+            return 0.0
+        return hypervolume(to_loss_matrix(self.objectives, [t.metrics or {} for t in front]), ref)
 
     def front_note(self) -> str | None:
         """Why the front is empty, in words, or None when it is not."""

@@ -118,7 +118,11 @@ def _best_text(study: Study) -> str:
         obj = study.objectives[0]
         return f"best {obj.name}={best.metrics[obj.name]:.4g}" if best and best.metrics else "best -"
     front = study.pareto_front()
-    return f"front {len(front)} trials"
+    if not front:
+        return "front -"
+    hv, fte = study.hypervolume(), study.cost_fte()
+    per_fte = f" ({hv / fte:.4g} per FTE)" if fte > 0 else ""
+    return f"front {len(front)} trials, hypervolume {hv:.4g}{per_fte}"
 
 
 def _line(study: Study, record: TrialRecord, started: float) -> str:

@@ -600,3 +600,18 @@ def test_recover_lost_leaves_this_process_running_trials_alone(sqlite_url: str, 
     assert trial is not None
     assert study.recover_lost() == []
     assert study.tell(trial, {"loss": 0.1}).status is TrialStatus.COMPLETED
+
+
+def test_the_reference_point_comes_from_the_limits_and_is_stored(tmp_path: Path) -> None:
+    from metaml import Float, Objective, Space
+
+    space = Space({"x": Float(0.0, 1.0)})
+    objectives = [Objective("err", "min", limit=0.5), Objective("acc", "max", limit=0.6)]
+    study = Study.create("ref", space, objectives, store=tmp_path / "s.db", seed=0)
+    ref = study.reference_point()
+    assert ref is not None and ref.tolist() == [0.5, -0.6]  # losses: acc is turned so that lower is better
+    study.optimize(lambda c, t: {"err": 0.2 + 0.1 * c["x"], "acc": 0.9 - 0.1 * c["x"]}, budget=3)
+    assert study.reference_point().tolist() == [0.5, -0.6]  # type: ignore[union-attr]
+    front = study.pareto_front()
+    expected = max((0.5 - t.metrics["err"]) * (t.metrics["acc"] - 0.6) for t in front)  # type: ignore[index]
+    assert study.hypervolume() >= expected - 1e-12

@@ -15,6 +15,7 @@ def test_run_records_every_trial_and_prints_the_front(study_dir: Path) -> None:
     result = run_cli(["run", "study.yaml"], study_dir)
     assert result.returncode == 0, result.stderr
     assert "Pareto front of tiny" in result.stdout
+    assert "hypervolume" in result.stdout and "per FTE" in result.stdout  # the progress measure of several objectives
 
     study = Study.load("tiny", study_dir / "runs" / "tiny" / "study.db")
     trials = study.trials()
@@ -27,6 +28,9 @@ def test_run_records_every_trial_and_prints_the_front(study_dir: Path) -> None:
     kinds = {e.kind for e in study.store.events(study.id)}
     assert {"created", "proposal"} <= kinds
     assert study.record.info["study_yaml"].startswith("name: tiny")
+    stored = study.store.get_study("tiny").info["reference_point"]  # fixed once, kept with the study
+    assert len(stored) == 2 and study.hypervolume() > 0.0
+    assert study.store.get_study("tiny").info["reference_point"] == stored
 
     pareto = run_cli(["pareto", "study.yaml", "--json"], study_dir)
     assert pareto.returncode == 0, pareto.stderr
