@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,10 +128,3 @@ def _as_step(value: float | None) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return int(value) if float(value).is_integer() else float(value)
-
-
-def summarize_metrics(metrics: Mapping[str, Any] | None) -> str:
-    """A short "name=value" line for progress output."""
-    if not metrics:
-        return ""
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())

@@ -21,6 +21,12 @@ console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The options every command that reads a study shares: its YAML file, or --store and --study.
+FILE_ARG = typer.Argument(None, help="The study YAML file.")
+STORE_OPT = typer.Option(None, "--store", help="SQLAlchemy URL or SQLite path of the store.")
+STUDY_OPT = typer.Option(None, "--study", help="The study's name (instead of its YAML file).")
+JSON_OPT = typer.Option(False, "--json", help="Print JSON for machines.")
+
 #: Set by the --debug option of the top-level command.
 DEBUG = {"on": os.environ.get("METAML_DEBUG") == "1"}
 

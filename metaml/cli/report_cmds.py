@@ -7,11 +7,8 @@ from pathlib import Path
 
 import typer
 
-from metaml.cli.common import console, emit_json, friendly_errors, open_study
+from metaml.cli.common import STORE_OPT, STUDY_OPT, console, emit_json, friendly_errors, open_study
 from metaml.errors import StudyFileError
-
-STORE_OPT = typer.Option(None, "--store", help="SQLAlchemy URL or SQLite path of the store.")
-STUDY_OPT = typer.Option(None, "--study", help="The study's name (instead of its YAML file).")
 
 
 @friendly_errors

@@ -10,13 +10,21 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from metaml.cli.common import console, emit_json, fmt, fmt_metrics, friendly_errors, open_study, trial_dict
+from metaml.cli.common import (
+    FILE_ARG,
+    JSON_OPT,
+    STORE_OPT,
+    STUDY_OPT,
+    console,
+    emit_json,
+    fmt,
+    fmt_metrics,
+    friendly_errors,
+    open_study,
+    trial_dict,
+)
 from metaml.store import TrialStatus, open_store
 from metaml.study import Study
-
-STORE_OPT = typer.Option(None, "--store", help="SQLAlchemy URL or SQLite path of the store.")
-STUDY_OPT = typer.Option(None, "--study", help="The study's name (instead of its YAML file).")
-FILE_ARG = typer.Argument(None, help="The study YAML file.")
 
 
 @friendly_errors
@@ -24,7 +32,7 @@ def status(
     study_file: str = FILE_ARG,
     store: str = STORE_OPT,
     study: str = STUDY_OPT,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Trials by status, cost spent in FTE, the best result, and the trials running now."""
     s, _ = open_study(study_file, store, study)
@@ -89,7 +97,7 @@ def pareto(
     study_file: str = FILE_ARG,
     store: str = STORE_OPT,
     study: str = STUDY_OPT,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """The non-dominated trials at full fidelity that respect every limit."""
     s, _ = open_study(study_file, store, study)
@@ -110,7 +118,7 @@ def trials(
     store: str = STORE_OPT,
     study: str = STUDY_OPT,
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV (one row per trial)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Every trial with its configuration, fidelity, status, metrics and cost."""
     s, _ = open_study(study_file, store, study)
