@@ -2,11 +2,13 @@
 
 For each example study file (``examples/tabular_fairness.yaml``, ``examples/vision_digits.yaml``):
 
-1. the pipeline's default configuration is trained once for the full length (the study's
-   settings, e.g. data and sensitive column, and its fidelity; every searched parameter at
-   the pipeline's default) — the baseline a user would get without a search;
-2. the study itself runs with a fixed budget in full-training equivalents (FTE), with the
-   optimizer and workers its file names, in a fresh store;
+1. the study runs with a fixed budget in full-training equivalents (FTE), with the
+   optimizer and workers its file names, in a fresh store, as ``metaml run`` runs it: its
+   first trial is the pipeline's default configuration trained once for the full length
+   (every searched parameter at the pipeline's default) — the baseline a user would get
+   without a search — and its budget includes that run;
+2. after the search, each Pareto-front model and the default are scored once on the test
+   split (``metaml.final_evaluation``); the search saw validation metrics only;
 3. the report compares them: the best validation (and test) error on the Pareto front
    against the default's, the FTE spent, and on the front the lowest fairness gap or
    latency among the models at least as accurate as the default.
@@ -29,29 +31,19 @@ from typing import Any
 
 from metaml import Study
 from metaml.budget import Budget
-from metaml.space import Constant, Space
-from metaml.store import Proposal, TrialRecord, TrialStatus
+from metaml.final_evaluation import evaluate_front, score_trials
+from metaml.pipelines.baseline import DEFAULT_TRIAL_KEY, enqueue_default
+from metaml.store import TrialRecord, TrialStatus
 from metaml.studyfile import StudyFile, load_study_file
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = ("tabular_fairness", "vision_digits")
 
 
-def default_baseline(spec: StudyFile, store: Path) -> tuple[TrialRecord, float]:
-    """The pipeline's default trained once at the study's full fidelity; (its record, seconds)."""
-    params = {n: p for n, p in spec.space.parameters.items() if isinstance(p, Constant) or n == spec.space.fidelity_name}
-    space = Space(params)  # the settings only: every searched parameter falls back to the pipeline's default
-    study = Study.create(f"{spec.name}-default", space, spec.objectives, store=store, seed=spec.seed)
-    full = space.fidelity.upper if space.fidelity is not None else None
-    study.store.enqueue(study.id, Proposal(space.validate({}), full, None, "the pipeline's default configuration"))
-    started = time.perf_counter()
-    (record,) = study.optimize(spec.load_function(), budget=1)
-    return record, time.perf_counter() - started
-
-
 def tuned_study(spec: StudyFile, store: Path, fte: float, workers: int | None) -> tuple[Study, float]:
-    """The example study run in a fresh store until ``fte`` full-training equivalents are spent."""
+    """The example study, default first, run in a fresh store until ``fte`` full-training equivalents are spent."""
     study = Study.create(spec.name, spec.space, spec.objectives, store=store, optimizer=spec.optimizer, seed=spec.seed)
+    enqueue_default(study, spec.function)
     settings = spec.execution.with_overrides(workers=workers)
     started = time.perf_counter()
     study.optimize(spec.function_ref() if settings.workers > 1 else spec.load_function(), Budget(fte=fte),
@@ -59,36 +51,66 @@ def tuned_study(spec: StudyFile, store: Path, fte: float, workers: int | None) -
     return study, time.perf_counter() - started
 
 
-def compare(spec: StudyFile, default: TrialRecord, study: Study) -> dict[str, Any]:
-    """What the search bought over the default: error, and the second objective among as-accurate models."""
+def default_trial(study: Study) -> TrialRecord:
+    """The study's run of the pipeline's default configuration (its first trial)."""
+    info = study.store.get_study(study.name).info.get(DEFAULT_TRIAL_KEY)
+    if not info:
+        raise RuntimeError(f"{study.name}: the default configuration was not run first")
+    return study.store.trial(study.id, int(info["number"]))
+
+
+def test_metrics(study: Study, spec: StudyFile, default: TrialRecord) -> tuple[dict[int, dict[str, float]], float]:
+    """Each front model's and the default's test metrics, computed once after the search; (them, seconds)."""
+    started = time.perf_counter()
+    final = evaluate_front(study, spec.function)
+    scores = dict(final.results)
+    scores.update(score_trials(study, [default], spec.function))
+    return scores, time.perf_counter() - started
+
+
+def compare(
+    spec: StudyFile, default: TrialRecord, study: Study, test: Mapping[int, Mapping[str, float]] | None = None
+) -> dict[str, Any]:
+    """What the search bought over the default: error, and the second objective among as-accurate models.
+
+    ``test`` holds the test metrics computed once after the search, by trial number; they are
+    shown beside the validation metrics of the same trials, never used to choose them.
+    """
+    test = test or {}
+
+    def metrics(t: TrialRecord) -> dict[str, Any]:
+        return {**(t.metrics or {}), **test.get(t.number, {})}
+
     error = spec.objectives[0].name
-    base = default.metrics or {}
+    base = metrics(default)
     front = study.pareto_front()
     trials = study.trials()
     out: dict[str, Any] = {
         "study": spec.name,
         "objectives": [o.name for o in spec.objectives],
-        "default": {k: base.get(k) for k in _shown(spec, base)},
+        "default": {"trial": default.number, **{k: base.get(k) for k in _shown(spec, base)}},
         "default_feasible": all(o.feasible(base[o.name]) for o in spec.objectives if o.name in base),
         "trials": len(trials),
         "failed": sum(t.status is TrialStatus.FAILED for t in trials),
         "fte": study.cost_fte(),
-        "front": [{"trial": t.number, **{k: (t.metrics or {}).get(k) for k in _shown(spec, t.metrics or {})}}
+        "front": [{"trial": t.number, **{k: metrics(t).get(k) for k in _shown(spec, metrics(t))}}
                   for t in sorted(front, key=lambda t: (t.metrics or {})[error])],  # fmt: skip
     }
     if not front or error not in base:
         return out
     best = min(front, key=lambda t: (t.metrics or {})[error])
-    out["best_error"] = {"trial": best.number, error: best.metrics[error], "test_error": best.metrics.get("test_error")}  # type: ignore[index,union-attr]
-    out["error_improvement"] = base[error] - best.metrics[error]  # type: ignore[index]
-    out["test_error_improvement"] = _difference(base.get("test_error"), best.metrics.get("test_error"))  # type: ignore[union-attr]
+    out["best_error"] = {"trial": best.number, error: metrics(best)[error], "test_error": metrics(best).get("test_error")}
+    out["error_improvement"] = base[error] - metrics(best)[error]
+    out["test_error_improvement"] = _difference(base.get("test_error"), metrics(best).get("test_error"))
     best_any = min(_full_length(study, error), key=lambda t: (t.metrics or {})[error])
     out["best_error_any"] = {"trial": best_any.number,
                              **{k: (best_any.metrics or {}).get(k) for k in _shown(spec, best_any.metrics or {})}}
-    # On validation (what the search saw) and on the held-out test rows (what it never saw): among
-    # the front's models at least as accurate as the default, the best value of each other objective.
-    out["gains"] = {"validation": _gains(spec, base, front, error, ""),
-                    "test": _gains(spec, base, front, "test_error", "test_")}
+    # On validation (what the search saw) and on the held-out test rows (scored once, after the
+    # search): among the front's models at least as accurate as the default, the best value of
+    # each other objective.
+    view = [(t.number, metrics(t)) for t in front]
+    out["gains"] = {"validation": _gains(spec, base, view, error, ""),
+                    "test": _gains(spec, base, view, "test_error", "test_")}
     return out
 
 
@@ -102,21 +124,21 @@ def _full_length(study: Study, error: str) -> list[TrialRecord]:
 
 
 def _gains(
-    spec: StudyFile, base: Mapping[str, Any], front: Sequence[TrialRecord], error: str, prefix: str
+    spec: StudyFile, base: Mapping[str, Any], front: Sequence[tuple[int, Mapping[str, Any]]], error: str, prefix: str
 ) -> dict[str, Any]:
     if error not in base:
         return {}
-    as_accurate = [t for t in front if (t.metrics or {}).get(error, math.inf) <= base[error]]
+    as_accurate = [(n, m) for n, m in front if m.get(error, math.inf) <= base[error]]
     gains: dict[str, Any] = {"as_accurate": len(as_accurate)}
     for objective in spec.objectives[1:]:
         # a cost (latency, size) is the same on every split; a prediction metric has a test_ twin
         name = prefix + objective.name if prefix + objective.name in base else objective.name
-        candidates = [t for t in as_accurate if name in (t.metrics or {})]
+        candidates = [(n, m) for n, m in as_accurate if name in m]
         if name not in base or not candidates:
             continue
-        pick = min(candidates, key=lambda t: objective.sign * (t.metrics or {})[name])
-        value = (pick.metrics or {})[name]
-        gains[name] = {"trial": pick.number, "default": base[name], "tuned": value, error: (pick.metrics or {})[error],
+        number, pick = min(candidates, key=lambda c: objective.sign * c[1][name])
+        value = pick[name]
+        gains[name] = {"trial": number, "default": base[name], "tuned": value, error: pick[error],
                        "default_" + error: base[error], "gain": objective.sign * (base[name] - value)}  # fmt: skip
     return gains
 
@@ -134,26 +156,28 @@ def _difference(a: Any, b: Any) -> float | None:
 def run_example(name: str, fte: float | None, workers: int | None, folder: Path) -> dict[str, Any]:
     spec = load_study_file(EXAMPLES_DIR / f"{name}.yaml")
     budget = fte if fte is not None else (spec.budget.fte if spec.budget and spec.budget.fte else 10.0)
-    # one folder per study: a study keeps its trials' checkpoints beside its store
-    (folder / name / "default").mkdir(parents=True, exist_ok=True)
-    (folder / name / "study").mkdir(parents=True, exist_ok=True)
-    default, default_s = default_baseline(spec, folder / name / "default" / "study.db")
+    (folder / name).mkdir(parents=True, exist_ok=True)  # a study keeps its trials' checkpoints beside its store
+    study, study_s = tuned_study(spec, folder / name / "study.db", budget, workers)
+    default = default_trial(study)
     if default.status is not TrialStatus.COMPLETED:
         raise RuntimeError(f"{name}: the default configuration failed: {default.error}")
-    study, study_s = tuned_study(spec, folder / name / "study" / "study.db", budget, workers)
-    result = compare(spec, default, study)
-    result.update({"budget_fte": budget, "default_seconds": default_s, "study_seconds": study_s,
-                   "workers": spec.execution.with_overrides(workers=workers).workers})  # fmt: skip
+    test, test_s = test_metrics(study, spec, default)
+    result = compare(spec, default, study, test)
+    result.update({"budget_fte": budget, "default_seconds": default.duration or 0.0, "study_seconds": study_s,
+                   "test_seconds": test_s, "workers": spec.execution.with_overrides(workers=workers).workers})  # fmt: skip
     return result
 
 
 def render(result: Mapping[str, Any]) -> str:
     """One example's comparison as Markdown."""
     lines = [f"### {result['study']}", ""]
-    lines.append(f"- default (trained once, full length, {result['default_seconds']:.0f} s): {_fmt(result['default'])}"
+    shown = {k: v for k, v in result["default"].items() if k != "trial"}
+    lines.append(f"- default (trial {result['default'].get('trial')}, trained once, full length, "
+                 f"{result['default_seconds']:.0f} s): {_fmt(shown)}"
                  + ("" if result["default_feasible"] else " — violates a limit"))  # fmt: skip
     lines.append(f"- study: {result['trials']} trials ({result['failed']} failed), {result['fte']:.2f} FTE of "
-                 f"{result['budget_fte']:g}, {result['study_seconds']:.0f} s with {result['workers']} worker(s)")  # fmt: skip
+                 f"{result['budget_fte']:g} (the default's run included), {result['study_seconds']:.0f} s with "
+                 f"{result['workers']} worker(s); test split scored once after it in {result.get('test_seconds', 0):.0f} s")  # fmt: skip
     if "best_error" in result:
         best = result["best_error"]
         lines.append(f"- error improvement: {result['error_improvement']:+.4f} validation"
@@ -172,10 +196,11 @@ def render(result: Mapping[str, Any]) -> str:
                              f"{gain['tuned']:.4g} (trial {gain['trial']}, {error} {gain[error]:.4g})")  # fmt: skip
             if gains.get("as_accurate") == 0:
                 lines.append(f"- {split}: no front model is at least as accurate as the default")
-    lines += ["", "| trial | " + " | ".join(result["default"]) + " |", "|---" * (len(result["default"]) + 1) + "|"]
+    columns = [k for k in result["default"] if k != "trial"]
+    lines += ["", "| trial | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for point in result["front"]:
-        lines.append(f"| {point['trial']} | " + " | ".join(_num(point.get(k)) for k in result["default"]) + " |")
-    lines.append("| default | " + " | ".join(_num(v) for v in result["default"].values()) + " |")
+        lines.append(f"| {point['trial']} | " + " | ".join(_num(point.get(k)) for k in columns) + " |")
+    lines.append(f"| default ({result['default'].get('trial')}) | " + " | ".join(_num(result["default"][k]) for k in columns) + " |")
     return "\n".join(lines)
 
 

@@ -335,6 +335,12 @@ class Study:
             return 0.0
         return hypervolume(to_loss_matrix(self.objectives, [t.metrics or {} for t in front]), ref)
 
+    def evaluate_front(self, function: Any = None) -> Any:
+        """The front's test metrics, each model scored once after the search (see ``metaml.final_evaluation``)."""
+        from metaml.final_evaluation import evaluate_front
+
+        return evaluate_front(self, function)
+
     def front_note(self) -> str | None:
         """Why the front is empty, in words, or None when it is not."""
         if self.pareto_front():

@@ -94,6 +94,14 @@ def load_study_file(path: str | Path) -> StudyFile:
     lines: dict[str, int] = {}
     if node is not None:
         _collect_lines(node, (), lines)
+        ambiguous = _yaml11_boolean(node, ())
+        if ambiguous is not None:
+            key, line, word = ambiguous
+            raise StudyFileError(
+                f"{path}:{line}: field '{key}': unquoted {word!r} is a boolean in YAML 1.1 (PyYAML reads it as "
+                f"{word.lower() in _YAML11_TRUE}) but a word in YAML 1.2: write true or false for a boolean, "
+                f"or quote it ('{word}') for the word (the built-in pipelines' switches are enabled/disabled)"
+            )
 
     def fail(key: str, message: str) -> StudyFileError:
         line = _line_for(lines, key)
@@ -196,6 +204,38 @@ def import_function(spec: str, base_dir: Path | None = None, where: str = "") ->
             f"{prefix}the module {module_name!r} has no function {func_name!r} (it has: {', '.join(public) or 'none'})"
         )
     return fn  # type: ignore[no-any-return]
+
+
+#: Plain scalars that YAML 1.1 (PyYAML) reads as booleans but YAML 1.2 and most readers as words.
+_YAML11_TRUE = {"y", "yes", "on"}
+_YAML11_FALSE = {"n", "no", "off"}
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+def _yaml11_boolean(node: yaml.Node, path: tuple[str, ...]) -> tuple[str, int, str] | None:
+    """(field, line, word) of the first unquoted on/off/yes/no, key or value, or None.
+
+    PyYAML turns them into booleans silently: ``choices: [off, on]`` becomes
+    ``[False, True]`` and a key ``on:`` becomes ``True``, which then fails far from the
+    cause (or matches no pipeline choice); a study file says plainly what it means instead.
+    """
+    if isinstance(node, yaml.ScalarNode):
+        plain = node.style is None and node.tag == _BOOL_TAG
+        if plain and node.value.lower() in _YAML11_TRUE | _YAML11_FALSE:
+            return ".".join(path) or "(top)", node.start_mark.line + 1, str(node.value)
+        return None
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = path + (str(key_node.value),)
+            found = _yaml11_boolean(key_node, key) or _yaml11_boolean(value_node, key)
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _yaml11_boolean(item, path + (str(i),))
+            if found is not None:
+                return found
+    return None
 
 
 def _collect_lines(node: yaml.Node, path: tuple[str, ...], out: dict[str, int]) -> None:

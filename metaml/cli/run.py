@@ -9,11 +9,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from metaml.budget import Budget, parse_budget
 from metaml.cli.common import console, friendly_errors
-from metaml.cli.views import print_front
+from metaml.cli.views import print_front, print_test_front
 from metaml.errors import MetamlError, StudyFileError
 from metaml.execution.dispatch import execute
 from metaml.execution.local import FunctionRef
 from metaml.execution.settings import ExecutionSettings
+from metaml.final_evaluation import evaluate_front
+from metaml.pipelines.baseline import enqueue_default
 from metaml.report.provenance import git_commit, installed_versions
 from metaml.store import TrialRecord, TrialStatus
 from metaml.study import Study
@@ -30,7 +32,11 @@ def run(
     ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to join, e.g. 'auto' (default: start a local one)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
-    """Run or resume a study until its budget is spent, then print its Pareto front."""
+    """Run or resume a study until its budget is spent, then print its Pareto front.
+
+    A built-in pipeline's study trains the pipeline's default first, and ends by scoring
+    each front model once on the test split (skipped for models already scored).
+    """
     spec = load_study_file(study_file)
     try:
         settings = spec.execution.with_overrides(workers=workers, executor=executor, ray_address=ray_address)
@@ -62,6 +68,7 @@ def run(
         "budget": chosen.to_dict(), "execution": settings.to_dict(),
     })
     already = len(study.trials())
+    default = enqueue_default(study, spec.function) if not already else None
     if not quiet:
         note = f" (resuming: {already} trials in the store)" if already else ""
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")
@@ -70,6 +77,9 @@ def run(
             f"executor {how}, store {study.store.safe_url}{note}",
             highlight=False,
         )
+        if default is not None:
+            console.print(f"trial {default.number} is the pipeline's default configuration at full fidelity "
+                          "(the baseline to beat)", highlight=False)  # fmt: skip
     try:
         _run_with_progress(study, fn_ref, chosen, settings, quiet)
     except KeyboardInterrupt:
@@ -79,8 +89,10 @@ def run(
             highlight=False,
         )
         raise typer.Exit(130) from None
+    final = evaluate_front(study, spec.function)
     if not quiet:
         print_front(study)
+        print_test_front(study, final)
 
 
 def _run_with_progress(study: Study, fn: FunctionRef, budget: Budget, settings: ExecutionSettings, quiet: bool) -> None:

@@ -23,6 +23,7 @@ from metaml.cli.common import (
     open_study,
     trial_dict,
 )
+from metaml.final_evaluation import TITLE, FinalEvaluation, stored_evaluation
 from metaml.store import TrialStatus, open_store
 from metaml.study import Study
 
@@ -92,6 +93,27 @@ def print_front(s: Study) -> None:
     console.print(table)
 
 
+def print_test_front(s: Study, final: FinalEvaluation | None = None) -> None:
+    """The front's test metrics, computed once after the search, as a table of their own (or one line why not)."""
+    final = final if final is not None else stored_evaluation(s)
+    if final.status in ("not_builtin", "no_front"):
+        console.print(f"[dim]{TITLE}: {final.message}[/]", highlight=False)
+        return
+    names = final.metric_names()
+    table = Table(title=f"{TITLE}: {len(final.results)} of {len(final.front)} front trials")
+    table.add_column("trial", justify="right")
+    for n in names:
+        table.add_column(n, justify="right")
+    table.add_column("note")
+    for number in final.front:
+        metrics = final.results.get(number)
+        note = "" if metrics else final.errors.get(number, "not scored yet")
+        table.add_row(str(number), *(fmt((metrics or {}).get(n)) for n in names), note)
+    console.print(table)
+    if final.status == "not_evaluated":
+        console.print(f"[yellow]{final.message}[/]", highlight=False)
+
+
 @friendly_errors
 def pareto(
     study_file: str = FILE_ARG,
@@ -99,7 +121,7 @@ def pareto(
     study: str = STUDY_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """The non-dominated trials at full fidelity that respect every limit."""
+    """The non-dominated trials at full fidelity that respect every limit, then their test metrics (computed once)."""
     s, _ = open_study(study_file, store, study)
     if as_json:
         emit_json({
@@ -107,9 +129,11 @@ def pareto(
             "objectives": [o.to_dict() for o in s.objectives],
             "front": [trial_dict(t) for t in s.pareto_front()],
             "note": s.front_note(),
+            "test": stored_evaluation(s).to_dict(),
         })
         return
     print_front(s)
+    print_test_front(s)
 
 
 @friendly_errors

@@ -46,13 +46,23 @@ def settings_parameters(settings: Mapping[str, Any]) -> dict[str, Parameter]:
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """One built-in pipeline: its space, the default of every parameter, its settings, its training function."""
+    """One built-in pipeline: its space, the default of every parameter, its settings, its training function.
+
+    ``evaluate(config, checkpoint_trial)`` scores a finished trial's checkpointed model on
+    the test rows, once, after the search (``metaml.final_evaluation``).
+    """
 
     name: str
     space: Callable[..., dict[str, Parameter]]
     defaults: Mapping[str, Any]
     settings: tuple[str, ...]
     train: Callable[..., dict[str, float]]
+    evaluate: Callable[..., dict[str, float]] | None = None
+
+    @property
+    def function(self) -> str:
+        """How a study file names the training function: ``module:train``."""
+        return f"{self.train.__module__}:{self.train.__name__}"
 
 
 def resolve_config(

@@ -1,9 +1,10 @@
-"""The metrics a built-in pipeline returns: validation metrics for the search, ``test_`` ones for the report.
+"""The metrics of a built-in pipeline: validation metrics for the search, ``test_`` ones once at the end.
 
-The study searches on validation metrics only; the same prediction-based metrics on the
-held-out test rows come back prefixed ``test_`` (``val_error`` becomes ``test_error``), so
-the report can show how the chosen pipelines generalize without the search ever seeing them.
-Cost metrics (latency, size, energy) describe the model, not a data split: they come once.
+A trial computes its metrics on the validation rows only: the study searches on them. The
+test rows are scored once, after the search, for the models on the final Pareto front
+(``metaml.final_evaluation``), with the prediction-based metrics prefixed ``test_``
+(``val_error`` becomes ``test_error``). Cost metrics (latency, size, energy) describe the
+model, not a data split: they come once, with the validation metrics.
 """
 
 from __future__ import annotations
@@ -54,23 +55,30 @@ def score(
     names: Sequence[str],
     model: nn.Module,
     val: Arrays,
-    test: Arrays | None,
     usage: ResourceUsage,
     latency_batch: int,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, float]:
-    """Every metric in ``names`` on the validation rows, and the test twins of the prediction metrics."""
+    """Every metric in ``names`` on the validation rows (what a trial returns to the search)."""
     settings = dict(settings or {})
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = _device_of(model)
     val = val.to(device)
     example = tuple(x[: max(1, min(latency_batch, len(val)))] for x in val.inputs)
-    out = _compute(names, model, val, settings, example=example, usage=usage)
-    if test is not None and len(test):
-        predicted = [n for n in names if is_prediction_metric(n)]
-        test_settings = {k: v for k, v in settings.items() if k in predicted}
-        values = _compute(predicted, model, test.to(device), test_settings)
-        out.update({held_out_name(k): v for k, v in values.items()})
-    return out
+    return _compute(names, model, val, settings, example=example, usage=usage)
+
+
+def score_test(
+    names: Sequence[str], model: nn.Module, test: Arrays, settings: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, float]:
+    """The prediction metrics among ``names`` on the test rows, keyed ``test_...`` (the final evaluation)."""
+    predicted = [n for n in names if is_prediction_metric(n)]
+    test_settings = {k: v for k, v in dict(settings or {}).items() if k in predicted}
+    values = _compute(predicted, model, test.to(_device_of(model)), test_settings)
+    return {held_out_name(k): v for k, v in values.items()}
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
 def _compute(

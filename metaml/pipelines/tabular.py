@@ -31,12 +31,13 @@ import torch
 from metaml.data import Dataset, load_dataset
 from metaml.pipelines import base, scoring
 from metaml.pipelines.base import PipelineError, PipelineSpec
+from metaml.pipelines.evaluation import CheckpointTrial, kept_random_state
 from metaml.pipelines.fairness import FAIRNESS_DEFAULTS, fairness_hooks, fairness_parameters
 from metaml.pipelines.models import MODEL_DEFAULTS, build_tabular_model, model_parameters
 from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
 from metaml.pipelines.preprocessing import PREPROCESSING_DEFAULTS, TabularPreprocessor, preprocessing_parameters
 from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
-from metaml.pipelines.training import Arrays, Hooks, Inputs, fit, pick_device, seeded, stream_seed
+from metaml.pipelines.training import Arrays, Hooks, Inputs, fit, pick_device, seeded, stream_seed, torch_threads
 from metaml.space import Fidelity, Parameter
 from metaml.trial import Trial
 
@@ -130,30 +131,43 @@ class Prepared:
 def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
     """Train the configured tabular pipeline up to ``trial.fidelity`` epochs; return its metrics.
 
-    Returns ``val_error`` and the metrics the ``metrics`` setting names (validation rows),
-    and each prediction metric's ``test_`` twin on the test rows.
+    Returns ``val_error`` and the metrics the ``metrics`` setting names, all on the
+    validation rows; the test rows are left for the final evaluation (``evaluate``).
     """
     cfg = resolve(config)
     names = scoring.check_metric_names(cfg["metrics"], cfg["sensitive"] is not None)
-    threads, previous = cfg["threads"], torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
+    with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
         data = prepare(cfg)
         base.write_provenance(trial, "tabular", cfg, data.provenance())
-        with seeded(stream_seed(seed, 0), device):
-            model = build_tabular_model(cfg, data.n_numeric, data.cardinalities, data.n_classes)
+        model = _model(cfg, data, seed, device)
         positive = int(cfg["metric_settings"].get("demographic_parity_difference", {}).get("pos_label", 1))
         weights, penalty = fairness_hooks(cfg, data.train.groups, data.train.y.numpy(), device, positive)
         hooks = Hooks(cutmix=tabular_cutmix, penalty=penalty, sample_weight=weights)
         outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
-        return scoring.score(
-            names, outcome.model, data.val, data.test, outcome.usage, int(cfg["latency_batch"]), cfg["metric_settings"]
-        )
-    finally:
-        torch.set_num_threads(previous)
+        return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
+                             cfg["metric_settings"])  # fmt: skip
+
+
+def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
+    """The test-row metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
+    cfg = resolve(config)
+    names = scoring.check_metric_names(cfg["metrics"], cfg["sensitive"] is not None)
+    with torch_threads(cfg["threads"]), kept_random_state():
+        device = pick_device(cfg["device"])
+        seed = int(cfg["seed"])
+        data = prepare(cfg)
+        if data.test is None or not len(data.test):
+            raise PipelineError(f"dataset {cfg['dataset']!r} has no test rows: there is nothing to evaluate on")
+        model = _model(cfg, data, seed, device)
+        outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)  # type: ignore[arg-type]
+        return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"])
+
+
+def _model(cfg: Mapping[str, Any], data: Prepared, seed: int, device: torch.device) -> torch.nn.Module:
+    with seeded(stream_seed(seed, 0), device):
+        return build_tabular_model(cfg, data.n_numeric, data.cardinalities, data.n_classes)
 
 
 def tabular_cutmix(inputs: Inputs, perm: torch.Tensor, lam: float, generator: torch.Generator) -> tuple[Inputs, float]:
@@ -233,4 +247,4 @@ def subsample(rows: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> np.n
     return np.sort(np.concatenate(keep))
 
 
-SPEC = PipelineSpec("tabular", tabular_space, DEFAULTS, SETTINGS, train)
+SPEC = PipelineSpec("tabular", tabular_space, DEFAULTS, SETTINGS, train, evaluate)

@@ -127,6 +127,18 @@ def pick_device(name: str | None) -> torch.device:
     return device
 
 
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run a block on ``threads`` torch threads (all of them when None), then restore the count."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def stream_seed(seed: int, *keys: int) -> int:
     """A 63-bit seed for the random stream named by ``keys`` (e.g. the epoch) under ``seed``."""
     return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(2, np.uint64)[0] >> np.uint64(1))

@@ -29,10 +29,11 @@ import torch
 from metaml.pipelines import base, scoring
 from metaml.pipelines.augment import AUGMENT_DEFAULTS, augment_parameters, augmenter, image_cutmix
 from metaml.pipelines.base import PipelineSpec
+from metaml.pipelines.evaluation import CheckpointTrial, kept_random_state
 from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
 from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
 from metaml.pipelines.tabular import subsample
-from metaml.pipelines.training import Arrays, Hooks, fit, pick_device, seeded, stream_seed
+from metaml.pipelines.training import Arrays, Hooks, fit, pick_device, seeded, stream_seed, torch_threads
 from metaml.pipelines.vision_data import Images, load_images
 from metaml.pipelines.vision_models import VISION_MODEL_DEFAULTS, VisionNet, vision_model_parameters
 from metaml.space import Fidelity, Parameter
@@ -117,28 +118,39 @@ class Prepared:
 def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
     """Train the configured vision pipeline up to ``trial.fidelity`` epochs; return its metrics.
 
-    Returns ``val_error`` and the metrics the ``metrics`` setting names (validation images),
-    and each prediction metric's ``test_`` twin on the test images.
+    Returns ``val_error`` and the metrics the ``metrics`` setting names, all on the
+    validation images; the test images are left for the final evaluation (``evaluate``).
     """
     cfg = resolve(config)
     names = scoring.check_metric_names(cfg["metrics"], has_sensitive=False)
-    threads, previous = cfg["threads"], torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
+    with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
         data = prepare(cfg["dataset"], seed, cfg["train_rows"])
         base.write_provenance(trial, "vision", cfg, data.provenance())
-        with seeded(stream_seed(seed, 0), device):
-            model = VisionNet(data.shape, data.n_classes, cfg, data.mean, data.std)
+        model = _model(cfg, data, seed, device)
         hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
         outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
-        return scoring.score(
-            names, outcome.model, data.val, data.test, outcome.usage, int(cfg["latency_batch"]), cfg["metric_settings"]
-        )
-    finally:
-        torch.set_num_threads(previous)
+        return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
+                             cfg["metric_settings"])  # fmt: skip
+
+
+def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
+    """The test-image metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
+    cfg = resolve(config)
+    names = scoring.check_metric_names(cfg["metrics"], has_sensitive=False)
+    with torch_threads(cfg["threads"]), kept_random_state():
+        device = pick_device(cfg["device"])
+        seed = int(cfg["seed"])
+        data = prepare(cfg["dataset"], seed, cfg["train_rows"])
+        model = _model(cfg, data, seed, device)
+        outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)  # type: ignore[arg-type]
+        return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"])
+
+
+def _model(cfg: Mapping[str, Any], data: Prepared, seed: int, device: torch.device) -> VisionNet:
+    with seeded(stream_seed(seed, 0), device):
+        return VisionNet(data.shape, data.n_classes, cfg, data.mean, data.std)
 
 
 @lru_cache(maxsize=4)
@@ -163,4 +175,4 @@ def prepare(dataset: str, seed: int, train_rows: int | None) -> Prepared:
     )
 
 
-SPEC = PipelineSpec("vision", vision_space, DEFAULTS, SETTINGS, train)
+SPEC = PipelineSpec("vision", vision_space, DEFAULTS, SETTINGS, train, evaluate)

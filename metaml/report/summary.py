@@ -21,6 +21,7 @@ import yaml
 
 from metaml.budget import Budget, parse_budget
 from metaml.errors import MetamlError
+from metaml.final_evaluation import stored_evaluation
 from metaml.objectives import hypervolume, nondominated, reference_point, to_loss_matrix
 from metaml.report.ablation import AblationPath, ablation_path, same_config
 from metaml.report.importance import MIN_TRIALS, Importance, Surrogate, fit_surrogate, importance, training_data
@@ -85,6 +86,8 @@ class ReportData:
     events: list[Event]
     provenance: dict[str, Any]
     reproduce: dict[int, str] = field(default_factory=dict)
+    #: The front's test metrics, computed once after the search (``metaml.final_evaluation``): shown apart.
+    test_set: dict[str, Any] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -108,6 +111,7 @@ class ReportData:
             "compute_s": self.compute_s,
             "front": [_trial_json(t, names) for t in self.front],
             "front_note": self.front_note,
+            "test_set": self.test_set,
             "best": {k: (None if t is None else _trial_json(t, names)) for k, t in self.best.items()},
             "default": self.default,
             "trajectory": self.trajectory,
@@ -245,7 +249,9 @@ def _why(study: Study) -> str:
 
 
 def _default(study: Study, trials: Sequence[TrialRecord], surrogates: dict[str, Surrogate | None]) -> dict[str, Any]:
-    config = study.space.default()
+    recorded = study.store.get_study(study.name).info.get("default_trial") or {}
+    # a built-in pipeline's study runs the pipeline's own default first; else the space's middle
+    config = dict(recorded["config"]) if recorded.get("config") else study.space.default()
     full = study.optimizer.full_fidelity
     runs = [t for t in trials if t.status is TrialStatus.COMPLETED and same_config(t.config, config)]
     runs.sort(key=lambda t: (-(t.fidelity or 0.0), t.number))
@@ -258,6 +264,7 @@ def _default(study: Study, trials: Sequence[TrialRecord], surrogates: dict[str, 
         "full_fidelity": run is not None and (full is None or (run.fidelity or 0) >= full),
         "metrics": None if run is None else {o.name: (run.metrics or {}).get(o.name) for o in study.objectives},
         "predicted": predicted,
+        "pipeline": recorded.get("pipeline"),
     }
 
 
@@ -344,6 +351,7 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
         events=study.store.events(study.id),
         provenance=provenance(study, study_file),
     )
+    data.test_set = stored_evaluation(study, front).to_dict()
     for t in {t.number: t for t in [*front, *(b for b in best.values() if b is not None),
                                     *([chosen] if chosen else [])]}.values():
         data.reproduce[t.number] = reproduce_snippet(study, t)

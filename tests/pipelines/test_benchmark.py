@@ -23,20 +23,24 @@ def test_compare_reports_error_improvement_and_gains_among_as_accurate_models(tm
     space = {n: p for n, p in spec.space.parameters.items() if n in ("dataset", "epochs")}
     study = Study.create("bench", space, spec.objectives, store=tmp_path / "s.db", optimizer="random")
     dpd = "demographic_parity_difference"
-    default = _told(study, 9, {"val_error": 0.135, dpd: 0.19, "test_error": 0.147, f"test_{dpd}": 0.18})
-    _told(study, 9, {"val_error": 0.134, dpd: 0.14, "test_error": 0.150, f"test_{dpd}": 0.13})  # front, accurate
-    _told(study, 9, {"val_error": 0.140, dpd: 0.05, "test_error": 0.146, f"test_{dpd}": 0.04})  # front, fair
-    _told(study, 9, {"val_error": 0.130, dpd: 0.30, "test_error": 0.140, f"test_{dpd}": 0.29})  # over the limit
-    _told(study, 3, {"val_error": 0.100, dpd: 0.00, "test_error": 0.100, f"test_{dpd}": 0.00})  # not full length
-    result = compare(spec, default, study)
+    default = _told(study, 9, {"val_error": 0.135, dpd: 0.19})
+    _told(study, 9, {"val_error": 0.134, dpd: 0.14})  # front, accurate
+    _told(study, 9, {"val_error": 0.140, dpd: 0.05})  # front, fair
+    _told(study, 9, {"val_error": 0.130, dpd: 0.30})  # over the limit
+    _told(study, 3, {"val_error": 0.100, dpd: 0.00})  # not full length
+    # test metrics come from the final evaluation (by trial number), never from a trial's own metrics
+    test = {0: {"test_error": 0.147, f"test_{dpd}": 0.18}, 1: {"test_error": 0.150, f"test_{dpd}": 0.13},
+            2: {"test_error": 0.146, f"test_{dpd}": 0.04}}  # fmt: skip
+    result = compare(spec, default, study, test)
     assert result["default_feasible"] is False  # 0.19 > the limit of 0.15
     assert [p["trial"] for p in result["front"]] == [1, 2]
     assert abs(result["error_improvement"] - 0.001) < 1e-12 and result["best_error_any"]["trial"] == 3
     validation, test = result["gains"]["validation"], result["gains"]["test"]
     assert validation["as_accurate"] == 1 and validation[dpd]["trial"] == 1 and abs(validation[dpd]["gain"] - 0.05) < 1e-12
     assert test["as_accurate"] == 1 and test[f"test_{dpd}"]["trial"] == 2
+    assert result["default"]["trial"] == 0 and result["front"][0]["test_error"] == 0.150
     text = render({**result, "budget_fte": 20, "default_seconds": 1.0, "study_seconds": 2.0, "workers": 2})
-    assert "error improvement: +0.0010 validation" in text and "| default | 0.135 |" in text
+    assert "error improvement: +0.0010 validation, -0.0030 test" in text and "| default (0) | 0.135 |" in text
 
 
 def test_every_example_of_a_built_in_pipeline_is_benchmarked() -> None:

@@ -47,7 +47,7 @@ def test_example_searches_inside_its_pipelines_space(example: str) -> None:
         else:
             assert isinstance(param, (Float, Int)) and isinstance(own, (Float, Int)), name
             assert own.lower <= param.lower and param.upper <= own.upper, f"{name} is wider than the pipeline's range"
-    assert spec.space.fidelity is not None and spec.optimizer["name"] in ("hyperband", "asha")
+    assert spec.space.fidelity is not None and spec.optimizer["name"] in ("hyperband", "asha", "mohb", "priorband")
     assert len(spec.objectives) >= 2 and spec.execution.workers == 2
 
 
@@ -63,7 +63,12 @@ def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> N
     study = Study.load(spec.name, store=tmp_path / "runs" / spec.name / "study.db")
     trials = study.trials()
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2, [t.error for t in trials]
-    assert all({o.name for o in spec.objectives} | {"test_error"} <= set(t.metrics or {}) for t in trials)
+    assert all({o.name for o in spec.objectives} <= set(t.metrics or {}) for t in trials)
+    # the pipeline's default ran first, at full fidelity; the front (if any) was scored on the test split
+    assert trials[0].fidelity == spec.space.fidelity.upper  # type: ignore[union-attr]
+    assert study.store.get_study(spec.name).info["default_trial"]["number"] == 0
+    test = study.store.get_study(spec.name).info["test_evaluation"]
+    assert test["status"] in ("evaluated", "no_front"), test
 
 
 @pytest.mark.slow

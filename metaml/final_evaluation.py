@@ -1,0 +1,221 @@
+"""The test split, used once: each final Pareto-front model scored on it after the search.
+
+The search sees validation metrics only. When a study of a built-in pipeline ends, each
+trial on its Pareto front has its model restored from its last checkpoint (nothing is
+trained again) and scored on the test rows; the ``test_`` metrics are written to the store
+as one ``test_evaluation`` event per trial, and the study's info records the front they
+belong to. Reports read them from there, beside (never mixed with) the validation front.
+
+Scoring is idempotent: a trial already scored is never scored again, so rerunning
+``metaml run`` on a finished study computes nothing; when the front changes, only its new
+members are scored. A user's own function has no test split known to metaml, so it has no
+test evaluation; a missing checkpoint is reported by trial, not raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from metaml.errors import MetamlError
+from metaml.store.records import Event, TrialRecord
+from metaml.study import Study
+
+log = logging.getLogger(__name__)
+
+#: Event kinds: one per scored trial (data: the test metrics), one per trial that could not be scored.
+EVENT = "test_evaluation"
+FAILED_EVENT = "test_evaluation_failed"
+#: Study-info key: the front last evaluated, when, and the outcome in words.
+INFO_KEY = "test_evaluation"
+#: What the report calls the section, so that no one reads it as what the search optimized.
+TITLE = "test set (computed once, after the search)"
+
+
+@dataclass(frozen=True)
+class FinalEvaluation:
+    """The test metrics of a study's current Pareto front, as stored (and what this call computed).
+
+    ``status`` is ``evaluated`` (every front trial has test metrics), ``partial`` (some could
+    not be scored: ``errors`` says why, by trial), ``not_evaluated`` (the front has trials
+    not scored yet), ``no_front``, or ``not_builtin`` (a user's function: no test split).
+    """
+
+    status: str
+    message: str
+    front: tuple[int, ...] = ()
+    results: dict[int, dict[str, float]] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
+    computed: tuple[int, ...] = ()
+    evaluated_at: float | None = None
+
+    def metric_names(self) -> list[str]:
+        """Every test metric some front trial has, in first-seen order."""
+        return list(dict.fromkeys(k for n in self.front for k in self.results.get(n, {})))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": TITLE,
+            "status": self.status,
+            "message": self.message,
+            "front": list(self.front),
+            "metric_names": self.metric_names(),
+            "results": [
+                {"number": n, "metrics": self.results.get(n), "error": self.errors.get(n)} for n in self.front
+            ],
+            "computed_now": list(self.computed),
+            "evaluated_at": self.evaluated_at,
+        }
+
+
+def evaluate_front(study: Study, function: str | Callable[..., Any] | None = None) -> FinalEvaluation:
+    """Score each Pareto-front trial not yet scored on the test split; store and return the front's test metrics.
+
+    ``function`` is the study's training function (``module:function`` or the callable);
+    by default the one ``metaml run`` recorded in the study's info.
+    """
+    from metaml.pipelines.baseline import builtin_pipeline
+
+    function = function if function is not None else _info(study).get("function")
+    front = sorted(study.pareto_front(), key=lambda t: t.number)
+    spec = builtin_pipeline(function)
+    if spec is None or spec.evaluate is None:
+        return _finish(study, FinalEvaluation("not_builtin", _not_builtin(function), _numbers(front)), function)
+    if not front:
+        note = study.front_note() or "the front is empty"
+        return _finish(study, FinalEvaluation("no_front", f"no Pareto front to evaluate: {note}"), function)
+    stored, errors, computed = _score_missing(study, spec.evaluate, front)
+    numbers = _numbers(front)
+    results = {n: stored[n] for n in numbers if n in stored}
+    status = "evaluated" if not errors else "partial"
+    message = (f"{len(results)} of {len(numbers)} front trials scored on the test split"
+               + (f"; {len(computed)} now" if computed else "; nothing new to compute"))  # fmt: skip
+    return _finish(study, FinalEvaluation(status, message, numbers, results, errors, tuple(computed)), function)
+
+
+def score_trials(
+    study: Study, trials: Sequence[TrialRecord], function: str | Callable[..., Any] | None = None
+) -> dict[int, dict[str, float]]:
+    """Test metrics of the given finished trials (e.g. the default, for a benchmark), each scored at most once.
+
+    A trial that cannot be scored is left out (its reason is logged and stored as a
+    ``test_evaluation_failed`` event); a user's function gives an empty result.
+    """
+    from metaml.pipelines.baseline import builtin_pipeline
+
+    spec = builtin_pipeline(function if function is not None else _info(study).get("function"))
+    if spec is None or spec.evaluate is None:
+        return {}
+    stored, _, _ = _score_missing(study, spec.evaluate, trials)
+    return {t.number: stored[t.number] for t in trials if t.number in stored}
+
+
+def _score_missing(
+    study: Study, evaluate: Callable[..., dict[str, float]], trials: Sequence[TrialRecord]
+) -> tuple[dict[int, dict[str, float]], dict[int, str], list[int]]:
+    """(every stored result, errors by trial, trials scored now): score the trials with no stored result."""
+    stored = stored_results(study)
+    failures = _stored_failures(study)
+    computed: list[int] = []
+    errors: dict[int, str] = {}
+    for trial in trials:
+        if trial.number in stored:
+            continue  # scored once already: the test split is used once per model
+        try:
+            metrics = _score(study, evaluate, trial)
+        except MetamlError as exc:
+            errors[trial.number] = str(exc)
+            if failures.get(trial.number) != str(exc):
+                study.store.add_event(study.id, FAILED_EVENT, str(exc), trial.number)
+            log.warning("test evaluation of trial %s: %s", trial.number, exc)
+            continue
+        stored[trial.number] = metrics
+        computed.append(trial.number)
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        study.store.add_event(study.id, EVENT, f"trial {trial.number} on the test split: {shown}", trial.number,
+                              {"metrics": metrics, "fidelity": trial.fidelity})  # fmt: skip
+    return stored, errors, computed
+
+
+def stored_evaluation(study: Study, front: Sequence[TrialRecord] | None = None) -> FinalEvaluation:
+    """What the store holds for the current front (computes nothing: for reports and ``metaml pareto``)."""
+    numbers = _numbers(front if front is not None else study.pareto_front())
+    study_info = _info(study)
+    info = study_info.get(INFO_KEY) or {}
+    if info.get("status") == "not_builtin":
+        return FinalEvaluation("not_builtin", str(info.get("message")), numbers)
+    if study_info.get("function") and not str(study_info["function"]).startswith("metaml.pipelines."):
+        return FinalEvaluation("not_builtin", _not_builtin(study_info["function"]), numbers)
+    stored, failures = stored_results(study), _stored_failures(study)
+    results = {n: stored[n] for n in numbers if n in stored}
+    errors = {n: failures[n] for n in numbers if n not in stored and n in failures}
+    when = info.get("evaluated_at")
+    if not numbers:
+        return FinalEvaluation("no_front", "no Pareto front to evaluate yet", evaluated_at=when)
+    if len(results) == len(numbers):
+        return FinalEvaluation("evaluated", "every front trial scored on the test split", numbers, results,
+                               evaluated_at=when)  # fmt: skip
+    if errors and len(results) + len(errors) == len(numbers):
+        return FinalEvaluation("partial", f"{len(errors)} front trial(s) could not be scored", numbers, results,
+                               errors, evaluated_at=when)  # fmt: skip
+    missing = [n for n in numbers if n not in results and n not in errors]
+    hint = "metaml run finishes with it" if info else "metaml run scores a built-in pipeline's front at its end"
+    return FinalEvaluation("not_evaluated", f"front trial(s) {missing} not scored on the test split yet ({hint})",
+                           numbers, results, errors, evaluated_at=when)  # fmt: skip
+
+
+def stored_results(study: Study) -> dict[int, dict[str, float]]:
+    """The test metrics of every trial ever scored, by trial number (from the store's events)."""
+    return {e.trial_number: dict(e.data.get("metrics") or {}) for e in _events(study, EVENT)
+            if e.trial_number is not None}  # fmt: skip
+
+
+def _stored_failures(study: Study) -> dict[int, str]:
+    return {e.trial_number: e.message for e in _events(study, FAILED_EVENT) if e.trial_number is not None}
+
+
+def _events(study: Study, kind: str) -> list[Event]:
+    return study.store.events(study.id, [kind])
+
+
+def _score(study: Study, evaluate: Callable[..., dict[str, float]], trial: TrialRecord) -> dict[str, float]:
+    from metaml.pipelines.evaluation import CheckpointTrial, MissingCheckpointError
+
+    full = study.space.fidelity
+    stand_in = CheckpointTrial(trial.number, study.trial_directory(trial.number), trial.fidelity,
+                               None if full is None else full.upper)  # fmt: skip
+    if not stand_in.path.exists():  # say so before paying for loading the data
+        raise MissingCheckpointError(
+            f"trial {trial.number}: its checkpoint {stand_in.path} is missing (were the study's artifacts deleted?), "
+            "so its model cannot be scored on the test split"
+        )
+    return {k: float(v) for k, v in evaluate(dict(trial.config), stand_in).items()}
+
+
+def _finish(study: Study, result: FinalEvaluation, function: Any) -> FinalEvaluation:
+    now = time.time()
+    study.store.update_study_info(study.id, {INFO_KEY: {
+        "status": result.status, "message": result.message, "front": list(result.front),
+        "function": function if isinstance(function, str) else getattr(function, "__qualname__", None),
+        "evaluated_at": now,
+    }})  # fmt: skip
+    return FinalEvaluation(result.status, result.message, result.front, result.results, result.errors,
+                           result.computed, now)  # fmt: skip
+
+
+def _not_builtin(function: Any) -> str:
+    name = function if isinstance(function, str) else getattr(function, "__qualname__", None)
+    if name is None:
+        return "no test evaluation: the study's training function is unknown (pass it to evaluate_front)"
+    return f"no test evaluation: {name} is a user function, not a built-in pipeline, so it has no test split"
+
+
+def _numbers(front: Sequence[TrialRecord]) -> tuple[int, ...]:
+    return tuple(sorted(t.number for t in front))
+
+
+def _info(study: Study) -> Mapping[str, Any]:
+    return study.store.get_study(study.name).info

@@ -1,0 +1,75 @@
+"""The pipeline's default configuration run first: the baseline a search must beat, measured in the study.
+
+A practitioner without a search would train the pipeline's defaults; a study of a built-in
+pipeline therefore trains that configuration first, at full fidelity (a mature tuner's
+"baseline first"). Its result is then a measured reference for the report ("how far did
+the search move from the default, and what did it buy") and a candidate for the front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from metaml.errors import SpaceError
+from metaml.pipelines.base import PipelineSpec
+from metaml.space import Constant, Space
+from metaml.store import TrialRecord
+
+#: Study-info key holding the default trial's number and configuration.
+DEFAULT_TRIAL_KEY = "default_trial"
+
+
+def builtin_pipeline(function: str | Callable[..., Any] | None) -> PipelineSpec | None:
+    """The built-in pipeline a study's function names (``metaml.pipelines.tabular:train``), or None."""
+    if function is None:
+        return None
+    if isinstance(function, str) and not function.startswith("metaml.pipelines."):
+        return None  # a user's function: never import the torch pipelines for it
+    from metaml.pipelines import pipelines
+
+    for spec in pipelines().values():
+        if function == spec.function or function is spec.train:
+            return spec
+    return None
+
+
+def default_config(spec: PipelineSpec, space: Space) -> tuple[dict[str, Any] | None, str]:
+    """The pipeline's default on the study's searched parameters, or (None, why it is not in the space)."""
+    config: dict[str, Any] = {}
+    for name in space.order:
+        param = space.parameters[name]
+        if not space.is_active(name, config):
+            continue
+        if isinstance(param, Constant):
+            config[name] = param.value
+        elif name in spec.defaults:
+            config[name] = spec.defaults[name]
+        else:
+            return None, f"the study's parameter {name!r} is not one of the {spec.name} pipeline's"
+    try:
+        checked = space.validate(config)
+    except SpaceError as exc:  # the study narrowed a range or a choice past the default
+        return None, f"the {spec.name} pipeline's default is outside the study's space: {exc}"
+    return {k: v for k, v in checked.items() if not isinstance(space.parameters[k], Constant)}, ""
+
+
+def enqueue_default(study: Any, function: str | Callable[..., Any] | None) -> TrialRecord | None:
+    """Queue the built-in pipeline's default at full fidelity as the study's first trial (None: not done).
+
+    Only a study with no trial yet gets it (a resumed study already has its history); a
+    user's function has no recorded default. The trial's number and configuration go into
+    the study's info under ``default_trial`` so that the report finds its reference.
+    """
+    spec = builtin_pipeline(function)
+    if spec is None or study.trials():
+        return None
+    config, why = default_config(spec, study.space)
+    if config is None:
+        study.store.add_event(study.id, "default_skipped", f"the default configuration is not run first: {why}")
+        return None
+    record: TrialRecord = study.enqueue(config, reason=f"the {spec.name} pipeline's default configuration, run first "
+                                                       "at full fidelity as the baseline to beat")  # fmt: skip
+    info: Mapping[str, Any] = {"number": record.number, "config": dict(record.config), "pipeline": spec.name}
+    study.store.update_study_info(study.id, {DEFAULT_TRIAL_KEY: dict(info)})
+    return record

@@ -1,0 +1,82 @@
+"""Restoring a finished trial's model from its checkpoint, to score it once on the test rows.
+
+The final evaluation (``metaml.final_evaluation``) must score exactly the model the trial
+validated, without training anything again. The pipelines' own training loop does that
+when handed a ``CheckpointTrial``: it rebuilds the model, optimizer, schedule, SWA average,
+lookahead and snapshots as training did, restores them all from the trial's last
+checkpoint, trains no epoch (the checkpoint already holds the trial's fidelity) and returns
+the model whose predictions counted (the SWA average, the snapshot ensemble).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from metaml.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from metaml.pipelines.base import PipelineError
+from metaml.pipelines.training import DEFAULT_EPOCHS
+
+
+class MissingCheckpointError(PipelineError):
+    """A trial's checkpoint is gone (e.g. its artifacts were deleted): its model cannot be scored."""
+
+
+class CheckpointTrial:
+    """A stand-in trial context that restores trial ``number``'s checkpoint and trains nothing.
+
+    ``fidelity`` and ``max_fidelity`` are the trial's, so that every schedule is rebuilt on
+    the same full length as in training; a checkpoint at another epoch is refused rather
+    than trained further.
+    """
+
+    directory = None  # no provenance file is written: this is not a new run
+
+    def __init__(self, number: int, folder: Path, fidelity: float | None, max_fidelity: float | None) -> None:
+        self.number = number
+        self.path = Path(folder) / CHECKPOINT_FILE
+        self.fidelity = None if fidelity is None else int(fidelity)
+        self.max_fidelity = None if max_fidelity is None else int(max_fidelity)
+        self.step: float | None = None
+
+    def restore(self, **objects: Any) -> int:
+        if not self.path.exists():
+            raise MissingCheckpointError(
+                f"trial {self.number}: its checkpoint {self.path} is missing (were the study's artifacts "
+                "deleted?), so its model cannot be scored on the test split"
+            )
+        self.step = load_checkpoint(self.path, objects)
+        expected = int(self.fidelity or self.max_fidelity or DEFAULT_EPOCHS)
+        if self.step != expected:
+            raise PipelineError(
+                f"trial {self.number}: its checkpoint {self.path} holds epoch {self.step:g}, not the {expected} "
+                "it finished with; it cannot be scored on the test split"
+            )
+        return expected
+
+    def report(self, step: float, **metrics: Any) -> None:  # pragma: no cover - no epoch is trained
+        raise PipelineError(f"trial {self.number}: restoring a checkpoint must not train")
+
+    def checkpoint(self, step: float, **objects: Any) -> None:  # pragma: no cover - no epoch is trained
+        raise PipelineError(f"trial {self.number}: restoring a checkpoint must not write one")
+
+    def should_stop(self) -> bool:  # pragma: no cover - no epoch is trained
+        return False
+
+
+@contextlib.contextmanager
+def kept_random_state() -> Iterator[None]:
+    """Run a block that restores checkpoints (which set the global RNGs), then put the caller's states back."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
