@@ -31,6 +31,10 @@ def run(
     executor: str = typer.Option(None, "--executor", help="inline, local or ray (default: from the file, else auto)."),
     ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to join, e.g. 'auto' (default: start a local one)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    default_first: bool = typer.Option(
+        True, "--default-first/--no-default-first",
+        help="For a built-in pipeline, train its default configuration first as the baseline (new studies only).",
+    ),
 ) -> None:
     """Run or resume a study until its budget is spent, then print its Pareto front.
 
@@ -68,7 +72,7 @@ def run(
         "budget": chosen.to_dict(), "execution": settings.to_dict(),
     })
     already = len(study.trials())
-    default = enqueue_default(study, spec.function) if not already else None
+    default = enqueue_default(study, spec.function) if default_first and not already else None
     if not quiet:
         note = f" (resuming: {already} trials in the store)" if already else ""
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")

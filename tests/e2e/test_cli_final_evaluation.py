@@ -68,3 +68,15 @@ def test_a_user_function_says_in_one_line_that_it_has_no_test_evaluation(study_d
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if "no test evaluation" in line]
     assert len(lines) == 1 and "tiny:train" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_no_default_first_leaves_the_first_trial_to_the_optimizer(tmp_path: Path) -> None:
+    write_tiny_table(tmp_path / "tiny.csv")
+    (tmp_path / "study.yaml").write_text(YAML.replace("{trials: 3}", "{trials: 1}"))
+    result = run_cli(["run", "study.yaml", "--no-default-first"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "the pipeline's default configuration" not in result.stdout
+    study = Study.load("tiny-table", tmp_path / "runs" / "tiny-table" / "study.db")
+    assert "default_trial" not in study.store.get_study("tiny-table").info
+    trials = study.trials()
+    assert len(trials) == 1 and "default" not in json.dumps(trials[0].info)
