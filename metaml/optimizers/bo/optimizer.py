@@ -1,8 +1,9 @@
 """``bo``: Gaussian-process Bayesian optimization over the joint space, with limits and expert priors.
 
-A study runs in two phases. The first ``n_initial`` trials follow a scrambled Sobol design
-(through the expert priors when the space has them), which covers the space evenly for
-the model to start from. After that each proposal maximizes a log-acquisition (qLogNEI for
+A study runs in two phases. The first ``n_initial`` trials follow a scrambled Sobol design,
+which covers the space evenly for the model to start from; when the space has expert
+priors, the prior's own configuration comes first and every other design point is drawn
+through the priors (the rest stay uniform, so a wrong prior cannot hide the space). After that each proposal maximizes a log-acquisition (qLogNEI for
 one objective, qLogNEHVI for several; limits as constraints; πBO prior weighting) on a GP
 fitted to the completed and failed trials at the full fidelity, with the pending ones as
 ``X_pending``. Proposals are always at the full fidelity.
@@ -175,8 +176,16 @@ class BayesianOptimization(Optimizer):
 
     # ------------------------------------------------------------------- samples
     def _design(self, history: Sequence[TrialRecord], why: str) -> Proposal:
-        config = sobol_configs(self.space, 1, len(history), self.seed, self.use_prior)[0]
-        how = "through the expert priors" if self.use_prior else "uniform"
+        if self.use_prior and not history:
+            # What the expert would run without a search: tried first, as SMAC does with a
+            # space's default and PriorBand with the prior's mode.
+            return Proposal(config=self.space.default(), fidelity=self.full_fidelity,
+                            reason=f"{why}: the expert prior's own configuration, tried first")
+        # With priors, every other design point is uniform: a misleading prior then cannot
+        # keep the whole design (and so the GP's first picture) inside the wrong region.
+        through_prior = self.use_prior and len(history) % 2 == 1
+        config = sobol_configs(self.space, 1, len(history), self.seed, through_prior)[0]
+        how = "through the expert priors" if through_prior else "uniform"
         return Proposal(config=config, fidelity=self.full_fidelity, reason=f"{why}: scrambled Sobol ({how})")
 
     def _fallback(self, history: Sequence[TrialRecord], why: str) -> Proposal:

@@ -76,8 +76,19 @@ def test_a_prior_pulls_the_first_proposals_and_its_pull_fades(make_trial) -> Non
 
 def test_the_prior_seeds_the_initial_design(study) -> None:
     history, proposals = study(BayesianOptimization(prior_space(0.2), LOSS, seed=1), bowl(0.6), 5)
-    assert all("through the expert priors" in p.reason for p in proposals)
-    assert statistics.mean(distance(p.config, 0.2) for p in proposals) < 0.15
+    assert proposals[0].config == {"x": 0.2, "y": 0.2}  # the expert's own configuration first
+    assert "the expert prior's own configuration" in proposals[0].reason
+    # then prior and uniform Sobol points in turn: half the design near the prior, half anywhere
+    assert ["through the expert priors" in p.reason for p in proposals[1:]] == [True, False, True, False]
+    near = statistics.mean(distance(p.config, 0.2) for p in proposals[1::2])
+    anywhere = statistics.mean(distance(p.config, 0.2) for p in proposals[2::2])
+    assert near < 0.2 and near < anywhere, (near, anywhere)
+
+
+def test_without_priors_the_design_starts_with_sobol(study) -> None:
+    history, proposals = study(BayesianOptimization(prior_space(None), LOSS, seed=1), bowl(0.6), 2)
+    assert all("scrambled Sobol (uniform)" in p.reason for p in proposals)
+    assert BayesianOptimization(prior_space(0.2), LOSS, seed=1, prior_weight=0).ask([]).config != {"x": 0.2, "y": 0.2}
 
 
 def test_a_misleading_prior_does_not_stop_convergence(study) -> None:
