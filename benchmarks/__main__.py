@@ -5,6 +5,8 @@
     python -m benchmarks table results.jsonl more.jsonl
     python -m benchmarks compare --suite lcbench-dev --seeds 10     # metaml against every installed peer
     python -m benchmarks compare --suite lcbench-dev --quick        # the same in a few minutes
+    python -m benchmarks compare --suite tabular --seeds 5 --budget-fte 10      # the real tabular pipeline
+    python -m benchmarks compare --suite lcbench-mo-dev --seeds 5               # hypervolume, MO peers
 """
 
 from __future__ import annotations
@@ -56,13 +58,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _compare_parser(sub: Any) -> None:
     cmp = sub.add_parser("compare", help="metaml's default optimizer against every installed peer, same runs")
-    cmp.add_argument("--suite", default="lcbench-dev", help="lcbench-dev or synthetic")
+    cmp.add_argument("--suite", default="lcbench-dev", help="lcbench-dev, synthetic, tabular or lcbench-mo-dev")
     cmp.add_argument("--tasks", default=None, help="comma-separated tasks (for a one-family suite)")
     cmp.add_argument("--families", default=None, help="only these families of the suite (e.g. hartmann6)")
     cmp.add_argument("--seeds", type=int, default=10, help="runs per optimizer and task (seeds 0..N-1)")
     cmp.add_argument("--budget-fte", type=float, default=None, help="budget per run (default: the suite's, 30 FTE)")
     cmp.add_argument("--peers", default="all", help="comma-separated peer specs, or 'all' (the default set)")
-    cmp.add_argument("--metaml", default=None, help="metaml optimizers to run (default: priorband)")
+    cmp.add_argument("--metaml", default=None,
+                     help="metaml optimizers to run (default: bohb; moasha,mohb,bo on lcbench-mo-dev)")
     cmp.add_argument("--no-metaml", action="store_true", help="run only the peers")
     cmp.add_argument("--slow-seeds", type=int, default=3, help="seeds for peers that take seconds per proposal")
     cmp.add_argument("--peer-seeds", default="neps-bo=1,smac-mf=5",
@@ -190,9 +193,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.quick:
         n_tasks, seeds, budget = QUICK_TASKS, QUICK_SEEDS, QUICK_BUDGET
         slow_seeds, time_box, slow_time_box = 1, min(time_box, 60.0), min(slow_time_box, 30.0)
-    peers = list(DEFAULT_PEERS) if args.peers == "all" else _split(args.peers)
+    peers = list(suite.peers or DEFAULT_PEERS) if args.peers == "all" else _split(args.peers)
     unknown = [p for p in peers if p not in PEERS]
-    metaml = [] if args.no_metaml else (_split(args.metaml) or [cmp.METAML_DEFAULT])
+    metaml = [] if args.no_metaml else (_split(args.metaml) or list(suite.metaml or [cmp.METAML_DEFAULT]))
     unknown += [o for o in metaml if o not in available()]
     if unknown:
         raise OptimizerError(f"unknown optimizer or peer {', '.join(unknown)}; peers: {', '.join(PEERS)}")
@@ -215,31 +218,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
     child_out = cmp.temp_out() if plan.delegated else None
     child = None
     child_args = cmp.child_argv(args.argv)
+    families = _split(args.families)
+    work = []  # (problems, targets, extra measures) per family, references computed before any run starts
+    for family, tasks in suite.families:
+        if families and family not in families:
+            continue
+        chosen = _split(args.tasks) or list(tasks)
+        problems = make_problems(family, chosen[:n_tasks] if n_tasks else chosen)
+        targets = {p.name: load_targets(p) for p in problems}
+        measures = None
+        if suite.multi_objective:
+            from benchmarks.peers.mo import measures_for
+            from benchmarks.targets import load_mo_targets
+
+            measures = measures_for({p.name: load_mo_targets(p) for p in problems})
+        work.append((problems, targets, measures))
     try:
         if plan.delegated and args.parallel:
             child = cmp.start_delegate(peer_python, child_args, plan.delegated, child_out)  # type: ignore[arg-type]
 
         def on_result(r: dict[str, Any]) -> None:
-            err.print(f"  {r['problem']} {r['optimizer']} seed {r['seed']}: fte_to_target={r['fte_to_target']} "
+            hv = f" fte_to_hv_target={r['mo']['fte_to_hv_target']}" if "mo" in r else ""
+            err.print(f"  {r['problem']} {r['optimizer']} seed {r['seed']}: fte_to_target={r['fte_to_target']}{hv} "
                       f"overhead {r['overhead_s']:.1f} s{'' if r['stopped'] == 'budget' else ' ' + r['stopped']}",
                       highlight=False)
             out.write(json.dumps(r) + "\n")
             out.flush()
             results.append(r)
 
-        families = _split(args.families)
-        for family, tasks in suite.families:
-            if families and family not in families:
-                continue
-            chosen = _split(args.tasks) or list(tasks)
-            problems = make_problems(family, chosen[:n_tasks] if n_tasks else chosen)
-            targets = {p.name: load_targets(p) for p in problems}
+        for problems, targets, measures in work:
             if metaml:
-                run_many(problems, metaml, list(range(seeds)), budget, targets, on_result=on_result, extra=extra)
+                run_many(problems, metaml, list(range(seeds)), budget, targets, on_result=on_result, extra=extra,
+                         measures=measures)
             for name in plan.local:
                 n = cmp.seeds_for(name, seeds, slow_seeds, peer_seeds)
                 run_many(problems, [name], list(range(n)), budget, targets, continuation_baseline=False,
-                         on_result=on_result, extra=extra, time_box_s=cmp.time_box_for(name, time_box, slow_time_box))
+                         on_result=on_result, extra=extra, time_box_s=cmp.time_box_for(name, time_box, slow_time_box),
+                         measures=measures)
         if plan.delegated:
             if child is None:
                 child = cmp.start_delegate(peer_python, child_args, plan.delegated, child_out)  # type: ignore[arg-type]
@@ -269,6 +284,8 @@ def _plot_compare(results: list[dict[str, Any]], prefix: Path, budget: float) ->
     from benchmarks.summary import best_label
 
     for family, rs in group_by_family(results).items():
+        if "mo" in rs[0]:
+            continue  # hypervolume has no regret-vs-FTE plot yet: the tables carry it
         path = prefix.parent / f"{prefix.name}-{family}.png"
         n_tasks = len({r["problem"] for r in rs})
         best = best_label(rs, "peer")
@@ -287,6 +304,7 @@ def _print_compare(results: list[dict[str, Any]], args: argparse.Namespace, budg
         best_label,
         compare_markdown,
         compare_table,
+        is_multi_objective,
         per_task_markdown,
         per_task_table,
         rows,
@@ -295,6 +313,9 @@ def _print_compare(results: list[dict[str, Any]], args: argparse.Namespace, budg
     console = Console() if sys.stdout.isatty() else Console(width=200)
     payload = {}
     for family, rs in group_by_family(results).items():
+        if is_multi_objective(rs):
+            payload[family] = _print_mo(family, rs, args, budget, elapsed, console)
+            continue
         ref = best_label(rs, "peer")
         table_rows = rows(rs, reference=ref or "random")
         n_tasks = len({r["problem"] for r in rs})
@@ -312,6 +333,36 @@ def _print_compare(results: list[dict[str, Any]], args: argparse.Namespace, budg
                 console.print(per_task_table(rs))
     if args.json:
         print(json.dumps(payload, indent=1))
+
+
+def _print_mo(family: str, rs: list[dict[str, Any]], args: argparse.Namespace, budget: float, elapsed: float,
+              console: Any) -> dict[str, Any]:
+    """The multi-objective table of one family: FTE to the hypervolume target, normalized hypervolume."""
+    from benchmarks.summary import (
+        best_mo_label,
+        mo_as_json,
+        mo_compare_markdown,
+        mo_compare_table,
+        mo_per_task_markdown,
+        mo_rows,
+    )
+
+    ref = best_mo_label(rs, "peer")
+    table_rows = mo_rows(rs, reference=ref)
+    share = float(rs[0]["mo"]["share"])
+    n_tasks = len({r["problem"] for r in rs})
+    title = (f"{family}: {n_tasks} tasks, budget {budget:g} FTE, hypervolume of the full-fidelity results "
+             f"(HV_rand: the 5,000-random-configuration front's), ratios against the best peer ({ref})"
+             + (f"; {elapsed:.0f} s" if elapsed else ""))
+    if args.markdown:
+        print(f"**{title}**\n\n{mo_compare_markdown(table_rows, ref, share)}\n")
+        if args.per_task:
+            print(mo_per_task_markdown(rs) + "\n")
+    elif not args.json:
+        console.print(mo_compare_table(title, table_rows, ref, share))
+        if args.per_task:
+            console.print(mo_per_task_markdown(rs))
+    return {"reference": ref, "rows": mo_as_json(table_rows)}
 
 
 def cmd_table(args: argparse.Namespace) -> int:

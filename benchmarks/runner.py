@@ -268,9 +268,14 @@ def versions() -> dict[str, Any]:
     return out
 
 
+#: Further measures of a run (e.g. hypervolumes): (problem, log, history, budget) -> fields of the result line.
+Measures = Callable[[Problem, RunLog, list[TrialRecord], float], dict[str, Any]]
+
+
 def run_one(problem: Problem, optimizer: str, seed: int, budget_fte: float, targets: Targets,
-            extra: dict[str, Any] | None = None, time_box_s: float | None = None) -> dict[str, Any]:
-    """One (problem, optimizer, seed) run as a JSON-ready result line."""
+            extra: dict[str, Any] | None = None, time_box_s: float | None = None,
+            measures: Measures | None = None) -> dict[str, Any]:
+    """One (problem, optimizer, seed) run as a JSON-ready result line (plus ``measures``' fields, if given)."""
     started = time.perf_counter()
     log, history, settings = simulate(problem, optimizer, seed, budget_fte, time_box_s=time_box_s)
     name = split_name(optimizer)[0]
@@ -292,6 +297,8 @@ def run_one(problem: Problem, optimizer: str, seed: int, budget_fte: float, targ
         "error": log.error,
         "sim_seconds": time.perf_counter() - started,
     }
+    if measures is not None:
+        result.update(measures(problem, log, history, budget_fte))
     result.update(extra or {})
     if is_peer(name):
         result["versions"] = {**result.get("versions", {}), **peer_versions([name])}
@@ -301,7 +308,8 @@ def run_one(problem: Problem, optimizer: str, seed: int, budget_fte: float, targ
 def run_many(problems: Sequence[Problem], optimizers: Sequence[str], seeds: Sequence[int], budget_fte: float,
              targets: dict[str, Targets], continuation_baseline: bool = True,
              on_result: Callable[[dict[str, Any]], None] | None = None,
-             extra: dict[str, Any] | None = None, time_box_s: float | None = None) -> list[dict[str, Any]]:
+             extra: dict[str, Any] | None = None, time_box_s: float | None = None,
+             measures: Measures | None = None) -> list[dict[str, Any]]:
     """Every (problem, optimizer, seed); a ``-scratch`` run follows each metaml optimizer that continued trials.
 
     Peers get no automatic scratch run: how a peer is charged is fixed by what the library can do.
@@ -315,7 +323,7 @@ def run_many(problems: Sequence[Problem], optimizers: Sequence[str], seeds: Sequ
             i += 1
             continued = False
             for seed in seeds:
-                result = run_one(problem, name, seed, budget_fte, targets[problem.name], extra, time_box_s)
+                result = run_one(problem, name, seed, budget_fte, targets[problem.name], extra, time_box_s, measures)
                 continued = continued or result["n_continuations"] > 0
                 results.append(result)
                 if on_result is not None:

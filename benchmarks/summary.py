@@ -98,7 +98,9 @@ def rows(results: Sequence[dict[str, Any]], reference: str = "random") -> list[R
 def _charged(result: dict[str, Any]) -> str:
     if result.get("kind") == "peer":
         return "continues" if result.get("optimizer_settings", {}).get("continues") else "retrains"
-    return "retrains" if str(result["optimizer"]).endswith("-scratch") else "continues"
+    if str(result["optimizer"]).endswith("-scratch") or result.get("n_continuations", 1) == 0:
+        return "retrains"  # a -scratch line, or an optimizer that never continued (bo: full runs)
+    return "continues"
 
 
 def best_label(results: Sequence[dict[str, Any]], kind: str = "peer") -> str | None:
@@ -275,4 +277,161 @@ def compare_markdown(table_rows: Sequence[Row], reference: str | None) -> str:
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 3) + "---|"]
     for row in cells:
         lines.append("| " + " | ".join([f"`{row[0]}`", *row[1:]]) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- multi-objective (results with an "mo" field)
+HV_KEYS: tuple[str, ...] = ("5", "10", "30")
+
+
+def is_multi_objective(results: Sequence[dict[str, Any]]) -> bool:
+    """Whether the result lines carry hypervolume measures (the lcbench-mo-dev suite)."""
+    return bool(results) and all("mo" in r for r in results)
+
+
+@dataclass(frozen=True)
+class MORow:
+    """One optimizer on a multi-objective family: FTE to the hypervolume target, normalized hypervolume."""
+
+    optimizer: str
+    kind: str
+    charged: str
+    runs: int
+    budget: float
+    fte_to_hv_target: Summary
+    hv_norm: dict[str, Summary | None]  # hypervolume / the random front's, per checkpoint (None past the budget)
+    vs_reference: Ratio | None
+    evaluations: float
+    overhead_ms: float
+    overhead_s: float
+    stopped: dict[str, int]
+
+
+def _by_label(results: Sequence[dict[str, Any]], kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    labels = _label(results)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        if kind is None or r.get("kind", "metaml") == kind:
+            out.setdefault(labels[(r["optimizer"], float(r["budget_fte"]))], []).append(r)
+    return out
+
+
+def best_mo_label(results: Sequence[dict[str, Any]], kind: str = "peer") -> str | None:
+    """The best optimizer of a kind: lowest median FTE to the hypervolume target, then most runs
+    reaching it, then the highest median final normalized hypervolume."""
+    groups = _by_label(results, kind)
+    if not groups:
+        return None
+
+    def key(label: str) -> tuple[float, float, float]:
+        s = summarize(r["mo"]["fte_to_hv_target"] for r in groups[label])
+        return s.median, -s.n_finite / max(s.n, 1), -median(r["mo"]["final_hv_norm"] for r in groups[label])
+
+    return min(groups, key=key)
+
+
+def mo_rows(results: Sequence[dict[str, Any]], reference: str | None = None) -> list[MORow]:
+    """One row per optimizer (tasks and seeds pooled); ratios of median FTE-to-HV-target against ``reference``."""
+    groups = _by_label(results)
+    budget = {name: min(float(r["budget_fte"]) for r in rs) for name, rs in groups.items()}
+    ref = summarize(r["mo"]["fte_to_hv_target"] for r in groups[reference]) if reference in groups else None
+    out = []
+    for name, rs in groups.items():
+        fte = summarize(r["mo"]["fte_to_hv_target"] for r in rs)
+        hv: dict[str, Summary | None] = {}
+        for k in HV_KEYS:
+            hv[k] = summarize(r["mo"]["hv_norm"][k] for r in rs) if all(k in r["mo"]["hv_norm"] for r in rs) else None
+        stopped: dict[str, int] = {}
+        for r in rs:
+            stopped[r["stopped"]] = stopped.get(r["stopped"], 0) + 1
+        vs = None
+        if ref is not None and reference is not None:
+            vs = ratio(fte.median, ref.median, budget[name], budget[reference])
+        out.append(MORow(
+            optimizer=name, kind=rs[0].get("kind", "metaml"), charged=_charged(rs[0]), runs=len(rs),
+            budget=budget[name], fte_to_hv_target=fte, hv_norm=hv, vs_reference=vs,
+            evaluations=median(r["n_evaluations"] for r in rs),
+            overhead_ms=median(r["overhead_ms"] for r in rs if r.get("overhead_ms") is not None),
+            overhead_s=median(r["overhead_s"] for r in rs if r.get("overhead_s") is not None),
+            stopped=stopped,
+        ))
+    return out
+
+
+def _hv(s: Summary | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s.median:.3f} [{s.q25:.3f}, {s.q75:.3f}]"
+
+
+def mo_compare_cells(table_rows: Sequence[MORow], reference: str | None, share: float | None = None
+                     ) -> tuple[list[str], list[list[str]]]:
+    """(header, cells) of the multi-objective compare table."""
+    target = f"FTE to {share:.0%} HV: median [IQR]" if share else "FTE to HV target: median [IQR]"
+    head = ["optimizer", "charged", "runs", target, "reached", f"vs {reference}" if reference else "vs best peer",
+            *[f"HV/HVr @{k}: median [IQR]" for k in HV_KEYS], "evals/run", "overhead ms/eval", "overhead s/run",
+            "stopped"]
+    cells = []
+    for r in table_rows:
+        s = r.fte_to_hv_target
+        stopped = ", ".join(f"{k}: {v}" for k, v in r.stopped.items() if k != "budget")
+        cells.append([
+            r.optimizer, r.charged, str(r.runs),
+            f"{_fte(s.median, r.budget)} [{_fte(s.q25, r.budget)}, {_fte(s.q75, r.budget)}]",
+            f"{s.n_finite}/{s.n}", "" if r.vs_reference is None else str(r.vs_reference),
+            *[_hv(r.hv_norm[k]) for k in HV_KEYS],
+            f"{r.evaluations:.0f}", _ms(r.overhead_ms), _ms(r.overhead_s), stopped,
+        ])
+    return head, cells
+
+
+def mo_compare_table(title: str, table_rows: Sequence[MORow], reference: str | None, share: float | None = None) -> Any:
+    from rich.table import Table
+
+    head, cells = mo_compare_cells(table_rows, reference, share)
+    t = Table(title=title, title_justify="left")
+    for i, h in enumerate(head):
+        t.add_column(h.replace(": ", "\n", 1) if i else h, justify="left" if i in (0, 1, len(head) - 1) else "right")
+    for row in cells:
+        t.add_row(*row)
+    return t
+
+
+def mo_compare_markdown(table_rows: Sequence[MORow], reference: str | None, share: float | None = None) -> str:
+    head, cells = mo_compare_cells(table_rows, reference, share)
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 3) + "---|"]
+    for row in cells:
+        lines.append("| " + " | ".join([f"`{row[0]}`", *row[1:]]) + " |")
+    return "\n".join(lines)
+
+
+def mo_as_json(table_rows: Sequence[MORow]) -> list[dict[str, Any]]:
+    def fin(x: float | None) -> float | None:
+        return None if x is None or not math.isfinite(x) else x
+
+    return [{
+        "optimizer": r.optimizer, "runs": r.runs, "budget_fte": r.budget,
+        "fte_to_hv_target": {"median": fin(r.fte_to_hv_target.median), "q25": fin(r.fte_to_hv_target.q25),
+                             "q75": fin(r.fte_to_hv_target.q75), "reached": r.fte_to_hv_target.n_finite},
+        "vs_reference": None if r.vs_reference is None else {"value": fin(r.vs_reference.value),
+                                                              "bound": r.vs_reference.bound},
+        "hv_norm": {k: None if s is None else {"median": s.median, "q25": s.q25, "q75": s.q75}
+                    for k, s in r.hv_norm.items()},
+        "evaluations": r.evaluations, "stopped": r.stopped,
+    } for r in table_rows]
+
+
+def mo_per_task_markdown(results: Sequence[dict[str, Any]]) -> str:
+    """Median FTE to the hypervolume target (reached/runs) per problem and optimizer."""
+    labels = _label(results)
+    problems = list(dict.fromkeys(r["problem"] for r in results))
+    optimizers = list(dict.fromkeys(labels[(r["optimizer"], float(r["budget_fte"]))] for r in results))
+    lines = ["| problem | " + " | ".join(f"`{o}`" for o in optimizers) + " |", "|---|" + "---:|" * len(optimizers)]
+    for p in problems:
+        row = []
+        for o in optimizers:
+            rs = [r for r in results if r["problem"] == p and labels[(r["optimizer"], float(r["budget_fte"]))] == o]
+            s = summarize(r["mo"]["fte_to_hv_target"] for r in rs) if rs else None
+            row.append("" if s is None else f"{_fte(s.median, min(r['budget_fte'] for r in rs))} ({s.n_finite}/{s.n})")
+        lines.append(f"| {p} | " + " | ".join(row) + " |")
     return "\n".join(lines)

@@ -29,6 +29,12 @@ PEERS: dict[str, str] = {
     "neps-bo": "benchmarks.peers.neps_peer:NePSBO",
     "syne-asha": "benchmarks.peers.syne_tune_peer:SyneTuneASHA",
     "syne-bohb": "benchmarks.peers.syne_tune_peer:SyneTuneBOHB",
+    # multi-objective (the lcbench-mo-dev suite)
+    "optuna-mo-tpe": "benchmarks.peers.optuna_peer:OptunaMOTPE",
+    "optuna-nsga2": "benchmarks.peers.optuna_peer:OptunaNSGA2",
+    "smac-mo-parego": "benchmarks.peers.smac_peer:SMACMultiObjective",
+    "neps-mo-hyperband": "benchmarks.peers.neps_peer:NePSMOHyperband",
+    "syne-moasha": "benchmarks.peers.syne_tune_peer:SyneTuneMOASHA",
 }
 
 #: What ``compare`` runs by default. ``neps-default`` is left out because on every problem
@@ -37,6 +43,10 @@ DEFAULT_PEERS: tuple[str, ...] = (
     "optuna-tpe", "optuna-tpe-hb", "optuna-random", "smac-mf", "smac-hb", "dehb",
     "neps-hyperband", "neps-priorband", "neps-bo", "syne-asha", "syne-bohb",
 )
+
+
+#: What ``compare`` runs on a multi-objective suite: every peer that optimizes several objectives.
+MO_PEERS: tuple[str, ...] = ("optuna-mo-tpe", "optuna-nsga2", "smac-mo-parego", "neps-mo-hyperband", "syne-moasha")
 
 
 def is_peer(name: str) -> bool:
@@ -83,5 +93,5 @@ def peer_versions(names: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DEFAULT_PEERS", "PEERS", "Peer", "PerEpochRun", "Request", "is_peer", "make_peer", "missing", "preload",
+__all__ = ["DEFAULT_PEERS", "MO_PEERS", "PEERS", "Peer", "PerEpochRun", "Request", "is_peer", "make_peer", "missing", "preload",
            "peer_class", "peer_versions"]

@@ -54,6 +54,8 @@ class Peer(ABC):
     charging: ClassVar[str] = "every evaluation pays its whole fidelity (retrained from scratch)"
     #: Slow per proposal (model fitting): the compare command gives it fewer seeds by default.
     slow: ClassVar[bool] = False
+    #: Optimizes every objective of the problem (a Pareto front), not only the first.
+    multi_objective: ClassVar[bool] = False
 
     def __init__(self, problem: Problem, seed: int, budget_fte: float) -> None:
         self.problem = problem
@@ -79,6 +81,15 @@ class Peer(ABC):
         assert record.metrics is not None
         value = self.problem.primary.sign * float(record.metrics[self.problem.primary.name])
         return value if math.isfinite(value) else 1e12
+
+    def losses(self, record: TrialRecord) -> list[float]:
+        """Every objective of a result as a loss (what multi-objective peers minimize), in the problem's order."""
+        assert record.metrics is not None
+        out = []
+        for o in self.problem.objectives:
+            value = o.sign * float(record.metrics[o.name])
+            out.append(value if math.isfinite(value) else 1e12)
+        return out
 
     @property
     def workdir(self) -> Path:

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers import DEFAULT_PEERS, PEERS, missing, peer_class
+from benchmarks.peers import DEFAULT_PEERS, MO_PEERS, PEERS, missing, peer_class
 from benchmarks.problems.base import ProblemUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-#: metaml's best default optimizer (docs/benchmarks.md: PriorBand leads on LCBench and Hartmann-6).
-METAML_DEFAULT = "priorband"
+#: metaml's default line in the tables: BOHB (docs/benchmarks.md); ``--metaml priorband`` and others stay available.
+METAML_DEFAULT = "bohb"
 #: Where the NePS venv is looked for when ``--peer-python`` is not given.
 PEER_VENV_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 
@@ -36,6 +36,12 @@ class Suite:
 
     families: tuple[tuple[str, tuple[str, ...]], ...]
     budget_fte: float = 30.0
+    #: The peers ``--peers all`` means here (default: DEFAULT_PEERS).
+    peers: tuple[str, ...] | None = None
+    #: metaml's optimizers when ``--metaml`` is not given (default: METAML_DEFAULT).
+    metaml: tuple[str, ...] | None = None
+    #: Measured by hypervolume (benchmarks.peers.mo) besides the first objective's target and regret.
+    multi_objective: bool = False
 
 
 LCBENCH_DEV = ("3945", "34539", "146212", "167104", "168330", "189862", "189909", "126029")
@@ -44,17 +50,16 @@ PRESETS = ("good", "moderate", "bad", "terrible")
 SUITES: dict[str, Suite] = {
     "lcbench-dev": Suite((("lcbench", LCBENCH_DEV),)),
     "synthetic": Suite((("branin", PRESETS), ("hartmann6", PRESETS))),
+    # One real training function for every tool: metaml's tabular pipeline on digits, 18 epochs (10 FTE).
+    "tabular": Suite((("tabular", ("digits",)),), budget_fte=10.0),
+    # val_error and time on the LCBench development tasks, measured by hypervolume.
+    "lcbench-mo-dev": Suite((("lcbench-mo", LCBENCH_DEV),), peers=MO_PEERS, metaml=("moasha", "mohb", "bo"),
+                            multi_objective=True),
 }
 
 #: Suites that others are building; named here so that the command says where they stand.
 #: To add one: give its family in benchmarks/problems (a Problem per task) and an entry in SUITES.
-#: Multi-objective problems also need a hypervolume-based target in benchmarks/targets.py,
-#: since FTE-to-target and regret here read only the first objective.
-HOOKS: dict[str, str] = {
-    "lcbench-mo-dev": "the multi-objective LCBench comparison (val_error and time, hypervolume regret) is being "
-                      "built by another engineer; the problems exist (--problem lcbench-mo) but targets are single-objective",
-    "tabular": "the real tabular pipeline study (metaml.pipelines on shared/data) is being built by another engineer",
-}
+HOOKS: dict[str, str] = {}
 
 
 def suite(name: str) -> Suite:

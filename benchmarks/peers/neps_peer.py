@@ -72,7 +72,7 @@ class _NePS(Peer):
 
     def tell(self, request: Request, record: TrialRecord) -> None:
         self._numbers[self._trial.id] = record.number
-        self.at.tell(self._trial, self.loss(record))
+        self.at.tell(self._trial, self.losses(record) if self.multi_objective else self.loss(record))
         self._trial = None
 
 
@@ -95,6 +95,14 @@ class NePSPriorBand(_NePS):
 
     name = "neps-priorband"
     algorithm = "priorband"
+
+
+class NePSMOHyperband(_NePS):
+    """NePS's multi-objective Hyperband (promotions by the same selection as its MOASHA, eps-net)."""
+
+    name = "neps-mo-hyperband"
+    algorithm = "mo_hyperband"
+    multi_objective = True
 
 
 class NePSBO(_NePS):

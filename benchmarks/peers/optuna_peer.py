@@ -35,7 +35,8 @@ class OptunaFull(Peer):
         import optuna
 
         _quiet()
-        self.study = optuna.create_study(direction="minimize", sampler=self._sampler())
+        n = len(problem.objectives) if self.multi_objective else 1
+        self.study = optuna.create_study(directions=["minimize"] * n, sampler=self._sampler())
         self._trial: Any = None
 
     def _sampler(self) -> Any:
@@ -53,7 +54,7 @@ class OptunaFull(Peer):
         return Request(config, self.f_max, None, {"optuna_trial": self._trial.number})
 
     def tell(self, request: Request, record: TrialRecord) -> None:
-        self.study.tell(self._trial, self.loss(record))
+        self.study.tell(self._trial, self.losses(record) if self.multi_objective else self.loss(record))
 
 
 class OptunaTPE(OptunaFull):
@@ -68,6 +69,26 @@ class OptunaRandom(OptunaFull):
         import optuna
 
         return optuna.samplers.RandomSampler(seed=self.seed)
+
+
+class OptunaMOTPE(OptunaFull):
+    """Multi-objective TPE (MOTPE) at full fidelity: every objective, one full run per trial."""
+
+    name = "optuna-mo-tpe"
+    multi_objective = True
+
+
+class OptunaNSGA2(OptunaFull):
+    """NSGA-II (Optuna's default multi-objective sampler) at full fidelity."""
+
+    name = "optuna-nsga2"
+    sampler_name = "nsga2"
+    multi_objective = True
+
+    def _sampler(self) -> Any:
+        import optuna
+
+        return optuna.samplers.NSGAIISampler(seed=self.seed)
 
 
 class OptunaTPEHyperband(Peer):

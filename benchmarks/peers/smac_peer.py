@@ -21,6 +21,8 @@ class _SMAC(Peer):
     distributions = ("smac", "ConfigSpace", "scikit-learn")  # SMAC 2.4's random forest is scikit-learn's
     install = "pip install 'smac==2.4.1'"
     facade_name = ""
+    #: Hyperband-style budgets (the MF and HB facades); False: every trial at full fidelity.
+    multi_fidelity = True
 
     def __init__(self, problem: Problem, seed: int, budget_fte: float, eta: int = 3) -> None:
         super().__init__(problem, seed, budget_fte)
@@ -29,15 +31,23 @@ class _SMAC(Peer):
         for name in ("smac", "ConfigSpace"):
             logging.getLogger(name).setLevel(logging.ERROR)
         self.eta = int(eta)
+        objectives = [o.name for o in problem.objectives] if self.multi_objective else "cost"
+        budgets: dict[str, Any] = {"min_budget": self.f_min, "max_budget": self.f_max} if self.multi_fidelity else {}
         self.scenario = Scenario(
-            configspace(problem.space, seed), deterministic=True, n_trials=10_000_000,
-            min_budget=self.f_min, max_budget=self.f_max, seed=self.seed,
-            output_directory=self.workdir / "smac3_output",
+            configspace(problem.space, seed), deterministic=True, n_trials=10_000_000, objectives=objectives,
+            seed=self.seed, output_directory=self.workdir / "smac3_output", **budgets,
         )
         facade = self._facade()
+        extra: dict[str, Any] = {}
+        if self.multi_objective:
+            from smac.multi_objective.parego import ParEGO
+
+            extra["multi_objective_algorithm"] = ParEGO(self.scenario, seed=self.seed)
+        intensifier = (facade.get_intensifier(self.scenario, eta=self.eta) if self.multi_fidelity
+                       else facade.get_intensifier(self.scenario, max_config_calls=1))
         self.smac = facade(
-            self.scenario, target_function=_never_called, intensifier=facade.get_intensifier(self.scenario, eta=self.eta),
-            overwrite=True, logging_level=logging.ERROR,
+            self.scenario, target_function=_never_called, intensifier=intensifier,
+            overwrite=True, logging_level=logging.ERROR, **extra,
         )
         self._info: Any = None
 
@@ -46,7 +56,10 @@ class _SMAC(Peer):
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {"facade": self.facade_name, "eta": self.eta, "min_budget": self.f_min, "max_budget": self.f_max}
+        out: dict[str, Any] = {"facade": self.facade_name}
+        if self.multi_fidelity:
+            out.update(eta=self.eta, min_budget=self.f_min, max_budget=self.f_max)
+        return {**out, "multi_objective_algorithm": "ParEGO"} if self.multi_objective else out
 
     def ask(self) -> Request | None:
         self._info = self.smac.ask()
@@ -57,7 +70,8 @@ class _SMAC(Peer):
     def tell(self, request: Request, record: TrialRecord) -> None:
         from smac.runhistory.dataclasses import TrialValue
 
-        self.smac.tell(self._info, TrialValue(cost=self.loss(record), time=float(record.cost_fte or 0.0)))
+        cost = self.losses(record) if self.multi_objective else self.loss(record)
+        self.smac.tell(self._info, TrialValue(cost=cost, time=float(record.cost_fte or 0.0)))
 
 
 def _never_called(config: Any, seed: int = 0, budget: float = 0.0) -> float:
@@ -87,3 +101,23 @@ class SMACHyperband(_SMAC):
         from smac import HyperbandFacade
 
         return HyperbandFacade
+
+
+class SMACMultiObjective(_SMAC):
+    """``HyperparameterOptimizationFacade`` with ``ParEGO`` (random Chebyshev scalarizations), full fidelity.
+
+    SMAC 2.4.1's successive-halving intensifier fails an assertion on its first
+    multi-objective incumbent update (``update_incumbents``), so the multi-fidelity facade
+    cannot run ParEGO here: the HPO facade (random forest, one full run per trial) can.
+    """
+
+    name = "smac-mo-parego"
+    facade_name = "HyperparameterOptimizationFacade"
+    multi_objective = True
+    multi_fidelity = False
+    slow = True
+
+    def _facade(self) -> Any:
+        from smac import HyperparameterOptimizationFacade
+
+        return HyperparameterOptimizationFacade

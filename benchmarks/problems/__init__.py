@@ -19,6 +19,12 @@ def _lcbench(multi_objective: bool) -> Callable[[str], Problem]:
     return make
 
 
+def _tabular(dataset: str) -> Problem:
+    from benchmarks.problems.tabular import TabularPipeline  # torch only when asked for
+
+    return TabularPipeline(dataset)
+
+
 #: family -> (build one instance from its task string, the default tasks)
 FAMILIES: dict[str, tuple[Callable[[str], Problem], tuple[str, ...]]] = {
     "lcbench": (_lcbench(False), ("3945", "34539", "146212", "167104", "168330", "189862", "189909", "126029")),
@@ -26,11 +32,13 @@ FAMILIES: dict[str, tuple[Callable[[str], Problem], tuple[str, ...]]] = {
     "branin": (Branin, _CORRELATIONS),
     "hartmann6": (Hartmann6, _CORRELATIONS),
     "zdt1": (ZDT1, _CORRELATIONS),
+    "tabular": (_tabular, ("digits",)),
 }
 
 
 def make_problems(family: str, tasks: Sequence[str] | None = None) -> list[Problem]:
-    """One problem per task: an OpenML task id for LCBench, a correlation preset for synthetic ones."""
+    """One problem per task: an OpenML task id for LCBench, a correlation preset for synthetic ones,
+    a bundled dataset for the tabular pipeline."""
     if family not in FAMILIES:
         raise ProblemUnavailable(f"unknown problem {family!r}; choose one of {', '.join(FAMILIES)}")
     make, defaults = FAMILIES[family]

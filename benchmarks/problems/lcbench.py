@@ -113,6 +113,7 @@ class LCBench(Problem):
             objectives.append(Objective("time", "min"))
         self.objectives = tuple(objectives)
         self.name = f"lcbench{'-mo' if self.multi_objective else ''}-{self.task}"
+        self.family = "lcbench-mo" if self.multi_objective else "lcbench"
 
     def settings(self) -> dict[str, Any]:
         return {"task": self.task, "task_code": self.code, "model": "yahpo-gym v1 lcbench"}

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from benchmarks.peers import compare as cmp
+from benchmarks.peers import peer_class
 from benchmarks.peers.plots import bands, regret_at
 from benchmarks.problems.base import ProblemUnavailable
 from benchmarks.runner import Evaluation, RunLog, measure
@@ -96,8 +97,11 @@ def test_child_arguments_keep_the_runs_and_drop_what_the_child_sets() -> None:
 
 def test_suites_and_hooks() -> None:
     assert cmp.suite("lcbench-dev").families[0][1] == cmp.LCBENCH_DEV
-    with pytest.raises(ProblemUnavailable, match="being built"):
-        cmp.suite("lcbench-mo-dev")
+    assert cmp.METAML_DEFAULT == "bohb" and not cmp.HOOKS
+    mo = cmp.suite("lcbench-mo-dev")
+    assert mo.multi_objective and mo.families == (("lcbench-mo", cmp.LCBENCH_DEV),)
+    assert mo.peers and all(peer_class(n).multi_objective for n in mo.peers) and mo.metaml == ("moasha", "mohb", "bo")
+    assert cmp.suite("tabular").families == (("tabular", ("digits",)),) and cmp.suite("tabular").budget_fte == 10.0
     with pytest.raises(ProblemUnavailable, match="unknown suite"):
         cmp.suite("nope")
 
@@ -124,7 +128,7 @@ def test_compare_end_to_end_on_a_synthetic_task(tmp_path: Path, capsys: pytest.C
     assert rc == 0
     results = [json.loads(line) for line in out.read_text().splitlines()]
     assert {(r["problem"], r["optimizer"]) for r in results} == {
-        (p, o) for p in ("branin-good", "hartmann6-good") for o in ("priorband", "priorband-scratch", "optuna-random")}
+        (p, o) for p in ("branin-good", "hartmann6-good") for o in ("bohb", "bohb-scratch", "optuna-random")}
     peer = next(r for r in results if r["optimizer"] == "optuna-random")
     assert peer["kind"] == "peer" and peer["versions"]["optuna"] and peer["versions"]["metaml"]
     assert peer["optimizer_settings"]["charging"].startswith("every evaluation pays")
