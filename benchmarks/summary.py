@@ -244,18 +244,22 @@ def compare_cells(table_rows: Sequence[Row], reference: str | None) -> tuple[lis
     head = ["optimizer", "charged", "runs", "FTE to target: median [IQR]", "reached",
             f"vs {reference}" if reference else "vs best peer",
             *[f"regret @{x:g}" for x in CHECKPOINTS], "evals/run", "overhead ms/eval", "overhead s/run", "stopped"]
-    cells = []
-    for r in table_rows:
-        s = r.fte_to_target
-        stopped = ", ".join(f"{k}: {v}" for k, v in r.stopped.items() if k != "budget")
-        cells.append([
-            r.optimizer, r.charged, str(r.runs),
-            f"{_fte(s.median, r.budget)} [{_fte(s.q25, r.budget)}, {_fte(s.q75, r.budget)}]",
-            f"{s.n_finite}/{s.n}", "" if r.vs_random is None else str(r.vs_random),
-            *[_regret(r.regret[f"{x:g}"]) for x in CHECKPOINTS],
-            f"{r.evaluations:.0f}", _ms(r.overhead_ms), _ms(r.overhead_s), stopped,
-        ])
+    cells = [[*_reach_cells(r, r.fte_to_target, r.vs_random), *[_regret(r.regret[f"{x:g}"]) for x in CHECKPOINTS],
+              *_cost_cells(r)] for r in table_rows]
     return head, cells
+
+
+def _reach_cells(r: Any, s: Summary, vs: Any) -> list[str]:
+    """The leading cells of a compare row: who, how charged, runs, FTE to target, reached, ratio."""
+    return [r.optimizer, r.charged, str(r.runs),
+            f"{_fte(s.median, r.budget)} [{_fte(s.q25, r.budget)}, {_fte(s.q75, r.budget)}]",
+            f"{s.n_finite}/{s.n}", "" if vs is None else str(vs)]
+
+
+def _cost_cells(r: Any) -> list[str]:
+    """The trailing cells of a compare row: evaluations, overheads, and why runs stopped early."""
+    stopped = ", ".join(f"{k}: {v}" for k, v in r.stopped.items() if k != "budget")
+    return [f"{r.evaluations:.0f}", _ms(r.overhead_ms), _ms(r.overhead_s), stopped]
 
 
 def compare_table(title: str, table_rows: Sequence[Row], reference: str | None) -> Any:
@@ -371,17 +375,8 @@ def mo_compare_cells(table_rows: Sequence[MORow], reference: str | None, share: 
     head = ["optimizer", "charged", "runs", target, "reached", f"vs {reference}" if reference else "vs best peer",
             *[f"HV/HVr @{k}: median [IQR]" for k in HV_KEYS], "evals/run", "overhead ms/eval", "overhead s/run",
             "stopped"]
-    cells = []
-    for r in table_rows:
-        s = r.fte_to_hv_target
-        stopped = ", ".join(f"{k}: {v}" for k, v in r.stopped.items() if k != "budget")
-        cells.append([
-            r.optimizer, r.charged, str(r.runs),
-            f"{_fte(s.median, r.budget)} [{_fte(s.q25, r.budget)}, {_fte(s.q75, r.budget)}]",
-            f"{s.n_finite}/{s.n}", "" if r.vs_reference is None else str(r.vs_reference),
-            *[_hv(r.hv_norm[k]) for k in HV_KEYS],
-            f"{r.evaluations:.0f}", _ms(r.overhead_ms), _ms(r.overhead_s), stopped,
-        ])
+    cells = [[*_reach_cells(r, r.fte_to_hv_target, r.vs_reference), *[_hv(r.hv_norm[k]) for k in HV_KEYS],
+              *_cost_cells(r)] for r in table_rows]
     return head, cells
 
 
