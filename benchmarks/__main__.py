@@ -280,14 +280,24 @@ def _plot_compare(results: list[dict[str, Any]], prefix: Path, budget: float) ->
     from rich.console import Console
 
     from benchmarks.peers.compare import group_by_family
-    from benchmarks.peers.plots import plot_family
-    from benchmarks.summary import best_label
+    from benchmarks.peers.plots import plot_family, plot_mo_family
+    from benchmarks.summary import best_label, best_mo_label, is_multi_objective
 
     for family, rs in group_by_family(results).items():
-        if "mo" in rs[0]:
-            continue  # hypervolume has no regret-vs-FTE plot yet: the tables carry it
         path = prefix.parent / f"{prefix.name}-{family}.png"
         n_tasks = len({r["problem"] for r in rs})
+        if is_multi_objective(rs):
+            if not all("trajectory" in r["mo"] for r in rs):
+                Console(stderr=True).print(f"no plot for {family}: result lines without a hypervolume trajectory",
+                                           highlight=False)
+                continue
+            best = best_mo_label(rs, "peer")
+            banded = {r["optimizer"] for r in rs if r.get("kind", "metaml") == "metaml"} | ({best} if best else set())
+            plot_mo_family(rs, path, f"{family}: normalized hypervolume vs FTE, median over {n_tasks} tasks x seeds "
+                                     f"(budget {budget:g} FTE)\nIQR bands for metaml and the best peer ({best}); "
+                                     "HV is 0 before a run's first full-fidelity result", budget, banded)
+            Console(stderr=True).print(f"plot: {path}", highlight=False)
+            continue
         best = best_label(rs, "peer")
         banded = {r["optimizer"] for r in rs if r.get("kind", "metaml") == "metaml"} | ({best} if best else set())
         plot_family(rs, path, f"{family}: normalized regret vs FTE, median over {n_tasks} tasks x seeds (budget {budget:g} FTE)\n"
