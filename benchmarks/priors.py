@@ -14,7 +14,7 @@ same seed, same draws) give two prior locations:
   exact values would say;
 * ``bad``: the worst of the 5,000, a prior that points the search at a poor region.
 
-Every numeric parameter gets that value as its prior at one confidence (``--confidence``,
+Every searchable parameter gets that value as its prior at one confidence (``--confidence``,
 default ``medium``). ``none`` runs the same optimizer on the space without priors. Random
 search without priors, run to ``--random-budget`` FTE, is the reference for the misleading
 prior. All runs go through the standard runner (same charging, same targets).
@@ -29,6 +29,7 @@ import argparse
 import copy
 import dataclasses
 import json
+import math
 import shlex
 import sys
 import time
@@ -171,12 +172,21 @@ def verdicts(rows: Sequence[dict[str, Any]]) -> list[str]:
             r = row.get(key)
             if row["prior"] != variant or not isinstance(r, Ratio):
                 continue
-            if r.bound == ">" and r.value <= limit:
-                verdict = "undecided (median beyond the budget: raise --budget-fte)"
-            else:
-                verdict = "met" if r.value <= limit else "NOT met"
+            verdict = _verdict(r, limit)
             out.append(f"{row['optimizer']}: {what} = {r} (target <= {limit:g}): {verdict}")
     return out
+
+
+def _verdict(r: Ratio, limit: float) -> str:
+    """met / NOT met where the ratio is known on the side that decides; undecided where censoring hides it."""
+    undecided = "undecided (a median beyond its budget: raise --budget-fte or --random-budget)"
+    if math.isnan(r.value):
+        return undecided
+    if r.bound == ">":  # the truth is above value
+        return "NOT met" if r.value > limit else undecided
+    if r.bound == "<":  # the truth is below value
+        return "met" if r.value <= limit else undecided
+    return "met" if r.value <= limit else "NOT met"
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
@@ -217,6 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             p.error(f"unknown prior variant {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
         problems = make_problems(args.problem, tasks)
+        if any(getattr(pr, "trains", False) for pr in problems):
+            p.error(f"{args.problem} really trains: its 5,000 reference configurations (the prior locations) "
+                    "are out of reach; choose a surrogate or synthetic family")
         if any(len(pr.objectives) > 1 for pr in problems):
             p.error("the prior benchmark measures FTE-to-target on one objective; choose a single-objective family")
         started = time.perf_counter()

@@ -126,11 +126,12 @@ def _score_missing(
             continue  # scored once already: the test split is used once per model
         try:
             metrics = _score(study, evaluate, trial)
-        except MetamlError as exc:
-            errors[trial.number] = str(exc)
-            if failures.get(trial.number) != str(exc):
-                study.store.add_event(study.id, FAILED_EVENT, str(exc), trial.number)
-            log.warning("test evaluation of trial %s: %s", trial.number, exc)
+        except Exception as exc:  # a damaged checkpoint, a changed pipeline, memory: one trial, not the study
+            why = str(exc) if isinstance(exc, MetamlError) else f"{type(exc).__name__}: {exc}"
+            errors[trial.number] = why
+            if failures.get(trial.number) != why:
+                study.store.add_event(study.id, FAILED_EVENT, why, trial.number)
+            log.warning("test evaluation of trial %s: %s", trial.number, why)
             continue
         stored[trial.number] = metrics
         computed.append(trial.number)

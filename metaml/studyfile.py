@@ -207,8 +207,8 @@ def import_function(spec: str, base_dir: Path | None = None, where: str = "") ->
 
 
 #: Plain scalars that YAML 1.1 (PyYAML) reads as booleans but YAML 1.2 and most readers as words.
-_YAML11_TRUE = {"y", "yes", "on"}
-_YAML11_FALSE = {"n", "no", "off"}
+_YAML11_TRUE = {"yes", "on"}
+_YAML11_FALSE = {"no", "off"}  # (PyYAML reads y and n as the words they are)
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 

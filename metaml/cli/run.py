@@ -93,7 +93,12 @@ def run(
             highlight=False,
         )
         raise typer.Exit(130) from None
-    final = evaluate_front(study, spec.function)
+    try:
+        final = evaluate_front(study, spec.function)
+    except KeyboardInterrupt:
+        console.print("\n[yellow]interrupted[/] while scoring the front on the test split; the search is complete "
+                      "and stored. Run the same command again to score the rest.", highlight=False)  # fmt: skip
+        raise typer.Exit(130) from None
     if not quiet:
         print_front(study)
         print_test_front(study, final)

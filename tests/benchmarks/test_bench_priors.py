@@ -74,3 +74,20 @@ def test_verdicts_read_the_ratios_and_respect_censoring() -> None:
     lines = priors.verdicts(rows)
     assert "bo: good prior / no prior = 0.40 (target <= 0.5): met" in lines
     assert "bo: misleading prior / random search = >0.38 (target <= 2): undecided" in lines[1]
+
+
+@pytest.mark.parametrize(("ratio", "verdict"), [
+    (Ratio(0.4), "met"), (Ratio(0.6), "NOT met"),
+    (Ratio(0.4, "<"), "met"), (Ratio(0.67, "<"), "undecided"),   # only "below 0.67" is known
+    (Ratio(0.38, ">"), "undecided"), (Ratio(0.8, ">"), "NOT met"),  # only "above" is known
+    (Ratio(float("nan")), "undecided"),
+])
+def test_a_verdict_is_given_only_where_censoring_allows(ratio: Ratio, verdict: str) -> None:
+    assert priors._verdict(ratio, 0.5).startswith(verdict)
+
+
+def test_a_problem_that_really_trains_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit):
+        priors.main(["--problem", "tabular"])
+    assert "really trains" in capsys.readouterr().err
+

@@ -82,6 +82,19 @@ def test_a_missing_checkpoint_names_the_trial_and_does_not_crash(tabular_case: P
     assert stored_evaluation(study).errors == final.errors
 
 
+def test_a_damaged_checkpoint_fails_that_trial_and_the_rest_are_scored(tabular_case: PipelineCase,
+                                                                       tmp_path: Path) -> None:
+    study, _ = _study(tabular_case, tmp_path, [RICH, SMALL])
+    front = sorted(t.number for t in study.pareto_front())
+    for path in study.trial_directory(front[0]).rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"truncated")  # not a MetamlError inside torch.load
+    final = evaluate_front(study, FUNCTION)
+    assert final.status == "partial" and set(final.results) == set(front[1:])
+    assert front[0] in final.errors and final.errors[front[0]]
+    assert [e.trial_number for e in study.store.events(study.id, [FAILED_EVENT])] == [front[0]]
+
+
 def test_only_new_front_members_are_scored(tabular_case: PipelineCase, tmp_path: Path) -> None:
     study, (first,) = _study(tabular_case, tmp_path, [{}])
     evaluate_front(study, FUNCTION)

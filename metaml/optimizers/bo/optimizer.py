@@ -26,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
@@ -176,15 +178,21 @@ class BayesianOptimization(Optimizer):
 
     # ------------------------------------------------------------------- samples
     def _design(self, history: Sequence[TrialRecord], why: str) -> Proposal:
-        if self.use_prior and not history:
-            # What the expert would run without a search: tried first, as SMAC does with a
-            # space's default and PriorBand with the prior's mode.
-            return Proposal(config=self.space.default(), fidelity=self.full_fidelity,
+        if not self.use_prior:
+            config = sobol_configs(self.space, 1, len(history), self.seed, False)[0]
+            return Proposal(config=config, fidelity=self.full_fidelity, reason=f"{why}: scrambled Sobol (uniform)")
+        mode = self.space.validate(self.space.default())
+        if not any(t.config == mode for t in history):
+            # What the expert would run without a search: tried first (after any trial the
+            # user queued), as SMAC does with a space's default and PriorBand with the mode.
+            return Proposal(config=mode, fidelity=self.full_fidelity,
                             reason=f"{why}: the expert prior's own configuration, tried first")
-        # With priors, every other design point is uniform: a misleading prior then cannot
-        # keep the whole design (and so the GP's first picture) inside the wrong region.
-        through_prior = self.use_prior and len(history) % 2 == 1
-        config = sobol_configs(self.space, 1, len(history), self.seed, through_prior)[0]
+        # Prior and uniform points in turn, each from its own Sobol stream (one stream split
+        # by parity would put each half on one side of a coordinate): a misleading prior then
+        # cannot keep the whole design, and so the GP's first picture, inside the wrong region.
+        through_prior = len(history) % 2 == 1
+        stream = self.seed if through_prior else _uniform_stream_seed(self.seed)
+        config = sobol_configs(self.space, 1, len(history) // 2, stream, through_prior)[0]
         how = "through the expert priors" if through_prior else "uniform"
         return Proposal(config=config, fidelity=self.full_fidelity, reason=f"{why}: scrambled Sobol ({how})")
 
@@ -193,6 +201,11 @@ class BayesianOptimization(Optimizer):
         config = self.space.sample(self.rng(history, 4), use_prior=use_prior)
         what = "a prior sample" if use_prior else "a uniform sample"
         return Proposal(config=config, fidelity=self.full_fidelity, reason=f"{why}: fell back to {what}")
+
+
+def _uniform_stream_seed(seed: int) -> int:
+    """The scramble seed of the uniform design stream beside the prior one (both fixed by ``seed``)."""
+    return int(np.random.SeedSequence([abs(int(seed)), 7]).generate_state(1)[0])
 
 
 @contextmanager

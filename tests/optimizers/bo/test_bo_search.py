@@ -85,6 +85,31 @@ def test_the_prior_seeds_the_initial_design(study) -> None:
     assert near < 0.2 and near < anywhere, (near, anywhere)
 
 
+def test_each_half_of_the_prior_design_covers_its_own_range(make_trial) -> None:
+    """Prior and uniform points come from separate Sobol streams: neither half sits on one side of a coordinate."""
+    space = prior_space(0.5, "medium")
+    for seed in range(4):
+        opt = BayesianOptimization(space, LOSS, seed=seed, n_initial=17)
+        history = [make_trial(0, {"x": 0.5, "y": 0.5}, {"loss": 1.0})]
+        for n in range(1, 17):
+            proposal = opt.ask(history)
+            history.append(make_trial(n, proposal.config, {"loss": 1.0}))
+        uniform, prior = history[2::2], history[1::2]
+        for name in ("x", "y"):
+            u = [t.config[name] for t in uniform]
+            assert min(u) < 0.3 and max(u) > 0.7, (seed, name, u)  # spread over the range
+            p = [t.config[name] for t in prior]
+            assert min(p) < 0.5 < max(p), (seed, name, p)  # on both sides of the prior
+
+
+def test_the_prior_configuration_comes_after_a_queued_trial(make_trial) -> None:
+    queued = make_trial(0, {"x": 0.9, "y": 0.9}, {"loss": 1.0})  # e.g. a pipeline's default, enqueued
+    proposal = BayesianOptimization(prior_space(0.2), LOSS, seed=0).ask([queued])
+    assert proposal.config == {"x": 0.2, "y": 0.2} and "the expert prior's own configuration" in proposal.reason
+    tried = make_trial(1, {"x": 0.2, "y": 0.2}, {"loss": 1.0})
+    assert "scrambled Sobol" in BayesianOptimization(prior_space(0.2), LOSS, seed=0).ask([queued, tried]).reason
+
+
 def test_without_priors_the_design_starts_with_sobol(study) -> None:
     history, proposals = study(BayesianOptimization(prior_space(None), LOSS, seed=1), bowl(0.6), 2)
     assert all("scrambled Sobol (uniform)" in p.reason for p in proposals)
