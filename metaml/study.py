@@ -62,6 +62,9 @@ class Study:
             {"name": record.optimizer, **record.optimizer_settings}, self.space, self.objectives, self.seed
         )
         self.artifacts = Path(record.info.get("artifacts") or default_store(record.name).parent / "artifacts")
+        #: Whether this call of ``Study.create`` made the study (False when it was loaded): of
+        #: several processes starting the same new study, exactly one has True.
+        self.created_now = False
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -96,16 +99,24 @@ class Study:
             study = cls(db, db.get_study(name))
             study._check_same(space, objs, opt_name, settings)
             return study
-        record = db.create_study(
-            name,
-            space.to_dict(),
-            [o.to_dict() for o in objs],
-            opt_name,
-            settings,
-            seed,
-            {**_creation_info(), "artifacts": str(Path(artifacts).resolve()), **dict(info or {})},
-        )
+        try:
+            record = db.create_study(
+                name,
+                space.to_dict(),
+                [o.to_dict() for o in objs],
+                opt_name,
+                settings,
+                seed,
+                {**_creation_info(), "artifacts": str(Path(artifacts).resolve()), **dict(info or {})},
+            )
+        except StoreError:
+            if not (load_if_exists and name in db.list_studies()):
+                raise
+            study = cls(db, db.get_study(name))  # another process created it a moment ago
+            study._check_same(space, objs, opt_name, settings)
+            return study
         study = cls(db, record)
+        study.created_now = True
         db.add_event(study.id, "created", f"study {name!r} created with optimizer {opt_name} (seed {seed})", data={"settings": settings})
         return study
 

@@ -72,7 +72,7 @@ def run(
         "budget": chosen.to_dict(), "execution": settings.to_dict(),
     })
     already = len(study.trials())
-    default = enqueue_default(study, spec.function) if default_first and not already else None
+    default = enqueue_default(study, spec.function) if default_first and study.created_now else None
     if not quiet:
         note = f" (resuming: {already} trials in the store)" if already else ""
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")

@@ -100,6 +100,29 @@ def test_load_if_exists_resumes_the_same_study(sqlite_url: str, tmp_path: Path) 
     assert [t.number for t in again.trials()] == [0, 1, 2, 3, 4]
 
 
+def test_only_the_process_that_makes_a_study_sees_created_now(sqlite_url: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _create(sqlite_url, tmp_path, seed=3, load_if_exists=True)
+    assert first.created_now
+    assert not _create(sqlite_url, tmp_path, seed=3, load_if_exists=True).created_now
+    # Two processes starting the same new study: the second one's "not there yet" is stale by
+    # the time it creates; it loads the study the first made instead of failing.
+    from metaml.store.sql import SQLStore
+
+    real = SQLStore.list_studies
+    stale = [True]
+
+    def list_studies(self: SQLStore) -> list[str]:
+        if stale:
+            stale.pop()
+            return []
+        return real(self)
+
+    monkeypatch.setattr(SQLStore, "list_studies", list_studies)
+    late = _create(sqlite_url, tmp_path, seed=3, load_if_exists=True)
+    assert late.id == first.id and not late.created_now and not stale
+
+
 @pytest.mark.parametrize(
     "change,what",
     [
