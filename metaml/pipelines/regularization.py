@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
+from torch.optim.swa_utils import AveragedModel, get_swa_avg_fn
 
 from metaml.space import Categorical, Float, Int, Parameter
 
@@ -154,7 +154,10 @@ class SWA:
     """
 
     def __init__(self, model: nn.Module, start: float, full_epochs: int) -> None:
-        self.average = AveragedModel(model, use_buffers=True)
+        # The per-tensor mean on every device: torch's default on CUDA is a fused (foreach) update
+        # that fails on integer buffers such as batch norm's num_batches_tracked ("Integer division
+        # with addcdiv"), so SWA with batch norm failed on a GPU at its second average.
+        self.average = AveragedModel(model, use_buffers=True, avg_fn=get_swa_avg_fn())
         self.first_epoch = max(1, int(np.ceil(start * full_epochs)))
 
     def after_epoch(self, model: nn.Module, epoch: int) -> None:

@@ -187,6 +187,11 @@ def fit(
     batch_size = min(int(config["batch_size"]), len(train))
     steps = steps_per_epoch(len(train), batch_size)
     model.to(device)
+    if device.type == "cuda":
+        # The prefix invariant on a GPU (continuing a checkpoint equals training straight
+        # through, bit for bit): cuDNN's autotuned convolution algorithms are not deterministic.
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     train, val = train.to(device), val.to(device)
     sample_weight = None if hooks.sample_weight is None else hooks.sample_weight.to(device)
     optimizer = build_optimizer(config, model.parameters(), reg.weight_decay(config))
@@ -343,7 +348,10 @@ def _memory_errors(config: Mapping[str, Any], device: torch.device) -> Iterator[
 
 
 def _memory_message(config: Mapping[str, Any], device: torch.device, exc: BaseException) -> str:
+    # The host allocator can run out while a GPU trains (data on the host side): name the one that did.
+    host = isinstance(exc, MemoryError) or "cpuallocator" in str(exc).lower()
+    where = "cpu" if host else str(device)
     return (
-        f"training needs more memory than {device} has (batch size {config['batch_size']}): "
+        f"training needs more memory than {where} has (batch size {config['batch_size']}): "
         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; a smaller batch size or model fits in less"
     )

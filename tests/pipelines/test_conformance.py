@@ -247,7 +247,10 @@ def test_running_out_of_memory_fails_the_trial_with_a_clear_message(
     _, (record,) = run_trials(tabular_case, space, [Proposal(tabular_case.config({}, space), 1)], tmp_path)
     assert record.status is TrialStatus.FAILED
     # the runner words every memory error "out of memory: ..."; ours says where and what to change
-    assert (record.error or "").startswith("out of memory: training needs more memory than cpu has (batch size 256)")
+    # where: the host for the CPU allocator's error, else the device the trial trains on (cuda on a GPU machine)
+    where = "cpu" if isinstance(error, RuntimeError) and not isinstance(error, torch.OutOfMemoryError) else str(
+        training.pick_device("auto"))
+    assert (record.error or "").startswith(f"out of memory: training needs more memory than {where} has (batch size 256)")
     assert "a smaller batch size or model fits in less" in (record.error or "")
 
 

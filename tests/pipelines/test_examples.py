@@ -55,7 +55,7 @@ def test_example_searches_inside_its_pipelines_space(example: str) -> None:
 def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> None:
     _needs_adult(example)
     path = ROOT / "examples" / f"{example}.yaml"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     cmd = [sys.executable, "-m", "metaml", "run", str(path), "--budget", "trials=2", "--workers", "1", "--quiet"]
     result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -76,7 +76,7 @@ def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> N
 def test_example_runs_with_its_two_workers(example: str, tmp_path: Path) -> None:
     _needs_adult(example)
     path = ROOT / "examples" / f"{example}.yaml"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
     cmd = [sys.executable, "-m", "metaml", "run", str(path), "--budget", "trials=4", "--quiet"]
     result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
