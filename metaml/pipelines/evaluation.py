@@ -11,8 +11,9 @@ the model whose predictions counted (the SWA average, the snapshot ensemble).
 from __future__ import annotations
 
 import contextlib
+import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,26 @@ class CheckpointTrial:
                 "it finished with; it cannot be scored on the test split"
             )
         return expected
+
+    def check_data(self, provenance: Mapping[str, Any]) -> None:
+        """Refuse to score on data other than the trial trained on (its ``pipeline.json`` says which).
+
+        The splits are a function of the data's content: a file edited, or a dataset folder
+        that gained or lost its official test images since the search, would move rows the
+        model trained on into the test split. A trial without the record (older studies) is
+        scored as before.
+        """
+        record = self.path.parent / "pipeline.json"
+        try:
+            trained = json.loads(record.read_text()).get("data", {})
+        except (OSError, ValueError):
+            return
+        before, now = trained.get("content_hash"), provenance.get("content_hash")
+        if before and now and before != now:
+            raise PipelineError(
+                f"trial {self.number}: the data changed since it trained (content hash {before} then, {now} now), "
+                "so its test split is not the one held out during the search; it is not scored"
+            )
 
     def report(self, step: float, **metrics: Any) -> None:  # pragma: no cover - no epoch is trained
         raise PipelineError(f"trial {self.number}: restoring a checkpoint must not train")

@@ -158,6 +158,7 @@ def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, flo
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
         data = prepare(cfg)
+        trial.check_data(data.provenance())
         if data.test is None or not len(data.test):
             raise PipelineError(f"dataset {cfg['dataset']!r} has no test rows: there is nothing to evaluate on")
         model = _model(cfg, data, seed, device)

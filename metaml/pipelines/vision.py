@@ -143,6 +143,7 @@ def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, flo
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
         data = prepare(cfg["dataset"], seed, cfg["train_rows"])
+        trial.check_data(data.provenance())
         model = _model(cfg, data, seed, device)
         outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)  # type: ignore[arg-type]
         return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"])

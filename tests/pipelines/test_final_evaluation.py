@@ -95,6 +95,20 @@ def test_a_damaged_checkpoint_fails_that_trial_and_the_rest_are_scored(tabular_c
     assert [e.trial_number for e in study.store.events(study.id, [FAILED_EVENT])] == [front[0]]
 
 
+def test_a_trial_is_not_scored_on_data_other_than_it_trained_on(tabular_case: PipelineCase, tmp_path: Path) -> None:
+    import json
+
+    study, _ = _study(tabular_case, tmp_path, [RICH, SMALL])
+    front = sorted(t.number for t in study.pareto_front())
+    record = study.trial_directory(front[0]) / "pipeline.json"
+    saved = json.loads(record.read_text())
+    saved["data"]["content_hash"] = "0" * 16  # as if the file changed after the search
+    record.write_text(json.dumps(saved))
+    final = evaluate_front(study, FUNCTION)
+    assert front[0] not in final.results and set(final.results) == set(front[1:])
+    assert "the data changed since it trained" in final.errors[front[0]]
+
+
 def test_only_new_front_members_are_scored(tabular_case: PipelineCase, tmp_path: Path) -> None:
     study, (first,) = _study(tabular_case, tmp_path, [{}])
     evaluate_front(study, FUNCTION)
