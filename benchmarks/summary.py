@@ -221,18 +221,25 @@ def per_task_markdown(results: Sequence[dict[str, Any]]) -> str:
 
 def as_json(table_rows: Sequence[Row]) -> list[dict[str, Any]]:
     """Rows as plain data (infinite values as null), for ``--json``."""
-
-    def fin(x: float | None) -> float | None:
-        return None if x is None or not math.isfinite(x) else x
-
     return [{
         "optimizer": r.optimizer, "runs": r.runs, "budget_fte": r.budget,
-        "fte_to_target": {"median": fin(r.fte_to_target.median), "q25": fin(r.fte_to_target.q25),
-                          "q75": fin(r.fte_to_target.q75), "reached": r.fte_to_target.n_finite},
-        "vs_random": None if r.vs_random is None else {"value": fin(r.vs_random.value), "bound": r.vs_random.bound},
-        "regret": {k: fin(v) for k, v in r.regret.items()},
+        "fte_to_target": _summary_json(r.fte_to_target), "vs_random": _ratio_json(r.vs_random),
+        "regret": {k: _finite(v) for k, v in r.regret.items()},
         "ask_ms": r.ask_ms, "evaluations": r.evaluations, "fte_reused": r.fte_reused, "stopped": r.stopped,
     } for r in table_rows]
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+def _summary_json(s: Summary) -> dict[str, Any]:
+    """Median, quartiles (null where censored) and how many runs reached the target."""
+    return {"median": _finite(s.median), "q25": _finite(s.q25), "q75": _finite(s.q75), "reached": s.n_finite}
+
+
+def _ratio_json(r: Ratio | None) -> dict[str, Any] | None:
+    return None if r is None else {"value": _finite(r.value), "bound": r.bound}
 
 
 def _ms(x: float) -> str:
@@ -401,15 +408,10 @@ def mo_compare_markdown(table_rows: Sequence[MORow], reference: str | None, shar
 
 
 def mo_as_json(table_rows: Sequence[MORow]) -> list[dict[str, Any]]:
-    def fin(x: float | None) -> float | None:
-        return None if x is None or not math.isfinite(x) else x
-
+    """Multi-objective rows as plain data (infinite values as null), for ``--json``."""
     return [{
         "optimizer": r.optimizer, "runs": r.runs, "budget_fte": r.budget,
-        "fte_to_hv_target": {"median": fin(r.fte_to_hv_target.median), "q25": fin(r.fte_to_hv_target.q25),
-                             "q75": fin(r.fte_to_hv_target.q75), "reached": r.fte_to_hv_target.n_finite},
-        "vs_reference": None if r.vs_reference is None else {"value": fin(r.vs_reference.value),
-                                                              "bound": r.vs_reference.bound},
+        "fte_to_hv_target": _summary_json(r.fte_to_hv_target), "vs_reference": _ratio_json(r.vs_reference),
         "hv_norm": {k: None if s is None else {"median": s.median, "q25": s.q25, "q75": s.q75}
                     for k, s in r.hv_norm.items()},
         "evaluations": r.evaluations, "stopped": r.stopped,

@@ -129,10 +129,17 @@ def plot_family(results: Sequence[dict[str, Any]], path: Path, title: str, budge
     ax.set_ylabel(f"normalized regret of the best full-fidelity result (floor {FLOOR:g})")
     ax.set_yscale("log")
     ax.set_ylim(FLOOR * 0.8, 1.5)
+    return _finish(fig, ax, path, title, budget, "upper right")
+
+
+def _finish(fig: Any, ax: Any, path: Path, title: str, budget: float, legend: str) -> Path:
+    """The common end of every figure: x range, title, grid, legend, and the PNG written."""
+    import matplotlib.pyplot as plt
+
     ax.set_xlim(0, budget)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    ax.legend(fontsize=7, ncol=2, loc=legend)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -186,12 +193,4 @@ def plot_mo_family(results: Sequence[dict[str, Any]], path: Path, title: str, bu
     ax.set_xlabel("full-training equivalents (FTE) spent")
     ax.set_ylabel(f"HV / HV_rand (5,000-random-configuration front)\nof the full-fidelity results; axis from {HV_AXIS_MIN:g}")
     ax.set_ylim(HV_AXIS_MIN, top + 0.01)
-    ax.set_xlim(0, budget)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, path, title, budget, "lower right")
