@@ -271,9 +271,13 @@ def _cost_cells(r: Any) -> list[str]:
 
 def compare_table(title: str, table_rows: Sequence[Row], reference: str | None) -> Any:
     """The compare table as a Rich table."""
+    return _rich_compare(title, *compare_cells(table_rows, reference))
+
+
+def _rich_compare(title: str, head: list[str], cells: list[list[str]]) -> Any:
+    """A compare table as Rich renders it: who and how charged on the left, numbers on the right."""
     from rich.table import Table
 
-    head, cells = compare_cells(table_rows, reference)
     t = Table(title=title, title_justify="left")
     for i, h in enumerate(head):
         t.add_column(h.replace(": ", "\n", 1) if i else h, justify="left" if i in (0, 1, len(head) - 1) else "right")
@@ -388,15 +392,7 @@ def mo_compare_cells(table_rows: Sequence[MORow], reference: str | None, share: 
 
 
 def mo_compare_table(title: str, table_rows: Sequence[MORow], reference: str | None, share: float | None = None) -> Any:
-    from rich.table import Table
-
-    head, cells = mo_compare_cells(table_rows, reference, share)
-    t = Table(title=title, title_justify="left")
-    for i, h in enumerate(head):
-        t.add_column(h.replace(": ", "\n", 1) if i else h, justify="left" if i in (0, 1, len(head) - 1) else "right")
-    for row in cells:
-        t.add_row(*row)
-    return t
+    return _rich_compare(title, *mo_compare_cells(table_rows, reference, share))
 
 
 def mo_compare_markdown(table_rows: Sequence[MORow], reference: str | None, share: float | None = None) -> str:

@@ -101,16 +101,7 @@ def plot_family(results: Sequence[dict[str, Any]], path: Path, title: str, budge
     Every optimizer gets its median line; those in ``banded`` (all when None) also get their
     IQR band, because a dozen overlapping bands hide each other.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    budget = budget or max(float(r["budget_fte"]) for r in results)
-    grid = np.linspace(0.0, budget, 301)[1:]
-    by_opt = _by_optimizer(results)
-    styles = _styles(by_opt, _palette(plt))
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    budget, grid, by_opt, styles, fig, ax = _start(results, budget)
     for name, rs in by_opt.items():
         b = {k: np.maximum(v, FLOOR) for k, v in bands(rs, grid).items()}
         color, style, metaml = styles[name]
@@ -130,6 +121,22 @@ def plot_family(results: Sequence[dict[str, Any]], path: Path, title: str, budge
     ax.set_yscale("log")
     ax.set_ylim(FLOOR * 0.8, 1.5)
     return _finish(fig, ax, path, title, budget, "upper right")
+
+
+def _start(results: Sequence[dict[str, Any]], budget: float | None) -> tuple[
+        float, np.ndarray, dict[str, list[dict[str, Any]]], dict[str, tuple[Any, dict[str, Any], bool]], Any, Any]:
+    """The common start of every figure: budget, FTE grid, runs by optimizer, line styles, axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    budget = budget or max(float(r["budget_fte"]) for r in results)
+    grid = np.linspace(0.0, budget, 301)[1:]
+    by_opt = _by_optimizer(results)
+    styles = _styles(by_opt, _palette(plt))
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    return budget, grid, by_opt, styles, fig, ax
 
 
 def _finish(fig: Any, ax: Any, path: Path, title: str, budget: float, legend: str) -> Path:
@@ -160,16 +167,7 @@ def plot_mo_family(results: Sequence[dict[str, Any]], path: Path, title: str, bu
     in ``banded`` (all when None), metaml in black and grey; a dotted line at 1 (the random
     front's hypervolume) and a dashed one at the target's share of it.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    budget = budget or max(float(r["budget_fte"]) for r in results)
-    grid = np.linspace(0.0, budget, 301)[1:]
-    by_opt = _by_optimizer(results)
-    styles = _styles(by_opt, _palette(plt))
-    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    budget, grid, by_opt, styles, fig, ax = _start(results, budget)
     top = 1.0
     for name, rs in by_opt.items():
         b = hv_bands(rs, grid)
