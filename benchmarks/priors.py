@@ -43,7 +43,7 @@ from benchmarks.problems import default_tasks, make_problems
 from benchmarks.problems.base import Problem
 from benchmarks.runner import run_one, versions
 from benchmarks.stats import Ratio, ratio, summarize
-from benchmarks.targets import N_RANDOM, TARGET_SEED, Targets, load_targets
+from benchmarks.targets import Targets, load_targets, reference_sample
 from metaml.space import Space
 from metaml.space.parameters import Categorical, Float
 
@@ -55,22 +55,11 @@ GOOD_SPEEDUP = 0.5  # the target: good prior's median FTE-to-target / no prior's
 BAD_SLOWDOWN = 2.0  # the target: misleading prior's median / random search's
 
 
-def reference_configs(problem: Problem, n: int = N_RANDOM, seed: int = TARGET_SEED) -> tuple[list[dict[str, Any]],
-                                                                                              np.ndarray]:
-    """The ``n`` uniform configurations behind the problem's targets, and their full-fidelity values (lower better)."""
-    rng = np.random.default_rng(seed)
-    configs = [problem.space.sample(rng) for _ in range(n)]
-    values = problem.evaluate_batch(configs, problem.max_fidelity, seed=0)[problem.primary.name]
-    return configs, problem.primary.sign * np.asarray(values, dtype=float)
-
-
 def prior_locations(problem: Problem, targets: Targets) -> dict[str, dict[str, Any]]:
     """The good, near and bad prior configurations of one problem (see the module docstring)."""
-    configs, values = reference_configs(problem)
+    configs, values = reference_sample(problem, targets.n, targets.seed)
     good = configs[int(np.argmin(values))]
-    if not np.isclose(float(np.min(values)), targets.best_random):
-        raise RuntimeError(f"{problem.name}: the reference draws do not reproduce the targets' best value")
-    rng = np.random.default_rng([TARGET_SEED, sum(map(ord, problem.name))])
+    rng = np.random.default_rng([targets.seed, sum(map(ord, problem.name))])
     near = {}
     for name, value in good.items():
         param = problem.space.parameters[name]

@@ -92,16 +92,26 @@ def _fingerprint(problem: Problem, n: int, seed: int, quantile: float) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def reference_sample(problem: Problem, n: int = N_RANDOM, seed: int = TARGET_SEED
+                     ) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The ``n`` uniform configurations behind a problem's targets, and their full-fidelity values (lower better).
+
+    The one place they are drawn: the targets, and whatever else must sit among the same
+    configurations (the prior benchmark's good and bad priors), read the same draws.
+    """
+    rng = np.random.default_rng(seed)
+    configs = [problem.space.sample(rng) for _ in range(n)]
+    values = problem.evaluate_batch(configs, problem.max_fidelity, seed=0)[problem.primary.name]
+    return configs, problem.primary.sign * np.asarray(values, dtype=float)
+
+
 def compute_targets(problem: Problem, n: int = N_RANDOM, seed: int = TARGET_SEED,
                     quantile: float = TARGET_QUANTILE) -> Targets:
     """Sample ``n`` uniform configurations and evaluate them at full fidelity in one batch."""
     if _trains(problem):
         return _default_targets(problem, seed, quantile)
     started = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    configs = [problem.space.sample(rng) for _ in range(n)]
-    values = problem.evaluate_batch(configs, problem.max_fidelity, seed=0)[problem.primary.name]
-    values = problem.primary.sign * np.asarray(values, dtype=float)  # lower is better from here on
+    _, values = reference_sample(problem, n, seed)  # lower is better from here on
     best_random = float(np.min(values))
     best = best_random if problem.optimum is None else min(best_random, problem.primary.sign * problem.optimum)
     return Targets(
@@ -125,9 +135,7 @@ def _default_targets(problem: Problem, seed: int, quantile: float) -> Targets:
     default = problem.default_config()  # type: ignore[attr-defined]
     sign = problem.primary.sign
     target = sign * problem.evaluate(default, problem.max_fidelity)[problem.primary.name]
-    rng = np.random.default_rng(seed)
-    configs = [problem.space.sample(rng) for _ in range(N_RANDOM_TRAINED)]
-    values = sign * np.asarray(problem.evaluate_batch(configs, problem.max_fidelity)[problem.primary.name], dtype=float)
+    _, values = reference_sample(problem, N_RANDOM_TRAINED, seed)
     best_random = float(np.min(values))
     return Targets(
         problem=problem.name, objective=problem.primary.name, target=float(target),

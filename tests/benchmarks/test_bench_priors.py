@@ -10,7 +10,7 @@ import pytest
 from benchmarks import priors
 from benchmarks.problems import make_problems
 from benchmarks.stats import Ratio
-from benchmarks.targets import load_targets
+from benchmarks.targets import load_targets, reference_sample
 from metaml.space import Fidelity
 
 
@@ -22,7 +22,7 @@ def hartmann():
 def test_the_good_prior_is_the_best_reference_configuration_and_the_bad_one_the_worst(hartmann) -> None:
     targets = load_targets(hartmann)
     where = priors.prior_locations(hartmann, targets)
-    configs, values = priors.reference_configs(hartmann)
+    configs, values = reference_sample(hartmann)
     assert where["good"] == configs[int(np.argmin(values))]
     assert where["bad"] == configs[int(np.argmax(values))]
     good = hartmann.evaluate(where["good"], hartmann.max_fidelity, 0)["loss"]
