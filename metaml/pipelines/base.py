@@ -15,7 +15,7 @@ is always traceable to what produced it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +146,16 @@ def with_priors(
     return out
 
 
+#: Written beside a trial's checkpoint: what it trained, and on which data.
+PROVENANCE_FILE = "pipeline.json"
+
+
+def data_provenance(content_hash: str, train: Sized, val: Sized, test: Sized | None) -> dict[str, Any]:
+    """What to record about a trial's data: its content hash and the rows of each split."""
+    return {"content_hash": content_hash, "train_rows": len(train), "val_rows": len(val),
+            "test_rows": 0 if test is None else len(test)}  # fmt: skip
+
+
 def write_provenance(trial: Any, pipeline: str, config: Mapping[str, Any], data: Mapping[str, Any]) -> None:
     """The resolved config and the data's hash and sizes, as ``pipeline.json`` beside the checkpoint."""
     directory = getattr(trial, "directory", None)
@@ -153,7 +163,7 @@ def write_provenance(trial: Any, pipeline: str, config: Mapping[str, Any], data:
         return
     directory.mkdir(parents=True, exist_ok=True)
     record = {"pipeline": pipeline, "config": dict(config), "data": dict(data)}
-    (directory / "pipeline.json").write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
+    (directory / PROVENANCE_FILE).write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
 
 
 def _plain(value: Any) -> Any:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from metaml.checkpoint import CHECKPOINT_FILE, load_checkpoint
-from metaml.pipelines.base import PipelineError
+from metaml.pipelines.base import PROVENANCE_FILE, PipelineError
 from metaml.pipelines.training import DEFAULT_EPOCHS
 
 
@@ -69,7 +69,7 @@ class CheckpointTrial:
         model trained on into the test split. A trial without the record (older studies) is
         scored as before.
         """
-        record = self.path.parent / "pipeline.json"
+        record = self.path.parent / PROVENANCE_FILE
         try:
             trained = json.loads(record.read_text()).get("data", {})
         except (OSError, ValueError):

@@ -123,9 +123,7 @@ class Prepared:
 
     def provenance(self) -> dict[str, Any]:
         """What to record about the data: its hash and the rows of each split."""
-        test = 0 if self.test is None else len(self.test)
-        return {"content_hash": self.content_hash, "train_rows": len(self.train), "val_rows": len(self.val),
-                "test_rows": test}  # fmt: skip
+        return base.data_provenance(self.content_hash, self.train, self.val, self.test)
 
 
 def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
