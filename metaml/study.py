@@ -95,10 +95,16 @@ class Study:
         settings = built.settings
         if artifacts is None:
             artifacts = _default_artifacts(db, name)
-        if load_if_exists and name in db.list_studies():
+        def existing() -> Study | None:
+            """The study of that name when it may be resumed (checked to be the same), else None."""
+            if not (load_if_exists and name in db.list_studies()):
+                return None
             study = cls(db, db.get_study(name))
             study._check_same(space, objs, opt_name, settings)
             return study
+
+        if (found := existing()) is not None:
+            return found
         try:
             record = db.create_study(
                 name,
@@ -110,11 +116,9 @@ class Study:
                 {**_creation_info(), "artifacts": str(Path(artifacts).resolve()), **dict(info or {})},
             )
         except StoreError:
-            if not (load_if_exists and name in db.list_studies()):
+            if (found := existing()) is None:  # another process may have created it a moment ago
                 raise
-            study = cls(db, db.get_study(name))  # another process created it a moment ago
-            study._check_same(space, objs, opt_name, settings)
-            return study
+            return found
         study = cls(db, record)
         study.created_now = True
         db.add_event(study.id, "created", f"study {name!r} created with optimizer {opt_name} (seed {seed})", data={"settings": settings})

@@ -91,3 +91,17 @@ def test_a_problem_that_really_trains_is_refused(capsys) -> None:
         priors.main(["--problem", "tabular"])
     assert "really trains" in capsys.readouterr().err
 
+
+
+def test_the_command_runs_and_prints_the_table_and_verdicts(capsys, tmp_path) -> None:
+    out = tmp_path / "runs.jsonl"
+    assert priors.main(["--problem", "hartmann6", "--tasks", "good", "--optimizers", "priorband", "--variants",
+                        "none,good,bad", "--seeds", "1", "--budget-fte", "8", "--random-budget", "8",
+                        "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| `priorband` | good |" in printed and "| `random` | none |" in printed
+    assert "priorband: good prior / no prior" in printed and "priorband: misleading prior / random search" in printed
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 4 and all(r["command"].startswith("python -m benchmarks.priors --problem") for r in lines)
+    assert priors.main(["--results", str(out)]) == 0  # the table again, from the result lines
+    assert "| `priorband` | bad |" in capsys.readouterr().out
