@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from metaml.errors import MetamlError
@@ -183,16 +183,12 @@ def _events(study: Study, kind: str) -> list[Event]:
 
 
 def _score(study: Study, evaluate: Callable[..., dict[str, float]], trial: TrialRecord) -> dict[str, float]:
-    from metaml.pipelines.evaluation import CheckpointTrial, MissingCheckpointError
+    from metaml.pipelines.evaluation import CheckpointTrial
 
     full = study.space.fidelity
     stand_in = CheckpointTrial(trial.number, study.trial_directory(trial.number), trial.fidelity,
                                None if full is None else full.upper)  # fmt: skip
-    if not stand_in.path.exists():  # say so before paying for loading the data
-        raise MissingCheckpointError(
-            f"trial {trial.number}: its checkpoint {stand_in.path} is missing (were the study's artifacts deleted?), "
-            "so its model cannot be scored on the test split"
-        )
+    stand_in.require_checkpoint()  # say so before paying for loading the data
     return {k: float(v) for k, v in evaluate(dict(trial.config), stand_in).items()}
 
 
@@ -200,15 +196,17 @@ def _finish(study: Study, result: FinalEvaluation, function: Any) -> FinalEvalua
     now = time.time()
     study.store.update_study_info(study.id, {INFO_KEY: {
         "status": result.status, "message": result.message, "front": list(result.front),
-        "function": function if isinstance(function, str) else getattr(function, "__qualname__", None),
-        "evaluated_at": now,
+        "function": _function_name(function), "evaluated_at": now,
     }})  # fmt: skip
-    return FinalEvaluation(result.status, result.message, result.front, result.results, result.errors,
-                           result.computed, now)  # fmt: skip
+    return replace(result, evaluated_at=now)
+
+
+def _function_name(function: Any) -> str | None:
+    return function if isinstance(function, str) else getattr(function, "__qualname__", None)
 
 
 def _not_builtin(function: Any) -> str:
-    name = function if isinstance(function, str) else getattr(function, "__qualname__", None)
+    name = _function_name(function)
     if name is None:
         return "no test evaluation: the study's training function is unknown (pass it to evaluate_front)"
     return f"no test evaluation: {name} is a user function, not a built-in pipeline, so it has no test split"

@@ -46,12 +46,16 @@ class CheckpointTrial:
         self.max_fidelity = None if max_fidelity is None else int(max_fidelity)
         self.step: float | None = None
 
-    def restore(self, **objects: Any) -> int:
+    def require_checkpoint(self) -> None:
+        """Raise ``MissingCheckpointError`` when the trial's checkpoint is gone."""
         if not self.path.exists():
             raise MissingCheckpointError(
                 f"trial {self.number}: its checkpoint {self.path} is missing (were the study's artifacts "
                 "deleted?), so its model cannot be scored on the test split"
             )
+
+    def restore(self, **objects: Any) -> int:
+        self.require_checkpoint()
         self.step = load_checkpoint(self.path, objects)
         expected = int(self.fidelity or self.max_fidelity or DEFAULT_EPOCHS)
         if self.step != expected:
