@@ -179,32 +179,19 @@ class TabularPipeline(Problem):
 
     def _train(self, config: Mapping[str, Any], run: _Run, epochs: int) -> None:
         """Train ``config`` up to ``epochs`` through the pipeline's own loop, continuing the kept state."""
-        import torch
-
         from metaml.pipelines.base import DivergedError
-        from metaml.pipelines.fairness import fairness_hooks
-        from metaml.pipelines.models import build_tabular_model
-        from metaml.pipelines.tabular import prepare, resolve, tabular_cutmix
-        from metaml.pipelines.training import Hooks, fit, seeded, stream_seed
+        from metaml.pipelines.tabular import prepare, resolve, train_model
+        from metaml.pipelines.training import pick_device, torch_threads
 
         # What metaml.pipelines.tabular.train does up to scoring: the curve's val_error is the objective.
         cfg = resolve(self.pipeline_config(config))
-        device = torch.device("cpu")
         before = len(run.curve) if run.state is not None else 0
         trial = _MemoryTrial(epochs, int(self.max_fidelity), run)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
         try:
-            data = prepare(cfg)
-            with seeded(stream_seed(TRAIN_SEED, 0), device):
-                model = build_tabular_model(cfg, data.n_numeric, data.cardinalities, data.n_classes)
-            weights, penalty = fairness_hooks(cfg, data.train.groups, data.train.y.numpy(), device, 1)
-            hooks = Hooks(cutmix=tabular_cutmix, penalty=penalty, sample_weight=weights)
-            fit(cfg, trial, model, data.train, data.val, hooks, TRAIN_SEED, device)  # type: ignore[arg-type]
+            with torch_threads(cfg["threads"]):
+                train_model(cfg, trial, prepare(cfg), pick_device(cfg["device"]))
         except DivergedError:  # scored as all wrong from the epoch that diverged on
             run.diverged, run.state = len(run.curve) + 1, None
-        finally:
-            torch.set_num_threads(threads)
         self.epochs_trained += min(epochs, len(run.curve) + (run.diverged is not None)) - before
         self._keep(_key(config), run)
 

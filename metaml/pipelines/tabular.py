@@ -37,7 +37,17 @@ from metaml.pipelines.models import MODEL_DEFAULTS, build_tabular_model, model_p
 from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
 from metaml.pipelines.preprocessing import PREPROCESSING_DEFAULTS, TabularPreprocessor, preprocessing_parameters
 from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
-from metaml.pipelines.training import Arrays, Hooks, Inputs, fit, pick_device, seeded, stream_seed, torch_threads
+from metaml.pipelines.training import (
+    Arrays,
+    Hooks,
+    Inputs,
+    Outcome,
+    fit,
+    pick_device,
+    seeded,
+    stream_seed,
+    torch_threads,
+)
 from metaml.space import Fidelity, Parameter
 from metaml.trial import Trial
 
@@ -136,16 +146,25 @@ def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
     names = scoring.check_metric_names(cfg["metrics"], cfg["sensitive"] is not None)
     with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
-        seed = int(cfg["seed"])
         data = prepare(cfg)
         base.write_provenance(trial, "tabular", cfg, data.provenance())
-        model = _model(cfg, data, seed, device)
-        positive = int(cfg["metric_settings"].get("demographic_parity_difference", {}).get("pos_label", 1))
-        weights, penalty = fairness_hooks(cfg, data.train.groups, data.train.y.numpy(), device, positive)
-        hooks = Hooks(cutmix=tabular_cutmix, penalty=penalty, sample_weight=weights)
-        outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
+        outcome = train_model(cfg, trial, data, device)
         return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
                              cfg["metric_settings"])  # fmt: skip
+
+
+def train_model(cfg: Mapping[str, Any], trial: Any, data: Prepared, device: torch.device) -> Outcome:
+    """Build the resolved config's model and train it up to ``trial.fidelity`` epochs: ``train`` before scoring.
+
+    ``trial`` is anything with the trial context's ``fidelity``, ``max_fidelity``, ``report``,
+    ``checkpoint``, ``restore`` and ``should_stop`` (the benchmark's in-memory runs use it so).
+    """
+    seed = int(cfg["seed"])
+    model = _model(cfg, data, seed, device)
+    positive = int(cfg["metric_settings"].get("demographic_parity_difference", {}).get("pos_label", 1))
+    weights, penalty = fairness_hooks(cfg, data.train.groups, data.train.y.numpy(), device, positive)
+    hooks = Hooks(cutmix=tabular_cutmix, penalty=penalty, sample_weight=weights)
+    return fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
 
 
 def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
