@@ -82,7 +82,9 @@ class CheckpointTrial:
         if before and now and before != now:
             raise PipelineError(
                 f"trial {self.number}: the data changed since it trained (content hash {before} then, {now} now), "
-                "so its test split is not the one held out during the search; it is not scored"
+                "so its test split is not the one held out during the search; it is not scored. Put back the "
+                "data it trained on (pipeline.json beside its checkpoint names its hash and split sizes), or "
+                "run the study again on the new data"
             )
 
     def report(self, step: float, **metrics: Any) -> None:  # pragma: no cover - no epoch is trained
