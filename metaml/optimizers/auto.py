@@ -96,6 +96,10 @@ class Auto(Optimizer):
     def full_fidelity(self) -> float | None:
         return self.inner.full_fidelity
 
+    @property
+    def first_objective_only(self) -> bool:
+        return self.inner.first_objective_only
+
     def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
         proposal = self.inner.ask(history)
         if proposal is None:

@@ -34,6 +34,15 @@ class Optimizer(ABC):
         """The keyword arguments that rebuild this optimizer (stored with the study)."""
         return {}
 
+    @property
+    def first_objective_only(self) -> bool:
+        """Whether the decisions rank trials on the first objective alone, so the others never steer.
+
+        False for optimizers that weigh every objective (a Pareto ranking, a multi-objective
+        acquisition) and for those that ignore the results (random search).
+        """
+        return False
+
     @abstractmethod
     def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
         """The next trial to run given every trial so far (pending and running ones included).

@@ -100,6 +100,11 @@ class MultiFidelityOptimizer(Optimizer):
         return self.ladder[-1]
 
     # ------------------------------------------------------------------ ranking
+    @property
+    def first_objective_only(self) -> bool:
+        """True: promotions rank on the first objective (a Pareto ``rank`` says False)."""
+        return True
+
     def rank(self, records: Sequence[TrialRecord]) -> list[TrialRecord]:
         """Finished records best first; the one hook a multi-objective ranking replaces."""
         return rank_by_first_objective(records, self.objectives)

@@ -114,6 +114,10 @@ class MOASHA(ASHA):
             )
         super().__init__(space, objectives, seed, eta, min_fidelity, max_fidelity, sampler, stopping)
 
+    @property
+    def first_objective_only(self) -> bool:
+        return False
+
     def rank(self, records: Sequence[TrialRecord]) -> list[TrialRecord]:
         return rank_pareto(records, self.objectives)
 
@@ -122,6 +126,10 @@ class MOHB(Hyperband):
     """Hyperband whose brackets keep the Pareto-best 1/eta of each rung."""
 
     name = "mohb"
+
+    @property
+    def first_objective_only(self) -> bool:
+        return False
 
     def rank(self, records: Sequence[TrialRecord]) -> list[TrialRecord]:
         return rank_pareto(records, self.objectives)
