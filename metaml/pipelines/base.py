@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from metaml.errors import SpaceError, TrialError
@@ -156,14 +157,26 @@ def data_provenance(content_hash: str, train: Sized, val: Sized, test: Sized | N
             "test_rows": 0 if test is None else len(test)}  # fmt: skip
 
 
-def write_provenance(trial: Any, pipeline: str, config: Mapping[str, Any], data: Mapping[str, Any]) -> None:
-    """The resolved config and the data's hash and sizes, as ``pipeline.json`` beside the checkpoint."""
+def write_provenance(
+    trial: Any, pipeline: str, config: Mapping[str, Any], data: Mapping[str, Any], metrics: Sequence[str] = ()
+) -> None:
+    """The resolved config, the data's hash and sizes and the metrics computed, as ``pipeline.json`` beside the checkpoint."""
     directory = getattr(trial, "directory", None)
     if directory is None:  # a stand-in trial without a study folder
         return
     directory.mkdir(parents=True, exist_ok=True)
-    record = {"pipeline": pipeline, "config": dict(config), "data": dict(data)}
+    record = {"pipeline": pipeline, "config": dict(config), "data": dict(data), "metrics": list(metrics)}
     (directory / PROVENANCE_FILE).write_text(json.dumps(record, indent=1, sort_keys=True, default=str))
+
+
+def recorded_metrics(folder: Path) -> list[str]:
+    """The metrics a trial computed, as the ``pipeline.json`` in ``folder`` records them (none for older trials)."""
+    try:
+        record = json.loads((Path(folder) / PROVENANCE_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    metrics = record.get("metrics") if isinstance(record, dict) else None
+    return [str(m) for m in metrics] if isinstance(metrics, list) else []
 
 
 def _plain(value: Any) -> Any:

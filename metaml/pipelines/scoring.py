@@ -10,14 +10,15 @@ model, not a data split: they come once, with the validation metrics.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from metaml.metrics import MetricError, ResourceUsage, compute_metrics, get_metric
-from metaml.pipelines.base import PipelineError
+from metaml.metrics import MetricError, ResourceUsage, available_metrics, compute_metrics, get_metric
+from metaml.pipelines.base import PipelineError, recorded_metrics
 from metaml.pipelines.training import Arrays, predict
 
 #: Inputs a metric may need and still be computed on a data split.
@@ -49,6 +50,27 @@ def check_metric_names(names: Sequence[str], has_sensitive: bool) -> list[str]:
     if problems:
         raise PipelineError("; ".join(problems))
     return wanted
+
+
+def trial_metric_names(listed: Sequence[str], has_sensitive: bool, trial: Any) -> list[str]:
+    """What a trial computes: ``val_error``, the listed metrics and every objective of its study that is a known metric.
+
+    Naming a metric in the study's ``objectives:`` is enough: the search ranks on it, so the
+    pipeline computes it whether or not the ``metrics`` setting lists it too.
+    """
+    return check_metric_names([*listed, *objective_metrics(trial)], has_sensitive)
+
+
+def objective_metrics(trial: Any) -> list[str]:
+    """The names of the trial's study objectives that ``metaml.metrics`` knows (none for a stand-in trial)."""
+    known = set(available_metrics())
+    objectives = getattr(getattr(trial, "study", None), "objectives", ())
+    return [o.name for o in objectives if o.name in known]
+
+
+def evaluated_metric_names(listed: Sequence[str], has_sensitive: bool, folder: Path) -> list[str]:
+    """What the final evaluation scores: the listed metrics and every one the trial in ``folder`` computed."""
+    return check_metric_names([*listed, *recorded_metrics(folder)], has_sensitive)
 
 
 def score(

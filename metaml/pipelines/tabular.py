@@ -143,11 +143,11 @@ def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
     validation rows; the test rows are left for the final evaluation (``evaluate``).
     """
     cfg = resolve(config)
-    names = scoring.check_metric_names(cfg["metrics"], cfg["sensitive"] is not None)
+    names = scoring.trial_metric_names(cfg["metrics"], cfg["sensitive"] is not None, trial)
     with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
         data = prepare(cfg)
-        base.write_provenance(trial, "tabular", cfg, data.provenance())
+        base.write_provenance(trial, "tabular", cfg, data.provenance(), names)
         outcome = train_model(cfg, trial, data, device)
         return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
                              cfg["metric_settings"])  # fmt: skip
@@ -170,7 +170,7 @@ def train_model(cfg: Mapping[str, Any], trial: Any, data: Prepared, device: torc
 def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
     """The test-row metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
     cfg = resolve(config)
-    names = scoring.check_metric_names(cfg["metrics"], cfg["sensitive"] is not None)
+    names = scoring.evaluated_metric_names(cfg["metrics"], cfg["sensitive"] is not None, trial.path.parent)
     with torch_threads(cfg["threads"]), kept_random_state():
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])

@@ -120,12 +120,12 @@ def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
     validation images; the test images are left for the final evaluation (``evaluate``).
     """
     cfg = resolve(config)
-    names = scoring.check_metric_names(cfg["metrics"], has_sensitive=False)
+    names = scoring.trial_metric_names(cfg["metrics"], False, trial)
     with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
         data = prepare(cfg["dataset"], seed, cfg["train_rows"])
-        base.write_provenance(trial, "vision", cfg, data.provenance())
+        base.write_provenance(trial, "vision", cfg, data.provenance(), names)
         model = _model(cfg, data, seed, device)
         hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
         outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
@@ -136,7 +136,7 @@ def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
 def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
     """The test-image metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
     cfg = resolve(config)
-    names = scoring.check_metric_names(cfg["metrics"], has_sensitive=False)
+    names = scoring.evaluated_metric_names(cfg["metrics"], False, trial.path.parent)
     with torch_threads(cfg["threads"]), kept_random_state():
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
