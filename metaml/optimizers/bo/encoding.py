@@ -13,6 +13,8 @@ Which trials teach the model, and how:
   not finite counts as failed.
 * **pending** and **running** trials are points under evaluation: they go to the
   acquisition function as ``X_pending`` so that parallel workers get distinct proposals.
+  With ``pending_from``, every trial numbered from there on counts as pending whatever its
+  state, so that a decision does not depend on which of them happen to have finished.
 * **pruned** and **lost** trials say nothing about the full-fidelity value and are ignored.
 
 The encoding is ``space.encode``'s: numeric parameters in [0, 1] (log-scaled where
@@ -75,12 +77,13 @@ def collect_rows(
     objectives: Sequence[Objective],
     history: Sequence[TrialRecord],
     full_fidelity: float | None,
+    pending_from: int | None = None,
 ) -> tuple[list[Row], np.ndarray]:
     """The usable rows (trial-number order) and the encoded pending configurations."""
     rows: list[Row] = []
     pending: list[np.ndarray] = []
     for record in sorted(history, key=lambda r: r.number):
-        if record.status in _PENDING:
+        if record.status in _PENDING or (pending_from is not None and record.number >= pending_from):
             x = _encode(space, record)
             if x is not None:
                 pending.append(x)

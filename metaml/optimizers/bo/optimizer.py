@@ -15,6 +15,14 @@ the hyperparameter cache cannot change a result. A fresh optimizer given the sam
 history therefore proposes exactly what a long-running one does. A numerical failure of the
 model never raises: the proposal falls back to a sample from the priors (or uniform) and
 says why. BoTorch is imported on the first model-based ask, so ``import metaml`` stays fast.
+
+Parallel workers: by default a proposal learns from every trial finished by the time it is
+made, and treats the running ones as pending. That reacts soonest, but which trials have
+finished is a matter of timing, so two runs with several workers differ. With
+``parallel: N`` the proposal for trial ``n`` learns from trials ``0 .. n-N`` only, and
+treats ``n-N+1 .. n-1`` as pending whatever their state (it waits while an older trial
+still runs): the same decision whatever the timing, so runs with 1 to N workers make the
+same trials, at the price of learning from each result N-1 trials later.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from metaml.optimizers.base import Optimizer
 from metaml.optimizers.bo.encoding import Row, TrainingData, collect_rows, training_data
 from metaml.optimizers.bo.prior import sobol_configs
 from metaml.optimizers.bo.propose import MIN_COMPLETED, propose
+from metaml.optimizers.rungs import next_number
 from metaml.space import Constant, Space
 from metaml.store.records import Proposal, TrialRecord
 
@@ -55,9 +64,11 @@ class BayesianOptimization(Optimizer):
         refit_every: int = 5,
         raw_samples: int | None = None,
         num_restarts: int = 4,
+        parallel: int | None = None,
     ) -> None:
         super().__init__(space, objectives, seed)
         self._n_initial = _count("n_initial", n_initial, minimum=1, optional=True)
+        self.parallel = _count("parallel", parallel, minimum=1, optional=True)
         self.refit_every = _count("refit_every", refit_every, minimum=1)
         self._raw_samples = _count("raw_samples", raw_samples, minimum=1, optional=True)
         self.num_restarts = _count("num_restarts", num_restarts, minimum=1)
@@ -84,6 +95,7 @@ class BayesianOptimization(Optimizer):
             "refit_every": self.refit_every,
             "raw_samples": self._raw_samples,
             "num_restarts": self.num_restarts,
+            "parallel": self.parallel,
         }
 
     @property
@@ -112,10 +124,15 @@ class BayesianOptimization(Optimizer):
         return self.space.has_priors and bool(self.prior_weight)
 
     # ----------------------------------------------------------------------- ask
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal:
+    def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
         if len(history) < self.n_initial:
             return self._design(history, f"initial design, point {len(history) + 1} of {self.n_initial}")
-        rows, pending = collect_rows(self.space, self.objectives, history, self.full_fidelity)
+        pending_from = self._window_start(history)
+        if pending_from is not None and any(
+            not t.status.finished for t in history if t.number < pending_from
+        ):
+            return None  # a trial older than the window still runs: its result is part of this decision
+        rows, pending = collect_rows(self.space, self.objectives, history, self.full_fidelity, pending_from)
         data = training_data(rows, pending, len(self.objectives), self.space.n_dims)
         if data.n_completed < MIN_COMPLETED:
             return self._design(
@@ -134,6 +151,12 @@ class BayesianOptimization(Optimizer):
         except Exception as exc:  # the contract: a numerical failure never stops the study
             logger.warning("bo: model-based proposal failed at trial %d", len(history), exc_info=True)
             return self._fallback(history, f"model-based proposal failed ({type(exc).__name__}: {_short(exc)})")
+
+    def _window_start(self, history: Sequence[TrialRecord]) -> int | None:
+        """The first trial number this decision treats as pending whatever its state (None: none, as by default)."""
+        if self.parallel is None:
+            return None
+        return next_number(history) - self.parallel + 1
 
     def _model_based(self, history: Sequence[TrialRecord], rows: Sequence[Row], data: TrainingData) -> Proposal:
         from metaml.optimizers.bo import model as gp

@@ -42,13 +42,14 @@ def test_bo_is_registered_and_its_settings_rebuild_it() -> None:
     settings = json.loads(json.dumps(opt.settings))
     again = make_optimizer({"name": "bo", **settings}, quad_space(), LOSS, 1)
     assert again.settings == opt.settings
-    assert opt.settings == {"n_initial": 4, "prior_weight": 0, "refit_every": 3, "raw_samples": None, "num_restarts": 4}
+    assert opt.settings == {"n_initial": 4, "prior_weight": 0, "refit_every": 3, "raw_samples": None, "num_restarts": 4,
+                            "parallel": None}
     assert opt.raw_samples == 256 and BayesianOptimization(quad_space(), LOSS * 2).raw_samples == 128
 
 
 @pytest.mark.parametrize(
     "bad", [{"n_initial": 0}, {"refit_every": 0}, {"raw_samples": 1.5}, {"num_restarts": True}, {"prior_weight": -1},
-            {"prior_weight": "high"}, {"prior_weight": math.inf}]
+            {"prior_weight": "high"}, {"prior_weight": math.inf}, {"parallel": 0}, {"parallel": 2.0}]
 )
 def test_wrong_settings_say_what_is_allowed(bad) -> None:
     name = next(iter(bad))
