@@ -31,9 +31,31 @@ class TrialError(MetamlError):
     """A trial's function failed, or returned something that is not a metric."""
 
 
+class ClaimLostError(TrialError):
+    """This worker no longer holds the trial (it was requeued and claimed by another): stop, write nothing."""
+
+
 class OptimizerError(MetamlError, ValueError):
     """An optimizer is unknown, or its settings do not fit the space."""
 
 
 class BudgetError(MetamlError, ValueError):
     """A budget is malformed."""
+
+
+#: The longest value a message shows in full; longer ones are cut (a message stays one readable line).
+SHOWN_CHARS = 60
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` short enough for a message: huge numbers and long texts are summarized, never printed in full."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        # (repr of an integer past 4,300 digits raises, and one of 400 digits helps nobody)
+        return f"a {'negative ' if value < 0 else ''}number of about {int(value.bit_length() * 0.30103)} digits"
+    try:
+        text = repr(value)
+    except Exception:  # a value whose repr fails (or is itself too large) is still named by its type
+        return f"a {type(value).__name__}"
+    if len(text) > SHOWN_CHARS:
+        return f"{text[: SHOWN_CHARS - 20]}... ({len(text)} characters)"
+    return text

@@ -10,7 +10,21 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from metaml.errors import SpaceError
+from metaml.errors import SpaceError, shown
+from metaml.space.checks import (
+    MAX_FIDELITY_RATIO,
+    MAX_PLAIN_DEPTH,
+    check_bounds,
+    check_switch,
+    is_finite,
+    is_number,
+    is_plain,
+    is_whole,
+    plain,
+    python_number,
+    unit_of,
+    value_at,
+)
 
 #: Standard deviation, in the unit interval, of a numeric prior at each confidence.
 CONFIDENCE_STD: dict[str, float] = {"low": 0.5, "medium": 0.25, "high": 0.1}
@@ -21,32 +35,25 @@ Condition = Mapping[str, Sequence[Any]]
 
 
 def _check_confidence(confidence: str) -> None:
-    if confidence not in CONFIDENCE_STD:
-        raise SpaceError(
-            f"confidence must be one of low, medium, high, not {confidence!r}"
-        )
+    if not isinstance(confidence, str) or confidence not in CONFIDENCE_STD:
+        raise SpaceError(f"confidence must be one of low, medium, high, not {shown(confidence)}")
 
 
 def _check_when(when: Condition | None) -> dict[str, tuple[Any, ...]] | None:
     if when is None:
         return None
     if not isinstance(when, Mapping) or not when:
-        raise SpaceError(f"'when' must map a parameter name to its allowed values, not {when!r}")
+        raise SpaceError(f"'when' must map a parameter name to its allowed values, not {shown(when)}")
     out: dict[str, tuple[Any, ...]] = {}
     for parent, values in when.items():
+        if not isinstance(parent, str) or not parent:
+            raise SpaceError(f"'when' names the parameters it depends on, not {shown(parent)}")
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             values = [values]
-        out[str(parent)] = tuple(_plain(v) for v in values)
+        if not values or not all(is_plain(v) for v in values):
+            raise SpaceError(f"'when' gives {parent!r} a list of the values it must take, not {shown(values)}")
+        out[parent] = tuple(plain(v) for v in values)
     return out
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _python_number(value: Any) -> Any:
-    # numpy scalars become Python numbers, so that to_dict() stays JSON
-    return value.item() if isinstance(value, (np.integer, np.floating)) else value
 
 
 def _same_choice(choice: Any, value: Any) -> bool:
@@ -55,30 +62,9 @@ def _same_choice(choice: Any, value: Any) -> bool:
         return isinstance(choice, bool) and isinstance(value, (bool, np.bool_)) and bool(value) == choice
     if isinstance(choice, str) or isinstance(value, str):
         return isinstance(choice, str) and isinstance(value, str) and str(value) == choice
-    if _is_number(choice) or _is_number(value):
-        return _is_number(choice) and _is_number(value) and bool(choice == value)
+    if is_number(choice) or is_number(value):
+        return is_number(choice) and is_number(value) and bool(choice == value)
     return choice is None and value is None
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as JSON would give it back (tuples as lists, numpy scalars as Python ones)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    return value
-
-
-def _is_plain(value: Any) -> bool:
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain(v) for v in value)
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, (str, int, bool))
 
 
 @dataclass(frozen=True, eq=True)
@@ -94,21 +80,20 @@ class Float:
     kind: str = field(default="float", init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not (_is_number(self.lower) and _is_number(self.upper)):
-            raise SpaceError(f"bounds must be numbers, got lower={self.lower!r}, upper={self.upper!r}")
-        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
-            raise SpaceError(f"bounds must be finite numbers, got lower={self.lower!r}, upper={self.upper!r}")
-        for name in ("lower", "upper", "prior"):
-            object.__setattr__(self, name, _python_number(getattr(self, name)))
+        lower, upper = check_bounds(self.lower, self.upper, "bounds")
+        object.__setattr__(self, "lower", lower)
+        object.__setattr__(self, "upper", upper)
+        object.__setattr__(self, "prior", python_number(self.prior))
+        object.__setattr__(self, "log", check_switch(self.log, "log"))
         if not self.lower < self.upper:
-            raise SpaceError(f"lower ({self.lower}) must be below upper ({self.upper})")
+            raise SpaceError(f"lower ({shown(self.lower)}) must be below upper ({shown(self.upper)})")
         if self.log and self.lower <= 0:
-            raise SpaceError(f"a log-scaled range needs lower > 0, got {self.lower}")
+            raise SpaceError(f"a log-scaled range needs lower > 0, got {shown(self.lower)}")
         _check_confidence(self.confidence)
         if self.prior is not None and (reason := self.contains(self.prior)) is not None:
-            if _is_number(self.prior) and not self.lower <= self.prior <= self.upper:
-                raise SpaceError(f"prior {self.prior!r} lies outside [{self.lower}, {self.upper}]")
-            raise SpaceError(f"prior {self.prior!r} is not allowed: {reason}")
+            if is_number(self.prior) and not self.lower <= self.prior <= self.upper:
+                raise SpaceError(f"prior {shown(self.prior)} lies outside [{self.lower}, {self.upper}]")
+            raise SpaceError(f"prior {shown(self.prior)} is not allowed: {reason}")
         object.__setattr__(self, "when", _check_when(self.when))
 
     # The unit-interval encoding is linear in the value, or in its log.
@@ -119,21 +104,20 @@ class Float:
 
     def to_unit(self, value: Any) -> float:
         lo, hi = self._ends()
-        v = math.log(value) if self.log else float(value)
-        return float(min(1.0, max(0.0, (v - lo) / (hi - lo))))
+        return unit_of(math.log(value) if self.log else float(value), lo, hi)
 
     def from_unit(self, u: float) -> Any:
         lo, hi = self._ends()
-        v = lo + float(np.clip(u, 0.0, 1.0)) * (hi - lo)
+        v = value_at(u, lo, hi)
         value = math.exp(v) if self.log else v
         return float(min(self.upper, max(self.lower, value)))
 
     def contains(self, value: Any) -> str | None:
         """Return why ``value`` is not allowed, or None when it is."""
-        if not _is_number(value):
-            return f"expected a number, got {value!r}"
-        if not (self.lower <= value <= self.upper) or math.isnan(float(value)):
-            return f"{value!r} is outside [{self.lower}, {self.upper}]"
+        if not is_number(value):
+            return f"expected a number, got {shown(value)}"
+        if not (self.lower <= value <= self.upper) or not is_finite(value):
+            return f"{shown(value)} is outside [{self.lower}, {self.upper}]"
         return None
 
     def normalize(self, value: Any) -> Any:
@@ -176,8 +160,8 @@ class Int(Float):
     def __post_init__(self) -> None:
         for name in ("lower", "upper"):
             value = getattr(self, name)
-            if not _is_number(value) or not math.isfinite(value) or float(value) != int(value):
-                raise SpaceError(f"an Int's {name} must be a whole number, got {value!r}")
+            if not is_number(value) or not is_finite(value) or not is_whole(value):
+                raise SpaceError(f"an Int's {name} must be a whole number within ±1.8e308, got {shown(value)}")
             object.__setattr__(self, name, int(value))
         super().__post_init__()
 
@@ -190,19 +174,18 @@ class Int(Float):
 
     def to_unit(self, value: Any) -> float:
         lo, hi = self._ends()
-        v = math.log(int(value)) if self.log else float(int(value))
-        return float(min(1.0, max(0.0, (v - lo) / (hi - lo))))
+        return unit_of(math.log(int(value)) if self.log else float(int(value)), lo, hi)
 
     def from_unit(self, u: float) -> Any:
         lo, hi = self._ends()
-        v = lo + float(np.clip(u, 0.0, 1.0)) * (hi - lo)
+        v = value_at(u, lo, hi)
         value = math.exp(v) if self.log else v
         return int(min(self.upper, max(self.lower, round(value))))
 
     def contains(self, value: Any) -> str | None:
         reason = super().contains(value)
-        if reason is None and float(value) != int(value):
-            return f"expected a whole number, got {value!r}"
+        if reason is None and not is_whole(value):
+            return f"expected a whole number, got {shown(value)}"
         return reason
 
     def normalize(self, value: Any) -> Any:
@@ -225,28 +208,34 @@ class Categorical:
         choices = self.choices
         subspaces: dict[Any, dict[str, Parameter]] = {}
         if isinstance(choices, Mapping):
+            for c, sub in choices.items():
+                if sub is not None and not isinstance(sub, Mapping):
+                    raise SpaceError(
+                        f"the choice {shown(c)} maps to {shown(sub)}: a choice's sub-space is a mapping of names to "
+                        "parameters (or empty)"
+                    )
             subspaces = {c: dict(sub or {}) for c, sub in choices.items()}
             choices = list(choices.keys())
         if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence) or not choices:
-            raise SpaceError(f"choices must be a non-empty list, got {self.choices!r}")
+            raise SpaceError(f"choices must be a non-empty list, got {shown(self.choices)}")
         for c in choices:
             if not isinstance(c, (str, int, float, bool)) and c is not None:
-                raise SpaceError(f"a choice must be a string, number, boolean or null, got {c!r}")
-            if isinstance(c, float) and not math.isfinite(c):
-                raise SpaceError(f"a choice must be a finite number, got {c!r}")
+                raise SpaceError(f"a choice must be a string, number, boolean or null, got {shown(c)}")
+            if isinstance(c, (int, float)) and not isinstance(c, bool) and not is_finite(c):
+                raise SpaceError(f"a choice must be a finite number, got {shown(c)}")
             if subspaces and not isinstance(c, str):
                 # the space is stored as JSON, whose keys are strings: 1 or true would come back as "1", "true"
                 raise SpaceError(
                     f"the choice {c!r} carries a sub-space, so it must be a string: write {str(c).lower()!r} in quotes"
                 )
-        object.__setattr__(self, "choices", tuple(_python_number(c) for c in choices))
+        object.__setattr__(self, "choices", tuple(python_number(c) for c in choices))
         if any(self.index(c) != i for i, c in enumerate(self.choices)):
-            raise SpaceError(f"choices repeat themselves: {list(choices)!r}")
+            raise SpaceError(f"choices repeat themselves: {shown(list(choices))}")
         object.__setattr__(self, "_subspaces", subspaces)
         _check_confidence(self.confidence)
         if self.prior is not None:
             if self.contains(self.prior) is not None:
-                raise SpaceError(f"prior {self.prior!r} is not one of the choices {list(self.choices)!r}")
+                raise SpaceError(f"prior {shown(self.prior)} is not one of the choices {shown(list(self.choices))}")
             object.__setattr__(self, "prior", self.choices[self.index(self.prior)])  # e.g. numpy's "a" as "a"
         object.__setattr__(self, "when", _check_when(self.when))
 
@@ -259,7 +248,7 @@ class Categorical:
         for i, c in enumerate(self.choices):
             if _same_choice(c, value):
                 return i
-        raise SpaceError(f"{value!r} is not one of {list(self.choices)!r}")
+        raise SpaceError(f"{shown(value)} is not one of {shown(list(self.choices))}")
 
     def contains(self, value: Any) -> str | None:
         try:
@@ -318,17 +307,21 @@ class Constant:
     kind: str = field(default="constant", init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not _is_plain(_plain(self.value)):
+        if not is_plain(self.value):
             raise SpaceError(
                 f"a constant is stored with the study, so it must be plain data (a string, finite number, "
-                f"boolean, null, or a list or string-keyed mapping of them), got {self.value!r}"
+                f"boolean, null, or a list or string-keyed mapping of them, nested at most {MAX_PLAIN_DEPTH} deep), "
+                f"got {shown(self.value)}"
             )
         object.__setattr__(self, "when", _check_when(self.when))
 
     def contains(self, value: Any) -> str | None:
         # (0.9, 0.999) and [0.9, 0.999] are the same constant: a stored space gives back lists
-        same = _plain(value) == _plain(self.value) and isinstance(value, bool) == isinstance(self.value, bool)
-        return None if same else f"must be the constant {self.value!r}, got {value!r}"
+        try:
+            same = plain(value) == plain(self.value) and isinstance(value, bool) == isinstance(self.value, bool)
+        except RecursionError:  # a value nested past any constant's depth is not the constant
+            same = False
+        return None if same else f"must be the constant {shown(self.value)}, got {shown(value)}"
 
     def normalize(self, value: Any) -> Any:
         return self.value
@@ -340,7 +333,7 @@ class Constant:
         return self.value
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.kind, "value": _plain(self.value)}
+        out: dict[str, Any] = {"type": self.kind, "value": plain(self.value)}
         if self.when is not None:
             out["when"] = {k: list(v) for k, v in self.when.items()}
         return out
@@ -355,15 +348,17 @@ class Fidelity:
     kind: str = field(default="fidelity", init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not (_is_number(self.lower) and _is_number(self.upper)):
-            raise SpaceError(f"fidelity bounds must be numbers, got {self.lower!r}, {self.upper!r}")
-        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
-            raise SpaceError(f"fidelity bounds must be finite, got {self.lower!r}, {self.upper!r}")
-        for name in ("lower", "upper"):
-            object.__setattr__(self, name, _python_number(getattr(self, name)))
+        lower, upper = check_bounds(self.lower, self.upper, "fidelity bounds")
+        object.__setattr__(self, "lower", lower)
+        object.__setattr__(self, "upper", upper)
         if not 0 < self.lower <= self.upper:
             raise SpaceError(
-                f"a fidelity needs 0 < lower <= upper, got lower={self.lower}, upper={self.upper}"
+                f"a fidelity needs 0 < lower <= upper, got lower={shown(self.lower)}, upper={shown(self.upper)}"
+            )
+        if float(self.upper) / float(self.lower) > MAX_FIDELITY_RATIO:
+            raise SpaceError(
+                f"a fidelity from {self.lower:g} to {self.upper:g} spans more than a {MAX_FIDELITY_RATIO:.0e}-fold "
+                "range, which the schedulers' ladders of rungs cannot use: measure it in larger units, or raise lower"
             )
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from metaml.errors import SpaceError
+from metaml.errors import SpaceError, shown
+from metaml.space.checks import check_name
 from metaml.space.parameters import (
     Categorical,
     Constant,
@@ -56,6 +59,10 @@ class Space:
         self.conditions: dict[str, dict[str, tuple[Any, ...]]] = {}
         self.fidelity_name: str | None = None
         self._flatten(self._tree, prefix="", implied={})
+        if not any(name != self.fidelity_name for name in self.parameters):
+            raise SpaceError(
+                "a space needs at least one parameter besides the fidelity, e.g. {'lr': Float(1e-4, 1e-1, log=True)}"
+            )
         self._check_conditions()
         self.order = self._topological_order()
         self.dimensions = self._layout()
@@ -63,11 +70,15 @@ class Space:
 
     # ----------------------------------------------------------------- building
     def _flatten(self, params: Mapping[str, Any], prefix: str, implied: dict[str, tuple[Any, ...]]) -> None:
-        local = {str(n) for n in params}
+        for name in params:
+            check_name(name, f"the space{' at ' + prefix.rstrip('.') if prefix else ''}")
+        local = set(params)
         for name, param in params.items():
             full = prefix + str(name)
             if not isinstance(param, (Float, Int, Categorical, Constant, Fidelity)):
-                raise SpaceError(f"parameter {full!r}: expected Float, Int, Categorical, Constant or Fidelity, got {param!r}")
+                raise SpaceError(
+                    f"parameter {full!r}: expected Float, Int, Categorical, Constant or Fidelity, got {shown(param)}"
+                )
             if full in self.parameters:
                 raise SpaceError(f"parameter {full!r} is declared twice")
             if isinstance(param, Fidelity):
@@ -196,16 +207,23 @@ class Space:
             if isinstance(param, Categorical):
                 if active:
                     x[dim.start + param.index(config[dim.name])] = 1.0
-            else:
+            elif active:
                 assert isinstance(param, (Float, Int))
-                x[dim.start] = param.to_unit(config[dim.name]) if active else 0.5
+                x[dim.start] = _unit(param, dim.name, config[dim.name])
+            else:
+                x[dim.start] = 0.5
         return x
 
     def decode(self, x: np.ndarray) -> dict[str, Any]:
         """Map a point of the unit cube back to the configuration it encodes."""
-        x = np.asarray(x, dtype=float)
+        try:
+            x = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            raise SpaceError(f"expected a vector of {self.n_dims} numbers, got {shown(x)}") from None
         if x.shape != (self.n_dims,):
             raise SpaceError(f"expected a vector of {self.n_dims} coordinates, got shape {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise SpaceError(f"the coordinates to decode must be finite numbers, got {shown(x.tolist())}")
         by_name = {d.name: d for d in self.dimensions}
         config: dict[str, Any] = {}
         for name in self.order:
@@ -282,16 +300,20 @@ def parameters_to_dict(params: Mapping[str, Parameter]) -> dict[str, Any]:
 
 def parameters_from_dict(data: Mapping[str, Any], path: str) -> dict[str, Parameter]:
     if not isinstance(data, Mapping):
-        raise SpaceError(f"{path or 'space'}: expected a mapping of parameter names, got {data!r}")
+        where = f"space.{path.rstrip('.')}" if path else "space"
+        raise SpaceError(f"{where}: expected a mapping of parameter names to parameters, got {shown(data)}")
     out: dict[str, Parameter] = {}
     for name, spec in data.items():
         where = f"{path}{name}"
         if not isinstance(spec, Mapping):
-            raise SpaceError(f"space.{where}: expected a mapping with a 'type', got {spec!r}")
+            raise SpaceError(f"space.{where}: expected a mapping with a 'type', got {shown(spec)}")
         spec = dict(spec)
         kind = spec.pop("type", None)
-        if kind not in _KINDS:
-            raise SpaceError(f"space.{where}: 'type' must be one of {', '.join(sorted(_KINDS))}, got {kind!r}")
+        if not isinstance(kind, str) or kind not in _KINDS:
+            raise SpaceError(
+                f"space.{where}: 'type' must be one of {', '.join(sorted(_KINDS))}, got {shown(kind)}{_close(kind, _KINDS)}"
+            )
+        _check_settings(spec, kind, where)
         try:
             if kind == "categorical":
                 choices = spec.pop("choices", None)
@@ -312,6 +334,44 @@ def parameters_from_dict(data: Mapping[str, Any], path: str) -> dict[str, Parame
                 raise
             raise SpaceError(f"space.{where}: {exc}") from None
     return out
+
+
+def _settings(kind: str) -> tuple[list[str], list[str]]:
+    """The settings a parameter kind takes, and those of them it cannot do without."""
+    fields = [f for f in dataclasses.fields(_KINDS[kind]) if f.init]
+    required = [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    return [f.name for f in fields], required
+
+
+def _check_settings(spec: Mapping[Any, Any], kind: str, where: str) -> None:
+    """Refuse a setting the kind does not have (naming the close one) or a missing one, before the class sees them."""
+    known, required = _settings(kind)
+    a_kind = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} parameter"
+    for key in spec:
+        if key not in known:
+            raise SpaceError(
+                f"space.{where}.{key}: {a_kind} has no setting {shown(key)}{_close(key, known)}; "
+                f"it has type, {', '.join(known)}"
+            )
+    missing = [k for k in required if k not in spec]
+    if missing:
+        raise SpaceError(f"space.{where}: {a_kind} needs {' and '.join(repr(k) for k in missing)}")
+
+
+def _close(word: Any, known: Any) -> str:
+    """' (did you mean 'x'?)' for the known word closest to ``word``, or ''."""
+    if not isinstance(word, str):
+        return ""
+    match = difflib.get_close_matches(word, list(known), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _unit(param: Float | Int, name: str, value: Any) -> float:
+    """``param.to_unit(value)``, with a value that cannot be encoded (text, 0 on a log scale) as a SpaceError."""
+    try:
+        return param.to_unit(value)
+    except (TypeError, ValueError, OverflowError):
+        raise SpaceError(f"cannot encode {name!r} = {shown(value)}: {param.contains(value) or 'not a number'}") from None
 
 
 def _number(text: str, where: str) -> float:
