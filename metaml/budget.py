@@ -8,7 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from metaml.errors import BudgetError
+from metaml.errors import BudgetError, shown
+
+#: The largest limit of each kind: a billion trials, FTE or seconds (31 years). A larger number is a
+#: typo, and one past the range of a float (10**400) has no meaning at all.
+MAX_LIMIT = 1e9
 
 
 @dataclass(frozen=True)
@@ -24,10 +28,14 @@ class Budget:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise BudgetError(f"budget {name} must be a positive number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value <= 0:
+                raise BudgetError(f"budget {name} must be a positive number, got {shown(value)}")
+            if value > MAX_LIMIT:
+                raise BudgetError(
+                    f"budget {name} must be at most {MAX_LIMIT:.0e}, got {shown(value)}: leave {name} out to set no limit on it"
+                )
         if self.trials is not None and float(self.trials) != int(self.trials):
-            raise BudgetError(f"budget trials must be a whole number, got {self.trials!r}")
+            raise BudgetError(f"budget trials must be a whole number, got {shown(self.trials)}")
         if self.trials is not None:
             object.__setattr__(self, "trials", int(self.trials))
         if self.trials is None and self.fte is None and self.seconds is None:
@@ -62,13 +70,13 @@ def parse_budget(value: Any) -> Budget:
     if isinstance(value, Budget):
         return value
     if isinstance(value, bool):
-        raise BudgetError(f"a budget is a number of trials or a mapping, not {value!r}")
+        raise BudgetError(f"a budget is a number of trials or a mapping, not {shown(value)}")
     if isinstance(value, int):
         return Budget(trials=value)
     if isinstance(value, Mapping):
         unknown = set(value) - {"trials", "fte", "seconds"}
         if unknown:
-            raise BudgetError(f"unknown budget fields {sorted(unknown)}; use trials, fte, seconds")
+            raise BudgetError(f"unknown budget fields {shown(sorted(map(str, unknown)))}; use trials, fte, seconds")
         return Budget(**{str(k): _num(v, str(k)) for k, v in value.items()})  # type: ignore[arg-type]
     if isinstance(value, str):
         text = value.strip()
@@ -79,20 +87,29 @@ def parse_budget(value: Any) -> Budget:
             match = re.fullmatch(r"(trials|fte|seconds)\s*=\s*([0-9.eE+-]+)", part)
             if match is None:
                 raise BudgetError(
-                    f"cannot read the budget {value!r}: write e.g. 'trials=40', 'fte=5' or 'seconds=600'"
+                    f"cannot read the budget {shown(value)}: write e.g. 'trials=40', 'fte=5' or 'seconds=600'"
                 )
             if match.group(1) in fields:
-                raise BudgetError(f"the budget {value!r} gives {match.group(1)} twice")
+                raise BudgetError(f"the budget {shown(value)} gives {match.group(1)} twice")
             fields[match.group(1)] = _num(match.group(2), match.group(1))
         return Budget(**fields)  # type: ignore[arg-type]
-    raise BudgetError(f"a budget is a number of trials or a mapping, not {value!r}")
+    raise BudgetError(f"a budget is a number of trials or a mapping, not {shown(value)}")
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past the range of a float
+        return False
 
 
 def _num(value: Any, name: str) -> float:
     if isinstance(value, bool):
-        raise BudgetError(f"budget {name} must be a number, got {value!r}")
+        raise BudgetError(f"budget {name} must be a number, got {shown(value)}")
+    if isinstance(value, int) and (name == "trials" or not _finite(value)):
+        return value  # exactly (float() would round 10**39, or fail past 10**308); Budget checks the range
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise BudgetError(f"budget {name} must be a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise BudgetError(f"budget {name} must be a number, got {shown(value)}") from None
     return int(number) if name == "trials" and number.is_integer() else number
