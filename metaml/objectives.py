@@ -1,4 +1,10 @@
-"""Objectives the user names, their limits, and Pareto ranking and hypervolume (via moocore)."""
+"""Objectives the user names, their limits, and Pareto ranking and hypervolume (via moocore).
+
+Every answer about results is computed here once, for every face to call: which row is
+best on one objective (always a member of the front), and the hypervolume reference point
+of a study, with the history of how it moved (docs/concepts.md, "The hypervolume
+reference").
+"""
 
 from __future__ import annotations
 
@@ -157,3 +163,88 @@ def hypervolume(losses: np.ndarray, ref: np.ndarray) -> float:
     if not inside.any():
         return 0.0
     return float(moocore.hypervolume(losses[inside], ref=ref))
+
+
+def best_row(losses: np.ndarray, column: int) -> int | None:
+    """The index of the non-dominated row lowest in ``column`` (None without rows).
+
+    Rows that tie there go to the one lower on the other columns, in their order, then to
+    the first row; so the answer is always on the front, never a row that another row
+    dominates (the same error with six times the parameters is not "the best").
+    """
+    if len(losses) == 0:
+        return None
+    others = [j for j in range(losses.shape[1]) if j != column]
+    candidates = [int(i) for i in np.flatnonzero(nondominated(losses))]
+    return min(candidates, key=lambda i: (losses[i, column], *(losses[i, j] for j in others), i))
+
+
+@dataclass(frozen=True)
+class ReferenceChange:
+    """One move of the hypervolume reference: what it was, what it became, the result that moved it.
+
+    ``trial`` is the label of that result (its position when no labels were given); None
+    when the limits fixed the point before any result. ``columns`` are the objectives
+    whose coordinate moved.
+    """
+
+    trial: int | None
+    before: tuple[float, ...] | None
+    after: tuple[float, ...]
+    columns: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The hypervolume reference point (lower is better in every column) and how it got there."""
+
+    point: tuple[float, ...] | None
+    changes: tuple[ReferenceChange, ...]
+
+    def array(self) -> np.ndarray | None:
+        """The point as a numpy array (None before any result, unless every objective has a limit)."""
+        return None if self.point is None else np.asarray(self.point, dtype=float)
+
+
+def hypervolume_reference(
+    objectives: Sequence[Objective], losses: np.ndarray, labels: Sequence[int] | None = None
+) -> Reference:
+    """The reference point of results that arrived in the order of ``losses``, and its history.
+
+    One rule for every output (docs/concepts.md): an objective with a limit has the limit
+    as its coordinate from the start; the others are fixed by the first result (its value
+    plus 10%) and are widened only when a later result that no earlier one dominates lies
+    on or beyond them, to the front's worst value plus 10% of its range (or of that value).
+    So the point moves rarely, each move is a recorded change, and no member of the front
+    is ever left outside it. Rows that break a limit are not results here.
+    """
+    limited = np.array([o.limit is not None for o in objectives], dtype=bool)
+    limits = np.array([o.sign * o.limit if o.limit is not None else np.inf for o in objectives], dtype=float)
+    rows = np.asarray(losses, dtype=float).reshape(-1, len(objectives))
+    names = list(range(len(rows))) if labels is None else [int(n) for n in labels]
+    keep = np.all(rows <= limits, axis=1)
+    rows, names = rows[keep], [n for n, k in zip(names, keep) if k]
+    changes: list[ReferenceChange] = []
+    point: np.ndarray | None = None
+    if limited.all():
+        point = limits.copy()
+        changes.append(ReferenceChange(None, None, _plain_tuple(point), tuple(range(len(objectives)))))
+    for i in range(len(rows)):
+        if point is None:
+            point = reference_point(objectives, rows[: i + 1])
+            changes.append(ReferenceChange(names[i], None, _plain_tuple(point), tuple(range(len(objectives)))))
+            continue
+        outside = [j for j in np.flatnonzero(~limited) if rows[i, j] >= point[j]]
+        if not outside or not nondominated(rows[: i + 1])[i]:
+            continue
+        seen = rows[: i + 1]
+        front = seen[nondominated(seen)]
+        wider = point.copy()
+        wider[outside] = np.maximum(point[outside], reference_point(objectives, front)[outside])
+        changes.append(ReferenceChange(names[i], _plain_tuple(point), _plain_tuple(wider), tuple(int(j) for j in outside)))
+        point = wider
+    return Reference(None if point is None else _plain_tuple(point), tuple(changes))
+
+
+def _plain_tuple(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)

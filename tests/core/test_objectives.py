@@ -228,3 +228,56 @@ def test_hypervolume_with_a_limit_counts_only_feasible_points() -> None:
     assert ref.tolist() == pytest.approx([0.2 + 0.1 * 0.2, 2.0])
     # the first point breaks the latency limit and is left out; the second spans 0.02 x 1.0
     assert hypervolume(losses, ref) == pytest.approx(0.02 * 1.0)
+
+
+# ------------------------------------------------ best on the front, the hypervolume reference
+
+
+def test_best_row_is_on_the_front_and_ties_go_to_the_other_objectives() -> None:
+    from metaml.objectives import best_row
+
+    # rows 0 and 1 tie on the first column; row 0 has 6x the second: dominated by row 1
+    losses = np.array([[0.1, 6000.0], [0.1, 1000.0], [0.3, 10.0]])
+    assert best_row(losses, 0) == 1 and best_row(losses, 1) == 2
+    # three columns: a tie on the first and second is broken by the third
+    three = np.array([[0.1, 5.0, 3.0], [0.1, 5.0, 2.0], [0.2, 1.0, 1.0]])
+    assert best_row(three, 0) == 1
+    # rows equal on every column: the first of them
+    assert best_row(np.array([[1.0, 2.0], [1.0, 2.0]]), 0) == 0
+    assert best_row(np.zeros((0, 2)), 0) is None
+
+
+def test_the_reference_is_fixed_by_the_first_result_and_widened_when_a_front_member_lies_outside() -> None:
+    from metaml.objectives import hypervolume_reference
+
+    objs = (Objective("err"), Objective("size"))
+    losses = np.array([
+        [0.2, 100.0],   # 0: fixes the reference at (0.22, 110)
+        [0.1, 105.0],   # 1: on the front, inside
+        [0.3, 500.0],   # 2: outside, but dominated by 0: no change
+        [0.05, 600.0],  # 3: on the front and outside in size: widened
+    ])
+    ref = hypervolume_reference(objs, losses, labels=[10, 11, 12, 13])
+    first = [0.2 + 0.1 * 0.2, 100.0 + 0.1 * 100.0]
+    assert [c.trial for c in ref.changes] == [10, 13]
+    assert ref.changes[0].before is None and list(ref.changes[0].after) == pytest.approx(first)
+    assert list(ref.changes[1].before) == pytest.approx(first)  # type: ignore[arg-type]
+    # only the column it lies outside in moves: to the front's worst plus 10% (of its range or its worst value)
+    assert list(ref.point) == pytest.approx([first[0], 600.0 + 0.1 * 600.0])  # type: ignore[arg-type]
+    assert ref.changes[1].columns == (1,)
+    front = losses[nondominated(losses)]
+    assert np.all(front < np.asarray(ref.point))  # every front member counts
+    assert hypervolume_reference(objs, losses[:2]).changes[-1].after == ref.changes[0].after  # a prefix agrees
+    assert hypervolume_reference(objs, np.zeros((0, 2))).point is None
+
+
+def test_limits_fix_their_columns_from_the_start_and_never_move() -> None:
+    from metaml.objectives import hypervolume_reference
+
+    limited = (Objective("err", limit=0.5), Objective("acc", "max", 0.6))
+    ref = hypervolume_reference(limited, np.zeros((0, 2)))
+    assert ref.point == (0.5, -0.6) and len(ref.changes) == 1 and ref.changes[0].trial is None
+    mixed = (Objective("err", limit=0.5), Objective("size"))
+    losses = np.array([[0.4, 10.0], [0.1, 50.0], [0.9, 1.0]])  # the last breaks the err limit: ignored
+    point = hypervolume_reference(mixed, losses).point
+    assert point is not None and point[0] == 0.5 and point[1] == pytest.approx(50.0 + 0.1 * 50.0)
