@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import re
@@ -14,12 +15,16 @@ from typing import Any
 import yaml
 
 from metaml.budget import Budget, parse_budget
-from metaml.errors import MetamlError, StudyFileError
+from metaml.errors import MetamlError, StudyFileError, shown
 from metaml.execution.local import FunctionRef
 from metaml.execution.settings import ExecutionSettings
 from metaml.objectives import Objective, parse_objectives
 from metaml.optimizers import make_optimizer
+from metaml.safe_yaml import read_yaml
 from metaml.space import Space
+
+#: The largest seed: numpy's and torch's generators take 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
 
 #: Top-level fields a study file may have, with what each is for (shown when one is unknown).
 FIELDS: dict[str, str] = {
@@ -80,17 +85,8 @@ class StudyFile:
 def load_study_file(path: str | Path) -> StudyFile:
     """Read and check a study file; every problem names the field (and its line)."""
     path = Path(path)
-    if not path.exists():
-        raise StudyFileError(f"no study file at {path}")
-    text = path.read_text()
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise StudyFileError(f"{where}: not valid YAML: {problem}") from None
+    document = read_yaml(path)  # within bounded size, depth and aliases, or a StudyFileError with the line
+    text, node, data = document.text, document.node, document.data
     lines: dict[str, int] = {}
     if node is not None:
         _collect_lines(node, (), lines)
@@ -112,17 +108,19 @@ def load_study_file(path: str | Path) -> StudyFile:
         raise StudyFileError(f"{path}: a study file is a mapping of fields ({', '.join(FIELDS)})")
     unknown = [k for k in data if k not in FIELDS]
     if unknown:
-        raise fail(str(unknown[0]), f"unknown field; a study file has {', '.join(FIELDS)}")
+        close = difflib.get_close_matches(str(unknown[0]), list(FIELDS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise fail(str(unknown[0]), f"unknown field{hint}; a study file has {', '.join(FIELDS)}")
     for required in ("name", "function", "space", "objectives"):
         if required not in data:
             raise StudyFileError(f"{path}: the field '{required}' ({FIELDS[required]}) is missing")
 
     name = data["name"]
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-        raise fail("name", f"use letters, digits, '_', '-' or '.', got {name!r}")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", name) or name in (".", ".."):
+        raise fail("name", f"use letters, digits, '_', '-' or '.', got {shown(name)}")
     function = data["function"]
     if not isinstance(function, str) or ":" not in function:
-        raise fail("function", f"write it as module:function (e.g. quickstart:train), got {function!r}")
+        raise fail("function", f"write it as module:function (e.g. quickstart:train), got {shown(function)}")
     try:
         space = Space.from_dict(data["space"] or {})
     except MetamlError as exc:
@@ -136,8 +134,8 @@ def load_study_file(path: str | Path) -> StudyFile:
         raise fail("objectives", str(exc)) from None
     optimizer = data.get("optimizer", "random")
     seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise fail("seed", f"must be a whole number, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise fail("seed", f"must be a whole number from 0 to 2**32 - 1 ({MAX_SEED}), got {shown(seed)}")
     try:
         make_optimizer(optimizer, space, objectives, seed)
     except MetamlError as exc:
@@ -150,7 +148,7 @@ def load_study_file(path: str | Path) -> StudyFile:
             raise fail("budget", str(exc)) from None
     store = data.get("store")
     if store is not None and not isinstance(store, str):
-        raise fail("store", f"must be a URL or a path, got {store!r}")
+        raise fail("store", f"must be a URL or a path, got {shown(store)}")
     try:
         execution = ExecutionSettings.from_dict(data.get("execution"))
     except MetamlError as exc:
