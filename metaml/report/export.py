@@ -2,7 +2,8 @@
 
 The model card says what a reader of the exported model needs in order to trust it or not:
 the objectives and where this trial sits among the trade-offs the search found, the data,
-what the training cost, and how to train it again.
+what the training cost, how to load its checkpoint and how to train it again. Only a
+completed trial is exported: a failed, pruned or lost one has no model to hand over.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from metaml.checkpoint import CHECKPOINT_FILE
 from metaml.errors import MetamlError
+from metaml.pipelines.base import PROVENANCE_FILE
+from metaml.pipelines.baseline import builtin_pipeline
 from metaml.report.provenance import provenance, reproduce_snippet
 from metaml.report.summary import final_trials, find_trial, front_of
 from metaml.store.records import TrialRecord, TrialStatus
@@ -70,10 +73,42 @@ def lineage_cost(trial: TrialRecord, trials: Sequence[TrialRecord]) -> tuple[flo
     return total, chain
 
 
+def checkpoint_contents(path: Path) -> tuple[list[str], float | None]:
+    """The names of the state dicts a checkpoint holds and its step (no names when it cannot be read)."""
+    try:
+        import torch
+
+        payload = torch.load(path, weights_only=True, map_location="cpu")
+        return [str(k) for k in payload["states"]], float(payload["step"])
+    except Exception:  # torch raises many kinds for a file that is not a checkpoint; the card then says so
+        return [], None
+
+
+def load_snippet(names: Sequence[str], step: float | None, pipeline: str | None) -> list[str]:
+    """The card's "To load the model" section: the checkpoint's layout and three lines that load it."""
+    key = "model" if "model" in names or not names else names[0]
+    held = (f"the state dicts {', '.join(f'`{n}`' for n in names)} at step {step:g}" if names and step is not None
+            else "the state dicts the training function passed to `trial.checkpoint` (it could not be read here)")
+    build = (f"as the {pipeline} pipeline builds it from the resolved configuration in `{PROVENANCE_FILE}` and the data's shape"
+             if pipeline else "as the training function builds it from `config.json`")
+    lines = ["## To load the model", "",
+             f"`{CHECKPOINT_FILE}` holds a dict: `step`, `states` (by name: {held}) and `rng` (the random states "
+             f"to resume training). Build `model` {build}, then, in this folder:", "",
+             "```python", "import torch",
+             f'states = torch.load("{CHECKPOINT_FILE}", weights_only=True, map_location="cpu")["states"]',
+             f'model.load_state_dict(states["{key}"])', "```"]
+    if "swa" in names:
+        lines += ["", 'This trial averaged its weights (SWA): `states["swa"]` is the state of a '
+                  "`torch.optim.swa_utils.AveragedModel(model)`, the average its metrics were measured with."]
+    if "snapshots" in names:
+        lines += ["", 'This trial ensembled snapshots: `states["snapshots"]` holds the members its metrics averaged.']
+    return lines
+
+
 def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], has_checkpoint: bool,
                study_file: str | Path | None = None) -> str:
     """The MODEL_CARD.md text of one trial."""
-    pv = provenance(study, study_file)
+    pv = provenance(study, study_file, [trial])
     info = study.record.info
     names = [o.name for o in study.objectives]
     cost, chain = lineage_cost(trial, trials)
@@ -100,7 +135,8 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
     lines += ["", trade_off(study, trial, trials), "", "## Data", ""]
     lines.append(str(info.get("description") or "The study records no description of its data."))
     lines.append("")
-    lines.append(f"Data hash: `{pv['data_hash']}`." if pv["data_hash"] else "No hash of the data was recorded with the study.")
+    lines.append(f"Data hash: `{pv['data_hash']}`." if pv["data_hash"] else
+                 f"No hash of the data was recorded, neither with the study nor in the trial's `{PROVENANCE_FILE}`.")
     lines += ["", "## Training cost", "",
               f"- this trial: {trial.cost_fte:.4g} full-training equivalents (FTE)"
               + (f", {trial.duration:.1f} s" if trial.duration is not None else ""),
@@ -108,8 +144,12 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
     if len(chain) > 1:
         lines.append(f"- with the trials it continued ({' ← '.join(map(str, chain))}): {cost:.4g} FTE")
     lines.append(f"- the whole search: {total:.4g} FTE over {len(trials)} trials")
-    lines += ["", "## Configuration", "", "```json", json.dumps(trial.config, indent=2, sort_keys=True, default=str), "```",
-              "", "## To train it again", "", "```python", reproduce_snippet(study, trial), "```",
+    lines += ["", "## Configuration", "", "```json", json.dumps(trial.config, indent=2, sort_keys=True, default=str), "```", ""]
+    if has_checkpoint:
+        spec = builtin_pipeline(pv["function"])
+        names, step = checkpoint_contents(study.trial_directory(trial.number) / CHECKPOINT_FILE)
+        lines += [*load_snippet(names, step, spec.name if spec else None), ""]
+    lines += ["## To train it again", "", "```python", reproduce_snippet(study, trial), "```",
               "", "## Versions", ""]
     lines.append(f"- at creation of the study: metaml {pv['metaml_version'] or '?'}, Python {pv['python'] or '?'}, "
                  f"{pv['platform'] or '?'}; seed {study.seed}")
@@ -122,7 +162,10 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
               "- `metrics.json`: the trial's metrics, status, fidelity and cost",
               "- `checkpoint.pt`: the trial's last checkpoint (model, optimizer and scheduler state)" if has_checkpoint
               else "- no checkpoint: the trial saved none (its training function does not call `trial.checkpoint`, "
-                   "or its artifacts folder was removed)", ""]
+                   "or its artifacts folder was removed)"]
+    if (study.trial_directory(trial.number) / PROVENANCE_FILE).is_file():
+        lines.append(f"- `{PROVENANCE_FILE}`: the pipeline's resolved configuration and the data's hash and split sizes")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -130,6 +173,14 @@ def export_trial(study: Study, number: int, directory: str | Path, *, study_file
     """Write the trial's config.json, metrics.json, checkpoint (if any) and MODEL_CARD.md; return the paths."""
     trials = study.trials()
     trial = find_trial(study, number, trials)
+    if trial.status is not TrialStatus.COMPLETED:
+        front = [t.number for t in front_of(study, final_trials(study, trials))]
+        why = f" ({trial.error})" if trial.error else ""
+        raise MetamlError(
+            f"trial {trial.number} of study {study.name!r} is {trial.status.value}{why}: it has no trained model to "
+            "export. Export a completed trial" + (f", e.g. one on the Pareto front: {', '.join(map(str, front))}" if front
+                                                  else "; `metaml trials` lists them")
+        )
     out = Path(directory)
     if out.exists() and not out.is_dir():
         raise MetamlError(f"cannot export into {out}: it is a file, not a folder")
@@ -151,6 +202,10 @@ def export_trial(study: Study, number: int, directory: str | Path, *, study_file
     if source.is_file():
         shutil.copy2(source, out / CHECKPOINT_FILE)
         written.append(out / CHECKPOINT_FILE)
+    record = study.trial_directory(trial.number) / PROVENANCE_FILE
+    if record.is_file():  # a built-in pipeline's resolved config and data hash: what loading the model needs
+        shutil.copy2(record, out / PROVENANCE_FILE)
+        written.append(out / PROVENANCE_FILE)
     card = out / "MODEL_CARD.md"
     card.write_text(model_card(study, trial, trials, source.is_file(), study_file))
     written.append(card)

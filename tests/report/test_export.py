@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from typer.testing import CliRunner
@@ -117,3 +118,60 @@ def test_the_code_version_is_the_git_commit_of_the_study_file_folder(make_study:
     assert record["git"] == {"commit": head, "dirty": False, "folder": str(repo.resolve())}
     assert record["git_recorded"] is False
     assert provenance(study, tmp_path / "nowhere" / "study.yaml")["git"] is None
+
+
+def test_a_trial_that_did_not_complete_is_not_exported(
+    make_study: Callable[..., Study], cli: typer.Typer, tmp_path: Path
+) -> None:
+    import pytest
+
+    from metaml import MetamlError, TrialStatus
+
+    study = make_study(9, name="broken", optimizer="random", fail_every=3)
+    failed = next(t for t in study.trials() if t.status is TrialStatus.FAILED)
+    with pytest.raises(MetamlError, match=f"trial {failed.number}"):
+        export_trial(study, failed.number, tmp_path / "nothing")
+    assert not (tmp_path / "nothing").exists()  # bad input changes nothing
+    result = CliRunner().invoke(cli, ["export", "--store", str(tmp_path / "broken.db"), "--study", "broken",
+                                      "--trial", str(failed.number), str(tmp_path / "out")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_model_card_loads_the_checkpoint_in_three_lines(tmp_path: Path, monkeypatch: Any) -> None:
+    import re
+
+    import torch
+
+    trained: dict[int, dict[str, torch.Tensor]] = {}
+
+    def train(config: dict, trial: Any) -> dict:
+        torch.manual_seed(trial.number)
+        model = torch.nn.Linear(3, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=config["x"])
+        for step in range(1, int(trial.fidelity) + 1):
+            optimizer.zero_grad()
+            model(torch.ones(4, 3)).pow(2).sum().backward()
+            optimizer.step()
+            trial.report(step, loss=float(step))
+            trial.checkpoint(step, model=model, optimizer=optimizer)
+        trained[trial.number] = {k: v.clone() for k, v in model.state_dict().items()}
+        return {"loss": config["x"], "size": 8.0}
+
+    space = {"x": {"type": "float", "lower": 0.01, "upper": 0.1}, "epochs": {"type": "fidelity", "lower": 1, "upper": 2}}
+    study = Study.create("card", space, ["loss", "size"], store=tmp_path / "card.db", artifacts=tmp_path / "artifacts")
+    study.optimize(train, {"trials": 2})
+    best = study.best()
+    assert best is not None
+    out = tmp_path / "export"
+    export_trial(study, best.number, out)
+    card = (out / "MODEL_CARD.md").read_text()
+    block = re.search(r"## To load the model\n.*?```python\n(.*?)```", card, re.S)
+    assert block is not None
+    code = [line for line in block.group(1).splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert len(code) == 3
+    monkeypatch.chdir(out)
+    fresh = torch.nn.Linear(3, 2)
+    exec(block.group(1), {"model": fresh})  # the card's lines, as a reader runs them beside the files
+    for name, value in fresh.state_dict().items():
+        assert torch.equal(value, trained[best.number][name])
