@@ -1,6 +1,9 @@
 """The ablation path: which changes, in which order, turn the default configuration into a good one.
 
-Starting from the default configuration, each step changes the one parameter (to its value
+The default is the pipeline's own, as its trial trained it, where the study has one (a
+built-in pipeline's study trains it first); else the space's default (each parameter's
+prior, or its middle value or first choice), and the path says which (``start_trial``).
+Starting from it, each step changes the one parameter (to its value
 in the target) whose change the surrogate predicts to help most; the path ends at the
 target. Changing a categorical that switches a sub-space brings the sub-space's values
 along in the same step (they cannot be set while it is off). Greedy ablation after
@@ -44,18 +47,24 @@ class AblationStep:
 
 @dataclass(frozen=True)
 class AblationPath:
-    """The default's prediction and the ordered steps to the target."""
+    """The start's prediction and the ordered steps to the target.
+
+    ``start_trial`` is the trial that trained the start configuration (the pipeline's
+    default, or a trial that ran the space's default), None when no trial ran it.
+    """
 
     objective: str
     start: dict[str, Any]
     target: dict[str, Any]
     start_predicted: float
     steps: list[AblationStep]
+    start_trial: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "objective": self.objective,
             "start": self.start,
+            "start_trial": self.start_trial,
             "target": self.target,
             "start_predicted": self.start_predicted,
             "steps": [s.to_dict() for s in self.steps],
@@ -111,6 +120,7 @@ def ablation_path(
     *,
     objective: str = "",
     sign: float = 1.0,
+    start_trial: int | None = None,
 ) -> AblationPath:
     """The greedy path from ``start`` to ``target``: each step the change predicted to help most.
 
@@ -134,4 +144,4 @@ def ablation_path(
         steps.append(AblationStep(name, current[name], chosen[name], float(preds[k]), float(sign * (previous - preds[k])), also, off))
         previous = float(preds[k])
         current = chosen
-    return AblationPath(objective, dict(start), dict(target), start_pred, steps)
+    return AblationPath(objective, dict(start), dict(target), start_pred, steps, start_trial)

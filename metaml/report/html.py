@@ -38,7 +38,7 @@ HOW_TO_READ = {
     "importance": "Longer bars mark the settings that change the result most according to a model fitted to "
                   "the trials, and the curves show the predicted result as one setting varies while the "
                   "others are averaged out.",
-    "ablation": "Starting from the default settings, each row changes one setting to its value in the chosen "
+    "ablation": "Starting from the configuration in row 0, each row changes one setting to its value in the chosen "
                 "configuration, in the order that helps most, and gives the predicted result after the change.",
     "failures": "Trials that crashed or were lost, grouped by their error message, with how often each "
                 "message came up and which trials it hit.",
@@ -125,6 +125,18 @@ def _comparison(data: ReportData) -> list[dict[str, Any]]:
     return columns
 
 
+def _ablation_start(data: ReportData) -> str:
+    """What row 0 of the ablation path is, in words: the pipeline's default trial, or the space's default."""
+    path = data.ablation
+    if path is None:
+        return ""
+    pipeline = data.default.get("pipeline")
+    if pipeline and path.start_trial is not None and path.start_trial == data.default.get("recorded_trial"):
+        return f"the {pipeline} pipeline's default configuration, trained as trial {path.start_trial}"
+    space = "the space's default configuration (each parameter's prior, or its middle value or first choice)"
+    return f"{space}, trained as trial {path.start_trial}" if path.start_trial is not None else f"{space}, which no trial ran"
+
+
 def _decisions(data: ReportData) -> list[dict[str, Any]]:
     """The event log as rows; a proposal that continues another trial is called a promotion."""
     start = data.study.record.created_at
@@ -155,6 +167,7 @@ def render(data: ReportData) -> str:
         plotly_js=Markup(get_plotlyjs()),
         on_front={t.number for t in data.front},
         comparison=_comparison(data),
+        ablation_start=_ablation_start(data),
         decisions=_decisions(data),
         front_rows=sorted(data.front, key=lambda t: study.objectives[0].sign * (t.metrics or {})[study.objectives[0].name]),
         created=study.record.created_at,

@@ -12,12 +12,14 @@ import json
 import platform as platform_module
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from metaml.pipelines.base import PROVENANCE_FILE
 from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
@@ -113,11 +115,38 @@ def reproduce_snippet(study: Study, trial: TrialRecord) -> str:
     ])
 
 
-def provenance(study: Study, study_file: str | Path | None = None) -> dict[str, Any]:
-    """Everything needed to judge whether the study can be run again to the same results."""
+def data_hashes(study: Study, trials: Sequence[TrialRecord]) -> dict[str, list[int]]:
+    """The trials of each data content hash, as the provenance file beside each checkpoint records it.
+
+    A built-in pipeline writes ``pipeline.json`` (its resolved config and the data's hash and
+    split sizes) into every trial's folder; a user's function may write none. More than one
+    hash means the data changed while the study ran.
+    """
+    out: dict[str, list[int]] = {}
+    for t in trials:
+        try:
+            record = json.loads((study.trial_directory(t.number) / PROVENANCE_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        digest = record.get("data", {}).get("content_hash") if isinstance(record, dict) else None
+        if isinstance(digest, str) and digest:
+            out.setdefault(digest, []).append(t.number)
+    return out
+
+
+def provenance(
+    study: Study, study_file: str | Path | None = None, trials: Sequence[TrialRecord] | None = None
+) -> dict[str, Any]:
+    """Everything needed to judge whether the study can be run again to the same results.
+
+    The data hash is the one the study's info records, else the one the trials' provenance
+    files agree on (``data_hashes`` lists them all, by hash, of ``trials`` or of every trial).
+    """
     info = study.record.info
     path = study_file_path(study, study_file)
     recorded_git = info.get("git")
+    hashes = data_hashes(study, study.trials() if trials is None else trials)
+    recorded_hash = info.get("data_hash")
     return {
         "metaml_version": info.get("metaml_version"),
         "python": info.get("python"),
@@ -130,7 +159,8 @@ def provenance(study: Study, study_file: str | Path | None = None) -> dict[str, 
         "study_file": str(path) if path else info.get("study_file"),
         "study_yaml": info.get("study_yaml"),
         "function": study_function(study),
-        "data_hash": info.get("data_hash"),
+        "data_hash": recorded_hash or (next(iter(hashes)) if len(hashes) == 1 else None),
+        "data_hashes": hashes,
         "recorded_packages": info.get("packages"),
         # Read now: the store does not hold them unless the run put them in info.
         "installed_packages": installed_versions(),

@@ -61,12 +61,21 @@ def build_study(
     metrics: Callable[[Mapping[str, Any], float, float], dict[str, float]] = synthetic,
     curves: bool = True,
     info: Mapping[str, Any] | None = None,
+    default: Mapping[str, Any] | None = None,
 ) -> Study:
-    """A study of ``n_trials`` finished trials: ask, report a curve, tell (some fail on purpose)."""
+    """A study of ``n_trials`` finished trials: ask, report a curve, tell (some fail on purpose).
+
+    With ``default``, trial 0 runs that configuration at full fidelity and the study's info
+    records it as a pipeline's default, as ``metaml run`` does for a built-in pipeline.
+    """
     study = Study.create(
         name, space, list(objectives), store=tmp_path / f"{name}.db", optimizer=optimizer, seed=0,
         info={"study_yaml": YAML.format(name=name, trials=n_trials), **dict(info or {})},
     )
+    if default is not None:
+        queued = study.enqueue(default, reason="the pipeline's default")
+        study.store.update_study_info(study.id, {"default_trial": {
+            "number": queued.number, "config": dict(queued.config), "pipeline": "synthetic"}})
     full = study.space.fidelity.upper if study.space.fidelity else 1.0
     rng = np.random.default_rng(0)
     for _ in range(n_trials):

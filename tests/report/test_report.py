@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -152,3 +153,88 @@ def test_the_report_command_writes_the_file_and_prints_json(
                                       "-o", str(out), "--target", "999"])
     assert result.exit_code == 1
     assert "has no trial 999: its trials are numbered 0 to 11" in result.output
+
+
+# ------------------------------------------------------ answers that agree with each other
+
+
+def _told(tmp_path: Path, results: list[dict[str, float]], **info: object) -> Study:
+    """A study of fully trained trials with the given metrics, told in that order."""
+    from tests.report.conftest import SPACE, YAML
+
+    study = Study.create("told", SPACE, ["val_error", "n_params"], store=tmp_path / "told.db", optimizer="random",
+                         info={"study_yaml": YAML.format(name="told", trials=len(results)), **info})
+    config = study.space.default()
+    for metrics in results:
+        study.enqueue(config)
+        trial = study.ask("test:1")
+        assert trial is not None
+        study.tell(trial, metrics)
+    return study
+
+
+def test_the_report_uses_the_study_reference_and_its_best_is_on_the_front(tmp_path: Path) -> None:
+    study = _told(tmp_path, [
+        {"val_error": 0.20, "n_params": 100.0},
+        {"val_error": 0.10, "n_params": 6000.0},  # ties 2 on val_error with 6x the parameters: dominated
+        {"val_error": 0.10, "n_params": 1000.0},
+        {"val_error": 0.05, "n_params": 9000.0},
+    ])
+    data = gather(study)
+    ref = study.reference_point()
+    assert ref is not None
+    assert data.to_json()["reference_point"] == pytest.approx(ref.tolist())
+    assert data.trajectory[-1]["value"] == pytest.approx(study.hypervolume())
+    assert study.hypervolume() > 0.0
+    front = {t.number for t in study.pareto_front()}
+    assert front == {0, 2, 3}
+    assert all(np.all(np.array([t.metrics["val_error"], t.metrics["n_params"]]) < ref)  # type: ignore[index]
+               for t in study.pareto_front())
+    assert {k: t.number for k, t in data.best.items() if t is not None} == {"val_error": 3, "n_params": 0}
+    assert study.best().number == 3  # type: ignore[union-attr]
+    tied = _told(tmp_path / "b", [{"val_error": 0.1, "n_params": 6000.0}, {"val_error": 0.1, "n_params": 1000.0}])
+    assert gather(tied).best["val_error"].number == 1 == tied.best().number  # type: ignore[union-attr]
+
+
+def test_the_report_shows_the_budget_the_study_ran_with(make_study: Callable[..., Study], tmp_path: Path) -> None:
+    study = make_study(6, optimizer="random", info={"budget": {"trials": 3}})  # the file says 6 trials
+    data = gather(study)
+    assert data.budget is not None and data.budget.to_dict() == {"trials": 3}
+    assert data.to_json()["budget"] == {"trials": 3}
+    older = make_study(4, name="older", optimizer="random")  # no budget in the info: the file's
+    assert gather(older).budget.to_dict() == {"trials": 4}  # type: ignore[union-attr]
+
+
+def test_the_data_hash_comes_from_the_trials_provenance_files(make_study: Callable[..., Study], tmp_path: Path) -> None:
+    from metaml.pipelines.base import PROVENANCE_FILE
+    from metaml.report.provenance import provenance
+
+    study = make_study(6, optimizer="random")
+    assert provenance(study)["data_hash"] is None
+    for t in study.trials():
+        folder = study.trial_directory(t.number)
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = "sha256:feed" if t.number < 4 else "sha256:beef"
+        (folder / PROVENANCE_FILE).write_text(json.dumps({"pipeline": "tabular", "config": {},
+                                                          "data": {"content_hash": digest}}))
+    record = provenance(study)
+    assert record["data_hashes"] == {"sha256:feed": [0, 1, 2, 3], "sha256:beef": [4, 5]}
+    html = render(gather(study))
+    assert "sha256:feed" in html and "sha256:beef" in html
+    for t in study.trials()[4:]:
+        (study.trial_directory(t.number) / PROVENANCE_FILE).unlink()
+    assert provenance(study)["data_hash"] == "sha256:feed"
+
+
+def test_the_ablation_starts_from_the_pipeline_default_trial(make_study: Callable[..., Study]) -> None:
+    default = {"width": 256, "depth": 3, "activation": "tanh", "optimizer": "sgd", "optimizer.sgd.momentum": 0.0,
+               "optimizer.sgd.nesterov": False, "lr": 0.3, "dropout": 0.5}
+    study = make_study(16, optimizer="random", default=default)
+    data = gather(study)
+    trial0 = study.trials()[0]
+    assert trial0.config == study.space.validate(default)
+    assert data.ablation is not None and data.ablation.start == trial0.config
+    assert data.ablation.start_trial == 0 and data.to_json()["ablation"]["start_trial"] == 0
+    plain = make_study(16, name="plain", optimizer="random")
+    path = gather(plain).ablation
+    assert path is not None and path.start_trial is None and path.start == plain.space.default()
