@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from metaml.cli.common import STORE_OPT, STUDY_OPT, console, emit_json, friendly_errors, open_study
+from metaml.cli.views import warn_edited_limits
 from metaml.errors import StudyFileError
 
 
@@ -24,6 +25,7 @@ def report(
     from metaml.report import write_report
 
     s, spec = open_study(study_file, store, study)
+    warn_edited_limits(s, spec)
     path = Path(output or f"{s.name}-report.html")
     started = time.perf_counter()
     data = write_report(s, path, study_file=spec.path if spec else None, target=target)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import csv
+import dataclasses
 import sys
 import time
 from typing import Any
@@ -17,15 +19,76 @@ from metaml.cli.common import (
     STUDY_OPT,
     console,
     emit_json,
+    err_console,
     fmt,
     fmt_metrics,
     friendly_errors,
     open_study,
     trial_dict,
 )
+from metaml.errors import StudyFileError
 from metaml.final_evaluation import TITLE, FinalEvaluation, stored_evaluation
 from metaml.store import TrialStatus, open_store
 from metaml.study import Study
+from metaml.studyfile import StudyFile
+
+
+@dataclasses.dataclass(frozen=True)
+class EditedLimit:
+    """An objective whose limit in the study file is not the one stored with the study."""
+
+    objective: str
+    stored: float | None
+    in_file: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"objective": self.objective, "stored": self.stored, "file": self.in_file}
+
+
+def edited_limits(s: Study, spec: StudyFile | None) -> list[EditedLimit]:
+    """The objectives whose limit the study file changed since the study was created (same names and goals)."""
+    if spec is None or [(o.name, o.goal) for o in spec.objectives] != [(o.name, o.goal) for o in s.objectives]:
+        return []
+    return [EditedLimit(o.name, o.limit, f.limit) for o, f in zip(s.objectives, spec.objectives) if o.limit != f.limit]
+
+
+def warn_edited_limits(s: Study, spec: StudyFile | None, applied: bool = False) -> list[EditedLimit]:
+    """Say on stderr which limits the file changed, which one counts, and how to rank with the file's."""
+    edited = edited_limits(s, spec)
+    for e in edited:
+        stored = "no limit" if e.stored is None else f"the limit {e.stored:g}"
+        in_file = "no limit" if e.in_file is None else f"the limit {e.in_file:g}"
+        if applied:
+            err_console.print(f"[yellow]warning:[/] objective {e.objective}: ranked with {in_file} from the study file "
+                              f"(--limits-from-file); the study stores {stored}, which stays as it is", highlight=False)
+        else:
+            err_console.print(
+                f"[yellow]warning:[/] objective {e.objective}: the study file sets {in_file}, but the study stores "
+                f"{stored}; what the study stores counts here. To rank with the file's limits, run "
+                "`metaml pareto STUDY.yaml --limits-from-file` (nothing stored changes)", highlight=False)
+    return edited
+
+
+def with_file_limits(s: Study, spec: StudyFile | None) -> Study:
+    """The study seen with the study file's limits (same objectives otherwise); the store is not touched."""
+    if spec is None:
+        raise StudyFileError("--limits-from-file needs the study's YAML file")
+    if [(o.name, o.goal) for o in spec.objectives] != [(o.name, o.goal) for o in s.objectives]:
+        raise StudyFileError(
+            f"{spec.path}: its objectives {[o.name for o in spec.objectives]} (or their goals) are not the study's "
+            f"{[o.name for o in s.objectives]}: only limits can be taken from the file")
+    view = copy.copy(s)
+    view.objectives = tuple(spec.objectives)
+    return view
+
+
+def hypervolume_dict(s: Study) -> dict[str, Any]:
+    """The front's hypervolume and its reference point, as the progress line and the report measure them."""
+    if len(s.objectives) < 2:
+        return {"hypervolume": None, "reference_point": None}
+    ref = s.reference()
+    point = None if ref.point is None else {o.name: o.sign * v for o, v in zip(s.objectives, ref.point)}
+    return {"hypervolume": s.hypervolume(), "reference_point": point}
 
 
 @friendly_errors
@@ -36,7 +99,8 @@ def status(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Trials by status, cost spent in FTE, the best result, and the trials running now."""
-    s, _ = open_study(study_file, store, study)
+    s, spec = open_study(study_file, store, study)
+    edited = warn_edited_limits(s, spec)
     trials = s.trials()
     counts = {st.value: sum(1 for t in trials if t.status is st) for st in TrialStatus}
     now = time.time()
@@ -61,6 +125,8 @@ def status(
         "workers_alive": sorted({t.worker for t in running if t.worker and now - (t.heartbeat or 0) < 60}),
         "best": None if best is None else {"number": best.number, "metrics": best.metrics},
         "front_size": len(s.pareto_front()),
+        **hypervolume_dict(s),
+        "edited_limits": [e.to_dict() for e in edited],
     }
     if as_json:
         emit_json(data)
@@ -72,8 +138,17 @@ def status(
         console.print(f"throughput: {data['throughput_per_min']:.1f} trials/min", highlight=False)
     if best is not None:
         console.print(f"best: trial {best.number}: {fmt_metrics(best.metrics)}", highlight=False)
+    _print_hypervolume(data)
     for r in running_rows:
         console.print(f"running: trial {r['number']} on {r['worker']} for {r['age_s']:.0f} s (heartbeat {r['heartbeat_age_s']:.0f} s ago)", highlight=False)
+
+
+def _print_hypervolume(data: dict[str, Any]) -> None:
+    if data["hypervolume"] is None or data["reference_point"] is None:
+        return
+    ref = ", ".join(f"{k} {fmt(v)}" for k, v in data["reference_point"].items())
+    console.print(f"front: {data['front_size']} trials, hypervolume {data['hypervolume']:.4g} (reference point {ref})",
+                  highlight=False)
 
 
 def print_front(s: Study) -> None:
@@ -120,20 +195,32 @@ def pareto(
     store: str = STORE_OPT,
     study: str = STUDY_OPT,
     as_json: bool = JSON_OPT,
+    limits_from_file: bool = typer.Option(
+        False, "--limits-from-file",
+        help="Rank with the limits the YAML file sets now, not those stored with the study (nothing is stored).",
+    ),
 ) -> None:
     """The non-dominated trials at full fidelity that respect every limit, then their test metrics (computed once)."""
-    s, _ = open_study(study_file, store, study)
+    s, spec = open_study(study_file, store, study)
+    edited = warn_edited_limits(s, spec, applied=limits_from_file)
+    if limits_from_file:
+        s = with_file_limits(s, spec)
+    front = s.pareto_front()
     if as_json:
         emit_json({
             "study": s.name,
             "objectives": [o.to_dict() for o in s.objectives],
-            "front": [trial_dict(t) for t in s.pareto_front()],
+            "limits_from": "file" if limits_from_file else "store",
+            "edited_limits": [e.to_dict() for e in edited],
+            "front": [trial_dict(t) for t in front],
             "note": s.front_note(),
-            "test": stored_evaluation(s).to_dict(),
+            **hypervolume_dict(s),
+            "test": stored_evaluation(s, front).to_dict(),
         })
         return
     print_front(s)
-    print_test_front(s)
+    _print_hypervolume({"front_size": len(front), **hypervolume_dict(s)})
+    print_test_front(s, stored_evaluation(s, front))
 
 
 @friendly_errors
