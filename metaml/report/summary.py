@@ -22,7 +22,7 @@ import yaml
 from metaml.budget import Budget, parse_budget
 from metaml.errors import MetamlError
 from metaml.final_evaluation import stored_evaluation
-from metaml.objectives import hypervolume, nondominated, reference_point, to_loss_matrix
+from metaml.objectives import Reference, best_row, hypervolume, nondominated, to_loss_matrix
 from metaml.report.ablation import AblationPath, ablation_path, same_config
 from metaml.report.importance import MIN_TRIALS, Importance, Surrogate, fit_surrogate, importance, training_data
 from metaml.report.provenance import provenance, reproduce_snippet
@@ -82,6 +82,7 @@ class ReportData:
     ablation: AblationPath | None
     ablation_trial: TrialRecord | None
     ablation_note: str
+    reference: Reference
     failures: list[FailureGroup]
     events: list[Event]
     provenance: dict[str, Any]
@@ -111,6 +112,11 @@ class ReportData:
             "compute_s": self.compute_s,
             "front": [_trial_json(t, names) for t in self.front],
             "front_note": self.front_note,
+            "reference_point": None if self.reference.point is None else list(self.reference.point),
+            "reference_changes": [
+                {"trial": c.trial, "before": None if c.before is None else list(c.before), "after": list(c.after),
+                 "objectives": [names[j] for j in c.columns]} for c in self.reference.changes
+            ],
             "test_set": self.test_set,
             "best": {k: (None if t is None else _trial_json(t, names)) for k, t in self.best.items()},
             "default": self.default,
@@ -160,13 +166,17 @@ def front_of(study: Study, final: Sequence[TrialRecord]) -> list[TrialRecord]:
     return [t for t, keep in zip(feasible, mask) if keep]
 
 
-def trajectory(study: Study, trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
-    """Best value (one objective) or hypervolume (several) after each finished trial, against cumulative FTE."""
+def trajectory(study: Study, trials: Sequence[TrialRecord], ref: Reference | None = None) -> list[dict[str, Any]]:
+    """Best value (one objective) or hypervolume (several) after each finished trial, against cumulative FTE.
+
+    The hypervolume is measured against the study's one reference (``Study.reference``), the
+    same that ``study.hypervolume()`` and the progress line use: so the curve ends at the
+    number they show, and every point of it is measured against the same point.
+    """
     finished = sorted((t for t in trials if t.status.finished), key=lambda t: (t.ended_at or 0.0, t.number))
     final_ids = {t.number for t in final_trials(study, finished)}
     objs = study.objectives
-    feasible_final = [t for t in finished if t.number in final_ids and study.feasible(t)]
-    ref = reference_point(objs, to_loss_matrix(objs, [t.metrics or {} for t in feasible_final])) if feasible_final else None
+    point = (ref if ref is not None else study.reference(trials)).array()
     points, seen, fte = [], [], 0.0
     for t in finished:
         fte += t.cost_fte
@@ -178,12 +188,22 @@ def trajectory(study: Study, trials: Sequence[TrialRecord]) -> list[dict[str, An
             if len(objs) == 1:
                 value = float(objs[0].sign * losses[:, 0].min())
             else:
-                assert ref is not None
-                value = hypervolume(losses, ref)
+                assert point is not None
+                value = hypervolume(losses, point)
         own = (t.metrics or {}).get(objs[0].name) if t.status is TrialStatus.COMPLETED else None
         points.append({"trial": t.number, "fte": fte, "value": value, "trial_value": own, "fidelity": t.fidelity,
                        "status": t.status.value})
     return points
+
+
+def best_of(study: Study, front: Sequence[TrialRecord]) -> dict[str, TrialRecord | None]:
+    """The front member best on each objective, as ``Study.best`` picks it (ties go to the other objectives)."""
+    losses = to_loss_matrix(study.objectives, [t.metrics or {} for t in front])
+    out: dict[str, TrialRecord | None] = {}
+    for j, o in enumerate(study.objectives):
+        index = best_row(losses, j)
+        out[o.name] = None if index is None else front[index]
+    return out
 
 
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!x)")
@@ -218,6 +238,10 @@ def _tail(text: str | None, lines: int = 25) -> str | None:
 
 
 def _budget(study: Study) -> Budget | None:
+    """The budget the study ran with (``metaml run`` stores it, ``--budget`` included), else its file's."""
+    ran = study.store.get_study(study.name).info.get("budget")
+    if isinstance(ran, dict) and ran:
+        return parse_budget(ran)
     text = study.record.info.get("study_yaml")
     if not isinstance(text, str):
         return None
@@ -259,6 +283,7 @@ def _default(study: Study, trials: Sequence[TrialRecord], surrogates: dict[str, 
     predicted = {k: float(s.predict([config])[0]) for k, s in surrogates.items() if s is not None}
     return {
         "config": config,
+        "recorded_trial": recorded.get("number") if recorded.get("config") else None,
         "trial": None if run is None else run.number,
         "fidelity": None if run is None else run.fidelity,
         "full_fidelity": run is not None and (full is None or (run.fidelity or 0) >= full),
@@ -269,7 +294,9 @@ def _default(study: Study, trials: Sequence[TrialRecord], surrogates: dict[str, 
 
 
 def _ablation(study: Study, data_best: TrialRecord | None, surrogates: dict[str, Surrogate | None],
-              target: int | None, trials: Sequence[TrialRecord]) -> tuple[AblationPath | None, TrialRecord | None, str]:
+              target: int | None, trials: Sequence[TrialRecord],
+              default: dict[str, Any]) -> tuple[AblationPath | None, TrialRecord | None, str]:
+    """The path from the default (``_default``: the pipeline's, trained as its own trial, else the space's) to the target."""
     obj = study.objectives[0]
     chosen = data_best
     if target is not None:
@@ -282,7 +309,12 @@ def _ablation(study: Study, data_best: TrialRecord | None, surrogates: dict[str,
     if surrogate is None:
         n = len(training_data(study.space, trials, obj.name)[1])
         return None, chosen, f"the surrogate needs at least {MIN_TRIALS} completed trials reporting {obj.name} ({n} so far)"
-    path = ablation_path(study.space, study.space.default(), chosen.config, surrogate.predict, objective=obj.name, sign=obj.sign)
+    # the pipeline's default as its trial trained it; else the space's default, and the trial that ran it if one did
+    start_trial = default["recorded_trial"] if default["recorded_trial"] is not None else default["trial"]
+    ran = next((t for t in trials if t.number == start_trial), None)
+    start = dict(ran.config) if ran is not None else dict(default["config"])
+    path = ablation_path(study.space, start, chosen.config, surrogate.predict, objective=obj.name, sign=obj.sign,
+                         start_trial=start_trial)
     return path, chosen, ""
 
 
@@ -316,13 +348,12 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
     if started:
         last = now if any(t.status is TrialStatus.RUNNING for t in trials) else max(ended, default=max(started))
         wall = max(0.0, last - min(started))
-    feasible = [t for t in final if study.feasible(t)]
-    best: dict[str, TrialRecord | None] = {}
-    for o in study.objectives:
-        best[o.name] = min(feasible, key=lambda t: (o.sign * (t.metrics or {})[o.name], t.number)) if feasible else None
+    best = best_of(study, front)
+    reference = study.reference(trials)
     surrogates = {o.name: fit_surrogate(study.space, trials, o.name, study.seed) for o in study.objectives}
     importances = importance(study.space, trials, study.objectives, study.seed, surrogates)
-    path, chosen, note = _ablation(study, best[study.objectives[0].name], surrogates, target, trials)
+    default = _default(study, trials, surrogates)
+    path, chosen, note = _ablation(study, best[study.objectives[0].name], surrogates, target, trials, default)
     data = ReportData(
         study=study,
         generated_at=now,
@@ -338,18 +369,19 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
         wall_s=wall,
         compute_s=float(sum(t.duration or 0.0 for t in trials)),
         optimizer=_optimizer(study),
-        default=_default(study, trials, surrogates),
+        default=default,
         best=best,
-        trajectory=trajectory(study, trials),
+        trajectory=trajectory(study, trials, reference),
         observations=study.store.observations(study.id),
         surrogates=surrogates,
         importance=importances,
         ablation=path,
         ablation_trial=chosen,
         ablation_note=note,
+        reference=reference,
         failures=failures(trials),
         events=study.store.events(study.id),
-        provenance=provenance(study, study_file),
+        provenance=provenance(study, study_file, trials),
     )
     data.test_set = stored_evaluation(study, front).to_dict()
     for t in {t.number: t for t in [*front, *(b for b in best.values() if b is not None),
