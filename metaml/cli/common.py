@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from metaml.errors import MetamlError, StudyFileError
+from metaml.errors import BudgetError, MetamlError, StudyFileError
 from metaml.store import TrialRecord
 from metaml.study import Study
 from metaml.studyfile import StudyFile, load_study_file
@@ -29,6 +30,9 @@ JSON_OPT = typer.Option(False, "--json", help="Print JSON for machines.")
 
 #: Set by the --debug option of the top-level command.
 DEBUG = {"on": os.environ.get("METAML_DEBUG") == "1"}
+#: Mistakes in what the user wrote, which exit 2 (docs/cli.md): the study file, and a --budget (a
+#: budget in the file is reported as a StudyFileError; a BudgetError reaches the CLI only from an option).
+USAGE_ERRORS = (StudyFileError, BudgetError)
 
 
 def friendly_errors(fn: F) -> F:
@@ -41,8 +45,10 @@ def friendly_errors(fn: F) -> F:
         except MetamlError as exc:
             if DEBUG["on"]:
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-            raise typer.Exit(2 if isinstance(exc, StudyFileError) else 1) from None
+            # the message holds the user's own text (names, values, a trial's error): print it as text, never
+            # as Rich markup, in which "[/]" would raise MarkupError
+            err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+            raise typer.Exit(2 if isinstance(exc, USAGE_ERRORS) else 1) from None
 
     return wrapper  # type: ignore[return-value]
 

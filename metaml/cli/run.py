@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from metaml.budget import Budget, parse_budget
@@ -77,8 +78,8 @@ def run(
         note = f" (resuming: {already} trials in the store)" if already else ""
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")
         console.print(
-            f"[bold]{study.name}[/]: optimizer {study.optimizer.name}, budget {chosen.describe()}, "
-            f"executor {how}, store {study.store.safe_url}{note}",
+            f"[bold]{escape(study.name)}[/]: optimizer {escape(study.optimizer.name)}, budget {chosen.describe()}, "
+            f"executor {how}, store {escape(study.store.safe_url)}{note}",
             highlight=False,
         )
         if default is not None:
@@ -111,15 +112,18 @@ def _run_with_progress(study: Study, fn: FunctionRef, budget: Budget, settings: 
         return
     if not console.is_terminal:
         # Logs and CI get one line per trial instead of a live bar.
-        execute(study, fn, budget, settings, on_trial=lambda r: console.print(_line(study, r, started), highlight=False))
+        # (a line holds a trial's error, the user's text: printed as text, never as Rich markup)
+        execute(study, fn, budget, settings,
+                on_trial=lambda r: console.print(_line(study, r, started), markup=False, highlight=False))  # fmt: skip
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False) as bar:
+    description = TextColumn("{task.description}", markup=False)  # it names the objectives, the user's words
+    with Progress(SpinnerColumn(), description, TimeElapsedColumn(), console=console, transient=False) as bar:
         task = bar.add_task(_status(study, started), total=None)
 
         def on_trial(record: TrialRecord) -> None:
             bar.update(task, description=_status(study, started))
             if record.status is TrialStatus.FAILED:
-                bar.console.print(f"[red]trial {record.number} failed:[/] {record.error}", highlight=False)
+                bar.console.print(f"[red]trial {record.number} failed:[/] {escape(str(record.error))}", highlight=False)
 
         execute(study, fn, budget, settings, on_trial=on_trial)
         bar.update(task, description=_status(study, started))

@@ -24,6 +24,7 @@ def worker(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No output per trial."),
 ) -> None:
     """Claim and run trials of an existing study until its budget is spent (start as many as you like)."""
+    given: Budget | None = parse_budget(budget) if budget else None  # a usage error before the store is opened
     s, spec = open_study(study_file, store, study)
     info = s.record.info
     if function:
@@ -34,17 +35,20 @@ def worker(
         ref = FunctionRef(spec=info["function"], base_dir=info.get("function_dir"))
     else:
         raise StudyFileError("this study does not say which function it runs: pass --function module:function")
-    chosen: Budget | None = parse_budget(budget) if budget else (parse_budget(info["budget"]) if info.get("budget") else None)
+    chosen = given or (parse_budget(info["budget"]) if info.get("budget") else None)
     if chosen is None:
         raise StudyFileError("this study has no stored budget: pass --budget (e.g. trials=40)")
     settings = ExecutionSettings.from_dict(info.get("execution")) if info.get("execution") else ExecutionSettings()
     me = worker_id()
     if not quiet:
-        console.print(f"worker {me} joins {s.name} in {s.store.safe_url} (budget {chosen.describe()})", highlight=False)
+        console.print(f"worker {me} joins {s.name} in {s.store.safe_url} (budget {chosen.describe()})",
+                      markup=False, highlight=False)  # fmt: skip
 
     def on_trial(r: TrialRecord) -> None:
         if not quiet:
-            console.print(f"trial {r.number} {r.status.value}" + (f": {r.error}" if r.error else ""), highlight=False)
+            # a trial's error is the user's text: as text, never as Rich markup ("[/]" would crash the worker)
+            console.print(f"trial {r.number} {r.status.value}" + (f": {r.error}" if r.error else ""),
+                          markup=False, highlight=False)  # fmt: skip
 
     try:
         done = work(s, ref.load(), chosen, settings, worker=me, on_trial=on_trial)
