@@ -12,6 +12,9 @@ from metaml.errors import SpaceError, shown
 
 #: How deep a constant's lists and mappings may nest (it is stored as JSON with the study).
 MAX_PLAIN_DEPTH = 32
+#: The largest whole number an Int may reach: past 2**53 floats skip whole numbers, so the unit
+#: encoding could not give each value its share (Int(2**62, 2**62 + 1) would only ever draw its lower end).
+MAX_INT = 2**53
 #: The widest fidelity range, upper / lower: schedulers take its logarithm and build a ladder of
 #: rungs on it; beyond a trillion-fold range (40 halvings of 2) the lowest rungs mean nothing.
 MAX_FIDELITY_RATIO = 1e12
@@ -95,6 +98,8 @@ def is_plain(value: Any, depth: int = 0) -> bool:
 def unit_of(v: float, lo: float, hi: float) -> float:
     """Where ``v`` lies from ``lo`` to ``hi``, in [0, 1], even where ``hi - lo`` overflows (-1e308 to 1e308)."""
     span = hi - lo
+    if span == 0.0:  # ends a float cannot tell apart (a log scale over 1e300 .. nextafter(1e300)): the middle
+        return 0.5
     u = (v - lo) / span if math.isfinite(span) else (v / 2 - lo / 2) / (hi / 2 - lo / 2)
     return float(min(1.0, max(0.0, u)))
 

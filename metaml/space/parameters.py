@@ -13,6 +13,7 @@ from scipy.special import ndtr, ndtri
 from metaml.errors import SpaceError, shown
 from metaml.space.checks import (
     MAX_FIDELITY_RATIO,
+    MAX_INT,
     MAX_PLAIN_DEPTH,
     check_bounds,
     check_switch,
@@ -161,7 +162,12 @@ class Int(Float):
         for name in ("lower", "upper"):
             value = getattr(self, name)
             if not is_number(value) or not is_finite(value) or not is_whole(value):
-                raise SpaceError(f"an Int's {name} must be a whole number within ±1.8e308, got {shown(value)}")
+                raise SpaceError(f"an Int's {name} must be a whole number, got {shown(value)}")
+            if abs(value) > MAX_INT:
+                raise SpaceError(
+                    f"an Int's {name} must be within ±2**53 ({MAX_INT:.2e}), where every whole number has a float of "
+                    f"its own, got {shown(value)}: use a Float for a wider range"
+                )
             object.__setattr__(self, name, int(value))
         super().__post_init__()
 

@@ -108,11 +108,24 @@ def test_a_prior_on_the_widest_range_is_around_it() -> None:
 
 
 def test_the_widest_int_range_samples_across_it() -> None:
-    param = Int(-(10**300), 10**300)
+    param = Int(-(2**53), 2**53)
     rng = np.random.default_rng(2)
     draws = [param.sample(rng, use_prior=False) for _ in range(200)]
-    assert all(type(v) is int and -(10**300) <= v <= 10**300 for v in draws)
+    assert all(type(v) is int and -(2**53) <= v <= 2**53 for v in draws)
     assert 0.3 < sum(v < 0 for v in draws) / len(draws) < 0.7
+    assert param.from_unit(0.0) == -(2**53) and param.from_unit(1.0) == 2**53
+
+
+def test_an_int_past_2_53_is_refused_rather_than_never_drawing_some_values() -> None:
+    for lower, upper in [(2**62, 2**62 + 1), (0, 10**300), (-(2**53) - 2, 0)]:
+        with pytest.raises(SpaceError, match="2\\*\\*53"):
+            Int(lower, upper)
+
+
+def test_a_log_range_too_narrow_for_a_float_still_encodes() -> None:
+    upper = float(np.nextafter(1e300, np.inf))
+    param = Float(1e300, upper, log=True)
+    assert param.to_unit(1e300) == 0.5 and param.from_unit(0.3) in (1e300, upper)
 
 
 def test_a_wide_fidelity_within_the_limit_is_fine() -> None:
