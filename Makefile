@@ -51,4 +51,4 @@ bench-pipelines: venv
 	$(BIN)/python -m benchmarks.pipelines
 
 clean:
-	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf runs examples/runs .pytest_cache .mypy_cache .ruff_cache

@@ -187,7 +187,7 @@ def _score(study: Study, evaluate: Callable[..., dict[str, float]], trial: Trial
 
     full = study.space.fidelity
     stand_in = CheckpointTrial(trial.number, study.trial_directory(trial.number), trial.fidelity,
-                               None if full is None else full.upper)  # fmt: skip
+                               None if full is None else full.upper, study.uid)  # fmt: skip
     stand_in.require_checkpoint()  # say so before paying for loading the data
     return {k: float(v) for k, v in evaluate(dict(trial.config), stand_in).items()}
 

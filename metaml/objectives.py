@@ -94,8 +94,11 @@ def parse_objectives(items: Any) -> tuple[Objective, ...]:
     return objectives
 
 
-def check_metrics(objectives: Sequence[Objective], metrics: Mapping[str, Any]) -> dict[str, float]:
+def check_metrics(objectives: Sequence[Objective], metrics: Mapping[str, Any] | None) -> dict[str, float]:
     """Return the metrics as floats; raise ObjectiveError if an objective is missing or not finite."""
+    if metrics is None:
+        names = ", ".join(repr(o.name) for o in objectives)
+        raise ObjectiveError(f"the trial function returned None: it must return its metrics as a dict with {names}")
     if not isinstance(metrics, Mapping):
         raise ObjectiveError(f"a trial must return a dict of metrics, got {type(metrics).__name__}: {metrics!r}")
     out: dict[str, float] = {}

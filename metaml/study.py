@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import socket
 import sys
+import time
 import traceback as tb
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,22 +17,27 @@ from typing import Any
 import numpy as np
 
 from metaml.budget import Budget, parse_budget
-from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError
+from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError, TrialError
 from metaml.execution.local import FunctionRef
 from metaml.execution.settings import ExecutionSettings
 from metaml.objectives import (
     Objective,
+    Reference,
+    best_row,
     check_metrics,
     hypervolume,
+    hypervolume_reference,
     nondominated,
     parse_objectives,
-    reference_point,
     to_loss_matrix,
 )
 from metaml.optimizers import Optimizer, make_optimizer
 from metaml.space import Space
+from metaml.spending import admit, budget_left, consecutive_failures
 from metaml.store import Proposal, SQLStore, StudyRecord, TrialRecord, TrialStatus, open_store
 from metaml.trial import Trial
+
+log = logging.getLogger(__name__)
 
 #: Seconds without a heartbeat after which a running trial counts as lost.
 STALE_AFTER_S = 60.0
@@ -58,6 +66,9 @@ class Study:
         self.space = Space.from_dict(record.space)
         self.objectives = parse_objectives(record.objectives)
         self.seed = record.seed
+        #: This study's identity: written into every checkpoint and checked on restore, so that
+        #: a study never loads another's weights (None for studies made before identities).
+        self.uid: str | None = record.info.get("uid")
         self.optimizer: Optimizer = make_optimizer(
             {"name": record.optimizer, **record.optimizer_settings}, self.space, self.objectives, self.seed
         )
@@ -85,8 +96,11 @@ class Study:
         With ``load_if_exists`` an existing study of that name is resumed, provided its
         space, objectives and optimizer are the same.
         """
-        if not isinstance(name, str) or not name.strip():
-            raise MetamlError(f"a study needs a non-empty name, got {name!r}")
+        if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+            # the name is a folder under artifacts/: '../x' or 'a/b' would put checkpoints outside it
+            raise MetamlError(
+                f"a study needs a non-empty name that is one folder name (no '/', '\\', '..' alone, or NUL), got {name!r}"
+            )
         space = space if isinstance(space, Space) else Space(space) if _is_parameters(space) else Space.from_dict(space)
         objs = parse_objectives(objectives)
         db = open_store(store if store is not None else default_store(name))
@@ -113,10 +127,15 @@ class Study:
                 opt_name,
                 settings,
                 seed,
-                {**_creation_info(), "artifacts": str(Path(artifacts).resolve()), **dict(info or {})},
+                {**_creation_info(), "artifacts": str(Path(artifacts).resolve()), **dict(info or {}),
+                 "uid": uuid.uuid4().hex},
             )
-        except StoreError:
+        except StoreError as exc:
             if (found := existing()) is None:  # another process may have created it a moment ago
+                if not load_if_exists and name in db.list_studies():
+                    raise StoreError(
+                        f"{exc}: pass load_if_exists=True to resume it, or give the new study another name"
+                    ) from None
                 raise
             return found
         study = cls(db, record)
@@ -133,7 +152,8 @@ class Study:
     def _check_same(self, space: Space, objectives: Sequence[Objective], optimizer: str, settings: Mapping[str, Any]) -> None:
         problems = []
         if space != self.space:
-            problems.append("space")
+            changes = space_changes(self.space.to_dict(), space.to_dict())
+            problems.append(f"space ({'; '.join(changes[:5])})" if changes else "space")
         if tuple(objectives) != self.objectives:
             problems.append("objectives")
         if optimizer != self.record.optimizer or dict(settings) != self.record.optimizer_settings:
@@ -145,18 +165,24 @@ class Study:
             )
 
     # ----------------------------------------------------------------- ask/tell
-    def ask(self, worker: str | None = None, budget: Budget | None = None) -> Trial | None:
+    def ask(
+        self, worker: str | None = None, budget: Budget | None = None, *, max_failures: int | None = None
+    ) -> Trial | None:
         """Claim the next trial: a queued one first, else the optimizer's proposal (None: nothing now).
 
-        With a budget, no new trial is proposed once the study's trials or FTE reach it; the
-        check happens under the store's lock, so many workers never overshoot it together.
+        With a budget, a new trial starts only if its planned cost fits in what is neither
+        spent nor promised to running trials (``metaml.spending``); the check happens under
+        the store's lock, so many workers never overshoot it together. With ``max_failures``,
+        nothing new is proposed once that many trials in a row have failed.
         """
 
         def decide(history: Sequence[TrialRecord]) -> Proposal | None:
-            if budget is not None and not trials_and_fte_left(history, budget):
+            if budget is not None and not budget_left(history, budget, self.fte_per_step):
+                return None
+            if max_failures is not None and consecutive_failures(history) >= max_failures:
                 return None
             proposal = self.optimizer.ask(history)
-            if proposal is None:
+            if proposal is None or not admit(proposal, history, budget, self.fte_per_step).admitted:
                 return None
             try:
                 config = self.space.validate(proposal.config)
@@ -165,7 +191,7 @@ class Study:
             return Proposal(config, proposal.fidelity, proposal.continue_from, proposal.reason, proposal.info)
 
         record = self.store.ask(self.id, worker or worker_id(), decide)
-        return None if record is None else Trial(self, record)
+        return None if record is None else Trial(self, record, budget)
 
     def enqueue(self, config: Mapping[str, Any], fidelity: float | None = None, reason: str = "") -> TrialRecord:
         """Queue a configuration of the user's own (e.g. the default one); it runs before new proposals."""
@@ -190,7 +216,7 @@ class Study:
         message: str | None = None
         if error is None:
             try:
-                clean = check_metrics(self.objectives, metrics if metrics is not None else {})
+                clean = check_metrics(self.objectives, metrics)
             except ObjectiveError as exc:
                 status, message = TrialStatus.FAILED, str(exc)
                 clean = _finite_only(metrics)
@@ -208,12 +234,26 @@ class Study:
         cost = self._cost(start, end, status)
         recorded = self.store.finish(
             self.id, trial.number, status, metrics=clean, start_step=start, end_step=end,
-            cost_fte=cost, error=message, traceback=traceback,
+            cost_fte=cost, error=message, traceback=traceback, attempt=trial.attempt,
         )
         record = self.store.trial(self.id, trial.number)
         if recorded:  # a late or second tell (the trial was finished or requeued meanwhile) changes nothing
             self.optimizer.tell(record)
         return record
+
+    @property
+    def fte_per_step(self) -> float | None:
+        """What one step of training costs in FTE (None without a fidelity: every run is one FTE)."""
+        full = self.optimizer.full_fidelity
+        return None if full is None else 1.0 / float(full)
+
+    def requeue(self, trial: Trial | int, reason: str, *, count_retry: bool = False) -> bool:
+        """Return a running trial to the queue (e.g. interrupted), charging the steps its run reported."""
+        number = trial.number if isinstance(trial, Trial) else int(trial)
+        attempt = trial.attempt if isinstance(trial, Trial) else None
+        return self.store.requeue(
+            self.id, number, reason, count_retry=count_retry, fte_per_step=self.fte_per_step, attempt=attempt
+        )
 
     def _cost(self, start: float, end: float, status: TrialStatus) -> float:
         full = self.optimizer.full_fidelity
@@ -254,23 +294,61 @@ class Study:
         chosen = settings if isinstance(settings, ExecutionSettings) else ExecutionSettings.from_dict(settings)
         if workers is not None:
             chosen = chosen.with_overrides(workers=workers)
-        return execute(self, fn, parse_budget(budget), chosen, on_trial=on_trial)
+        from metaml.execution.outcome import run_outcome
 
-    def recover_lost(self, stale_after: float = STALE_AFTER_S, max_retries: int = MAX_RETRIES) -> list[int]:
-        """Return trials whose worker died to the queue (or mark them lost past the retry limit)."""
-        touched = self.store.recover_stale(self.id, stale_after, max_retries)
+        started = time.time()
+        chosen_budget = parse_budget(budget)
+        done = execute(self, fn, chosen_budget, chosen, on_trial=on_trial)
+        outcome = run_outcome(self, chosen_budget, chosen, started)
+        if outcome.first_traceback is not None:
+            raise TrialError(f"study {self.name!r} {outcome.reason}\nthe first failure was:\n{outcome.first_traceback}")
+        if not outcome.complete:
+            log.warning("study %r: %s", self.name, outcome.reason)
+        return done
+
+    def recover_lost(
+        self, stale_after: float = STALE_AFTER_S, max_retries: int = MAX_RETRIES, timeout: float | None = None
+    ) -> list[int]:
+        """Return trials whose worker died to the queue (or mark them lost past the retry limit).
+
+        With ``timeout``, a trial running longer than that is failed here, by whichever
+        process sees it first: its own worker (fenced off) stops at its next report.
+        """
+        touched = self.store.recover_stale(self.id, stale_after, max_retries, self.fte_per_step)
         host = socket.gethostname()
+        now = time.time()
         for t in self.store.trials(self.id, [TrialStatus.RUNNING]):
+            if timeout is not None and t.started_at is not None and now - t.started_at > timeout:
+                message = f"timed out: ran for more than {timeout:g} s (failed by {worker_id()}; its worker is fenced off)"
+                if self.store.finish(self.id, t.number, TrialStatus.FAILED, error=message, fte_per_step=self.fte_per_step):
+                    touched.append(t.number)
+                continue
             # A worker on this machine whose process is gone needs no heartbeat to be known dead.
             if t.worker and t.worker.rsplit(":", 1)[0] == host and not _pid_alive(t.worker.rsplit(":", 1)[-1]):
-                if t.retries >= max_retries:
-                    error = f"lost: worker {t.worker} died {t.retries + 1} times running it; retry limit {max_retries} reached"
-                    done = self.store.finish(self.id, t.number, TrialStatus.LOST, error=error)
-                else:
-                    reason = f"lost: worker {t.worker} is no longer running; returned to the queue (retry {t.retries + 1} of {max_retries})"
-                    done = self.store.requeue(self.id, t.number, reason, count_retry=True)
-                if done:
-                    touched.append(t.number)
+                touched += self.worker_died(t.worker, "is no longer running", max_retries, [t])
+        return touched
+
+    def worker_died(
+        self, worker: str, how: str, max_retries: int = MAX_RETRIES, running: Sequence[TrialRecord] | None = None
+    ) -> list[int]:
+        """Requeue (or, past ``max_retries``, mark lost) the trials ``worker`` held when it died ``how``.
+
+        Each is charged for the steps its run reported; the reason names how the worker ended
+        (the signal or exit code), so a segfault is on the record, not only a missing heartbeat.
+        """
+        touched = []
+        held = running if running is not None else self.store.trials(self.id, [TrialStatus.RUNNING])
+        for t in held:
+            if t.worker != worker or t.status is not TrialStatus.RUNNING:
+                continue
+            if t.retries >= max_retries:
+                error = f"lost: its worker {worker} {how}, {t.retries + 1} times; retry limit {max_retries} reached"
+                done = self.store.finish(self.id, t.number, TrialStatus.LOST, error=error, fte_per_step=self.fte_per_step)
+            else:
+                reason = f"lost: its worker {worker} {how}; returned to the queue (retry {t.retries + 1} of {max_retries})"
+                done = self.store.requeue(self.id, t.number, reason, count_retry=True, fte_per_step=self.fte_per_step)
+            if done:
+                touched.append(t.number)
         return touched
 
     # ----------------------------------------------------------------- results
@@ -283,15 +361,27 @@ class Study:
         """Total cost so far in full-training equivalents."""
         return float(sum(t.cost_fte for t in self.store.trials(self.id)))
 
+    @property
+    def artifacts_directory(self) -> Path:
+        """This study's own folder of checkpoints: named after the study and its identity.
+
+        Two studies of one name (in two store files beside each other, or one made again after
+        its store was deleted) thus never share checkpoints; studies made before identities
+        keep their old folder, ``<artifacts>/<name>``.
+        """
+        return self.artifacts / (self.name if self.uid is None else f"{self.name}-{self.uid[:12]}")
+
     def trial_directory(self, number: int) -> Path:
         """Where trial ``number`` keeps its checkpoint; studies sharing an artifacts folder never collide."""
-        return self.artifacts / self.name / f"trial-{number:05d}"
+        return self.artifacts_directory / f"trial-{number:05d}"
 
-    def _final(self) -> list[TrialRecord]:
-        """Completed trials at full fidelity that report every objective."""
+    def _final(self, trials: Sequence[TrialRecord] | None = None) -> list[TrialRecord]:
+        """Completed trials at full fidelity that report every objective (of ``trials``, else of the store)."""
         full = self.optimizer.full_fidelity
         out = []
-        for t in self.store.trials(self.id, [TrialStatus.COMPLETED]):
+        for t in self.store.trials(self.id, [TrialStatus.COMPLETED]) if trials is None else trials:
+            if t.status is not TrialStatus.COMPLETED:
+                continue
             if full is not None and (t.fidelity is None or t.fidelity < full):
                 continue
             if t.metrics and all(o.name in t.metrics and t.metrics[o.name] is not None for o in self.objectives):
@@ -313,37 +403,65 @@ class Study:
         return [t for t, keep in zip(candidates, mask) if keep]
 
     def best(self, objective: str | None = None) -> TrialRecord | None:
-        """The feasible full-fidelity trial best on ``objective`` (the first objective by default)."""
-        obj = self.objectives[0] if objective is None else next((o for o in self.objectives if o.name == objective), None)
-        if obj is None:
-            raise ObjectiveError(f"no objective named {objective!r}; objectives: {[o.name for o in self.objectives]}")
-        candidates = [t for t in self._final() if self.feasible(t)]
-        if not candidates:
-            return None
-        scores = np.array([obj.sign * (t.metrics or {})[obj.name] for t in candidates])
-        return candidates[int(np.argmin(scores))]
+        """The front member best on ``objective`` (the first objective by default), or None without a front.
+
+        Always a member of ``pareto_front()``: trials that tie on the objective go to the one
+        better on the others (in their order), then to the earlier trial.
+        """
+        names = [o.name for o in self.objectives]
+        name = names[0] if objective is None else objective
+        if name not in names:
+            raise ObjectiveError(f"no objective named {objective!r}; objectives: {names}")
+        front = self.pareto_front()
+        index = best_row(to_loss_matrix(self.objectives, [t.metrics or {} for t in front]), names.index(name))
+        return None if index is None else front[index]
+
+    def reference(self, trials: Sequence[TrialRecord] | None = None) -> Reference:
+        """The hypervolume reference point and how it moved, from the results in the order they finished.
+
+        One rule for every output (``metaml.objectives.hypervolume_reference``): the limits
+        where given; else fixed by the first full-fidelity result and widened whenever a
+        later front member lies outside it. It is a function of the store's history, so
+        the progress line, ``metaml status``, ``metaml pareto`` and the report agree.
+        """
+        results = sorted((t for t in self._final(trials) if self.feasible(t)), key=lambda t: (t.ended_at or 0.0, t.number))
+        losses = to_loss_matrix(self.objectives, [t.metrics or {} for t in results])
+        return hypervolume_reference(self.objectives, losses, [t.number for t in results])
 
     def reference_point(self) -> np.ndarray | None:
-        """The hypervolume reference point (lower is better in every column), stored with the study.
+        """The hypervolume reference point (lower is better in every column); None before any result.
 
-        It is fixed the first time it is needed: from the limits where every objective has
-        one, else from the full-fidelity results then known (their worst values plus 10%), so
-        that hypervolumes of the same study stay comparable as it goes on. None before any
-        result exists.
+        Without a limit on every objective there is none before the first full-fidelity result.
         """
+        return self.reference().array()
+
+    def record_reference(self) -> Reference:
+        """Store the reference point in the study's info, with an event for each move not yet recorded.
+
+        ``metaml run`` calls it after every trial, so that the decision log says when and why
+        the reference moved; reading commands leave the store untouched.
+        """
+        ref = self.reference()
         stored = self.store.get_study(self.name).info.get("reference_point")
-        if stored is not None:
-            return np.asarray(stored, dtype=float)
-        final = [t for t in self._final() if self.feasible(t)]
-        if not final and any(o.limit is None for o in self.objectives):
-            return None
-        ref = reference_point(self.objectives, to_loss_matrix(self.objectives, [t.metrics or {} for t in final]))
-        self.store.update_study_info(self.id, {"reference_point": ref.tolist()})
-        self.store.add_event(self.id, "reference_point", f"hypervolume reference point fixed at {ref.tolist()}")
+        if ref.point is None or stored == list(ref.point):
+            return ref
+        known = [i for i, c in enumerate(ref.changes) if stored == list(c.after)]
+        for change in ref.changes[known[-1] + 1 if known else 0:]:
+            by = "the limits" if change.trial is None else f"trial {change.trial}"
+            if change.before is None:
+                message = f"hypervolume reference point fixed at {list(change.after)} by {by}"
+            else:
+                moved = ", ".join(self.objectives[j].name for j in change.columns)
+                message = (f"hypervolume reference point widened from {list(change.before)} to {list(change.after)}: "
+                           f"{by} joined the front outside it on {moved}")
+            self.store.add_event(self.id, "reference_point", message, change.trial,
+                                 {"before": None if change.before is None else list(change.before),
+                                  "after": list(change.after), "objectives": [self.objectives[j].name for j in change.columns]})
+        self.store.update_study_info(self.id, {"reference_point": list(ref.point)})
         return ref
 
     def hypervolume(self) -> float:
-        """Hypervolume of the Pareto front against the stored reference point (0 without a front)."""
+        """Hypervolume of the Pareto front against ``reference_point()`` (0 without a front)."""
         front = self.pareto_front()
         ref = self.reference_point()
         if not front or ref is None:
@@ -379,11 +497,39 @@ def _default_artifacts(db: SQLStore, name: str) -> Path:
     return default_store(name).parent / "artifacts"
 
 
-def trials_and_fte_left(history: Sequence[TrialRecord], budget: Budget) -> bool:
-    """Whether ``history`` leaves room for another trial under the budget's trials and FTE."""
-    if budget.trials is not None and len(history) >= budget.trials:
-        return False
-    return budget.fte is None or sum(t.cost_fte for t in history) < budget.fte
+def space_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """What differs between two spaces as plain data, by parameter: 'x: upper 1 -> 2', 'y added'."""
+    out: list[str] = []
+    for name in [*old, *(k for k in new if k not in old)]:
+        where = f"{prefix}{name}"
+        if name not in new:
+            out.append(f"{where!r} removed")
+        elif name not in old:
+            out.append(f"{where!r} added")
+        elif old[name] != new[name]:
+            a, b = old[name], new[name]
+            if not (isinstance(a, Mapping) and isinstance(b, Mapping)):
+                out.append(f"{where!r}: {a!r} -> {b!r}")
+                continue
+            ca, cb = _choices(a.get("choices")), _choices(b.get("choices"))
+            if ca is not None and cb is not None:
+                for choice in [*ca, *(c for c in cb if c not in ca)]:
+                    if choice not in cb or choice not in ca:
+                        out.append(f"{where!r}: choice {choice!r} {'removed' if choice in ca else 'added'}")
+                    else:
+                        out += space_changes(ca[choice], cb[choice], f"{where}.{choice}.")
+            fields = [k for k in [*a, *(k for k in b if k not in a)] if k != "choices" and a.get(k) != b.get(k)]
+            out += [f"{where!r}: {k} {a.get(k)!r} -> {b.get(k)!r}" for k in fields]
+    return out
+
+
+def _choices(value: Any) -> dict[Any, Mapping[str, Any]] | None:
+    """A categorical's choices as a mapping of choice to its sub-space (a plain list has empty ones)."""
+    if isinstance(value, Mapping):
+        return {k: v if isinstance(v, Mapping) else {} for k, v in value.items()}
+    if isinstance(value, list):
+        return {c if isinstance(c, (str, int, float, bool)) else repr(c): {} for c in value}
+    return None
 
 
 def _is_parameters(space: Mapping[str, Any]) -> bool:

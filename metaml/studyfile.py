@@ -62,11 +62,26 @@ class StudyFile:
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def resolve_store(self, cli_store: str | None = None) -> str:
-        """The store to use: command line, then METAML_STORE, then the file, then runs/<name>/study.db."""
-        chosen = cli_store or os.environ.get("METAML_STORE") or self.store
+        """The store to use: command line, then METAML_STORE, then the file, then runs/<name>/study.db.
+
+        The file's own paths (its ``store:`` and the default) are relative to the file, like its
+        module and artifacts, so that every command finds the same study from any folder; a
+        path given on the command line or in METAML_STORE is relative to the working folder.
+        """
+        chosen = cli_store or os.environ.get("METAML_STORE")
         if chosen:
             return chosen
-        return str(Path("runs") / self.name / "study.db")
+        if self.store and "://" in self.store:
+            return self.store
+        path = Path(self.store).expanduser() if self.store else Path("runs") / self.name / "study.db"
+        return str(path if path.is_absolute() else (self.path.parent / path).resolve())
+
+    def legacy_store(self) -> Path | None:
+        """The old default store (runs/<name>/study.db in the working folder) when it exists and differs."""
+        old = (Path("runs") / self.name / "study.db").resolve()
+        if self.store or not old.exists() or str(old) == self.resolve_store():
+            return None
+        return old
 
     def function_ref(self) -> FunctionRef:
         """How worker processes find the training function."""

@@ -7,11 +7,13 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metaml.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from metaml.errors import TrialError
+from metaml.checkpoint import CHECKPOINT_FILE, CheckpointOwner, load_checkpoint, save_checkpoint
+from metaml.errors import ClaimLostError, TrialError
+from metaml.spending import EPSILON_FTE, committed_fte, planned_cost
 from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
+    from metaml.budget import Budget
     from metaml.study import Study
 
 log = logging.getLogger(__name__)
@@ -25,9 +27,11 @@ class Trial:
     the step it reached, so that only the missing steps are trained (and charged).
     """
 
-    def __init__(self, study: Study, record: TrialRecord) -> None:
+    def __init__(self, study: Study, record: TrialRecord, budget: Budget | None = None) -> None:
         self.study = study
         self.record = record
+        #: The budget this run was admitted under: a run that trains past its plan is cut at it.
+        self.budget = budget
         self.number = record.number
         self.config: dict[str, Any] = dict(record.config)
         self.fidelity = _as_step(record.fidelity)
@@ -38,6 +42,11 @@ class Trial:
         self.start_step: float = 0.0
         self.last_step: float | None = None
         self.stop_reason: str | None = None
+        self._planned_cost: float | None = None
+        #: The claim token this run holds the trial with; every write carries it (fencing).
+        self.attempt: int | None = record.attempt or None
+        #: Set when the store refused a write or a heartbeat: the next write raises ClaimLostError.
+        self.claim_lost = False
         self._restored = False
 
     # ------------------------------------------------------------------ paths
@@ -60,24 +69,55 @@ class Trial:
             if hasattr(value, "tolist") and callable(value.tolist):
                 value = value.tolist()  # numpy and torch: scalars to numbers, arrays to lists
             clean[key] = value
+        self._check_claim()
+        if not self.study.store.add_observation(self.study.id, self.number, float(step), clean, attempt=self.attempt):
+            self._lose_claim("report")
         self.last_step = float(step)
-        self.study.store.add_observation(self.study.id, self.number, float(step), clean)
 
     def should_stop(self) -> bool:
         """Whether the scheduler wants this trial to stop now (its curve fell below a rung's cut)."""
         if self.stop_reason is not None:
             return True
-        reason = self.study.should_stop(self)
+        reason = self._over_budget() or self.study.should_stop(self)
         if reason:
             self.stop_reason = reason
             self.study.store.add_event(self.study.id, "stopped", reason, self.number, {"step": self.last_step})
             return True
         return False
 
+    def _over_budget(self) -> str | None:
+        """Why this run must stop for the budget: it trained past its plan and the study reached the budget.
+
+        A run within its planned cost never needs this check (its cost was promised when it
+        started); one that restored less than planned (a missing checkpoint) or trains past
+        its fidelity is cut once the study as a whole has spent the budget.
+        """
+        per_step = self.study.fte_per_step
+        if self.budget is None or self.budget.fte is None or per_step is None or self.last_step is None:
+            return None
+        history = None
+        planned = self._planned_cost
+        if planned is None:
+            history = self.study.store.trials(self.study.id)
+            planned = self._planned_cost = planned_cost(self.fidelity, self.continue_from, history, per_step)
+        excess = (self.last_step - self.start_step) * per_step - planned
+        if excess <= EPSILON_FTE:
+            return None
+        history = history or self.study.store.trials(self.study.id)
+        if committed_fte(history, per_step) + excess < self.budget.fte - EPSILON_FTE:
+            return None
+        return (
+            f"budget: this run trained {excess:.3g} FTE past its plan and the study reached its "
+            f"{self.budget.fte:g} FTE budget, so it was cut at step {self.last_step:g}"
+        )
+
     # ------------------------------------------------------------ checkpoints
     def checkpoint(self, step: float, **objects: Any) -> None:
         """Save the state dicts of the given models, optimizers and schedulers, plus RNG states."""
-        save_checkpoint(self.directory, step, objects)
+        self._check_claim()
+        if not self.study.store.holds(self.study.id, self.number, self.attempt):
+            self._lose_claim("checkpoint")
+        save_checkpoint(self.directory, step, objects, CheckpointOwner(self.study.uid, self.number))
         if self.last_step is None or step > self.last_step:
             self.last_step = float(step)
 
@@ -96,8 +136,9 @@ class Trial:
             )
         for source, path in candidates:
             if path.exists():
-                step = load_checkpoint(path, objects)
-                self.start_step = step
+                max_step = None if self.fidelity is None else float(self.fidelity)
+                step = load_checkpoint(path, objects, CheckpointOwner(self.study.uid, self.number), max_step=max_step)
+                self._mark_start(step)
                 if source != "own":
                     log.debug("trial %s continues %s from step %s", self.number, source, step)
                 return int(step) if float(step).is_integer() else step  # type: ignore[return-value]
@@ -109,8 +150,28 @@ class Trial:
                 "missing; it trains from scratch and is charged for it",
                 self.number,
             )
-        self.start_step = 0.0
+        self._mark_start(0.0)
         return 0
+
+    def _mark_start(self, step: float) -> None:
+        """Remember (here and in the store) the step this run starts from: it is charged from there on."""
+        self.start_step = float(step)
+        if not self.study.store.set_start_step(self.study.id, self.number, None, float(step), attempt=self.attempt):
+            self._lose_claim("restore")
+
+    # ---------------------------------------------------------------- fencing
+    def _check_claim(self) -> None:
+        if self.claim_lost:
+            self._lose_claim("write")
+
+    def _lose_claim(self, what: str) -> None:
+        """Stop this run: the trial was taken from this worker, so nothing it writes may count."""
+        self.claim_lost = True
+        raise ClaimLostError(
+            f"trial {self.number}: this worker lost its claim (run {self.attempt}) before its {what}: the trial "
+            "was returned to the queue (no heartbeat for too long?) or finished by another worker; this run stops "
+            "and its results are not recorded"
+        )
 
     # ------------------------------------------------------------------- cost
     def steps_trained(self, finished: bool) -> tuple[float, float]:

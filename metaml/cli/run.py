@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import typer
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from metaml.budget import Budget, parse_budget
-from metaml.cli.common import console, friendly_errors
+from metaml.cli.common import console, err_console, friendly_errors
 from metaml.cli.views import print_front, print_test_front
 from metaml.errors import MetamlError, StudyFileError
 from metaml.execution.dispatch import execute
 from metaml.execution.local import FunctionRef
+from metaml.execution.outcome import RunOutcome, run_outcome
 from metaml.execution.settings import ExecutionSettings
+from metaml.execution.signals import Terminated, exit_code, sigterm_as_interrupt
 from metaml.final_evaluation import evaluate_front
+from metaml.optimizers.steering import single_objective_warning
 from metaml.pipelines.baseline import enqueue_default
 from metaml.report.provenance import git_commit, installed_versions
 from metaml.store import TrialRecord, TrialStatus
@@ -82,27 +87,55 @@ def run(
             f"executor {how}, store {escape(study.store.safe_url)}{note}",
             highlight=False,
         )
+        legacy = None if (store or os.environ.get("METAML_STORE")) else spec.legacy_store()
+        if legacy is not None and not already:
+            console.print(Text(
+                f"note: {legacy} (the old default, relative to the working folder) holds a store; the default "
+                f"is now beside the study file. Pass --store {legacy} to go on with the study in it.",
+                style="yellow",
+            ))
         if default is not None:
             console.print(f"trial {default.number} is the pipeline's default configuration at full fidelity "
                           "(the baseline to beat)", highlight=False)  # fmt: skip
+        steering = single_objective_warning(study.optimizer)
+        if steering:
+            console.print(f"warning: {steering}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    started = time.time()
     try:
-        _run_with_progress(study, fn_ref, chosen, settings, quiet)
-    except KeyboardInterrupt:
+        with sigterm_as_interrupt():
+            _run_with_progress(study, fn_ref, chosen, settings, quiet)
+    except KeyboardInterrupt as interrupt:
+        how = "terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "interrupted"
         console.print(
-            f"\n[yellow]interrupted[/]: the running trial went back to the queue; {len(study.trials())} trials "
+            f"\n[yellow]{how}[/]: the running trial went back to the queue; {len(study.trials())} trials "
             "are in the store. Run the same command again to resume.",
             highlight=False,
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(exit_code(interrupt)) from None
+    outcome = run_outcome(study, chosen, settings, started)
     try:
-        final = evaluate_front(study, spec.function)
-    except KeyboardInterrupt:
+        with sigterm_as_interrupt():
+            final = evaluate_front(study, spec.function)
+    except KeyboardInterrupt as interrupt:
         console.print("\n[yellow]interrupted[/] while scoring the front on the test split; the search is complete "
                       "and stored. Run the same command again to score the rest.", highlight=False)  # fmt: skip
-        raise typer.Exit(130) from None
+        raise typer.Exit(exit_code(interrupt)) from None
     if not quiet:
         print_front(study)
         print_test_front(study, final)
+    _say_outcome(study, outcome, quiet)
+
+
+def _say_outcome(study: Study, outcome: RunOutcome, quiet: bool) -> None:
+    """Say why the run ended; a run that did not spend its budget or finish the study exits 1."""
+    if outcome.complete:
+        if not quiet:
+            console.print(Text(f"done: {outcome.reason}", style="green"))
+        return
+    if outcome.first_traceback:
+        err_console.print(Text("no trial completed; the first failure was:\n" + outcome.first_traceback.rstrip()))
+    err_console.print(Text.assemble(("stopped: ", "bold red"), outcome.reason))
+    raise typer.Exit(1)
 
 
 def _run_with_progress(study: Study, fn: FunctionRef, budget: Budget, settings: ExecutionSettings, quiet: bool) -> None:
@@ -138,6 +171,7 @@ def _status(study: Study, started: float) -> str:
 
 
 def _best_text(study: Study) -> str:
+    """The best value (one objective) or the front's size and hypervolume, as ``metaml status`` shows them."""
     if len(study.objectives) == 1:
         best = study.best()
         obj = study.objectives[0]
@@ -145,13 +179,14 @@ def _best_text(study: Study) -> str:
     front = study.pareto_front()
     if not front:
         return "front -"
+    study.record_reference()  # the decision log says when the reference moved, and why
     hv, fte = study.hypervolume(), study.cost_fte()
     per_fte = f" ({hv / fte:.4g} per FTE)" if fte > 0 else ""
     return f"front {len(front)} trials, hypervolume {hv:.4g}{per_fte}"
 
 
 def _line(study: Study, record: TrialRecord, started: float) -> str:
-    what = record.error if record.status is TrialStatus.FAILED else ", ".join(
+    what = record.error if record.status in (TrialStatus.FAILED, TrialStatus.LOST) else ", ".join(
         f"{o.name}={(record.metrics or {}).get(o.name, float('nan')):.4g}" for o in study.objectives
     )
     fid = f" @ {record.fidelity:g}" if record.fidelity is not None else ""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import typer
+from rich.text import Text
 
 from metaml.budget import Budget, parse_budget
-from metaml.cli.common import console, friendly_errors, open_study
+from metaml.cli.common import console, err_console, friendly_errors, open_study
 from metaml.errors import StudyFileError
-from metaml.execution.local import FunctionRef
+from metaml.execution.local import FunctionRef, run_local
+from metaml.execution.outcome import run_outcome
 from metaml.execution.settings import ExecutionSettings
+from metaml.execution.signals import exit_code, sigterm_as_interrupt
 from metaml.execution.worker import work
 from metaml.store import TrialRecord
 from metaml.study import worker_id
@@ -44,16 +49,29 @@ def worker(
         console.print(f"worker {me} joins {s.name} in {s.store.safe_url} (budget {chosen.describe()})",
                       markup=False, highlight=False)  # fmt: skip
 
+    ran: list[int] = []
+
     def on_trial(r: TrialRecord) -> None:
+        ran.append(r.number)
         if not quiet:
             # a trial's error is the user's text: as text, never as Rich markup ("[/]" would crash the worker)
             console.print(f"trial {r.number} {r.status.value}" + (f": {r.error}" if r.error else ""),
                           markup=False, highlight=False)  # fmt: skip
 
+    started = time.time()
     try:
-        done = work(s, ref.load(), chosen, settings, worker=me, on_trial=on_trial)
-    except KeyboardInterrupt:
+        with sigterm_as_interrupt():
+            if settings.timeout is not None or settings.memory_mb is not None:
+                # A limit needs a process to kill: this worker supervises one worker process.
+                run_local(s, ref, chosen, settings.with_overrides(workers=1), on_trial=on_trial)
+            else:
+                work(s, ref.load(), chosen, settings, worker=me, on_trial=on_trial)
+    except KeyboardInterrupt as interrupt:
         console.print("interrupted: the running trial went back to the queue", highlight=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(exit_code(interrupt)) from None
+    outcome = run_outcome(s, chosen, settings, started)
+    if not outcome.complete:
+        err_console.print(Text.assemble(("stopped: ", "bold red"), f"worker {me} ran {len(ran)} trials; {outcome.reason}"))
+        raise typer.Exit(1)
     if not quiet:
-        console.print(f"worker {me} ran {len(done)} trials; the study's budget is spent", highlight=False)
+        console.print(Text(f"worker {me} ran {len(ran)} trials; done: {outcome.reason}"))

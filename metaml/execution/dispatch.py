@@ -39,4 +39,5 @@ def execute(
             from metaml.execution.ray_executor import run_ray
 
             run_ray(study, ref, budget, settings, on_trial=on_trial)
+    study.record_reference()  # the decision log says where the hypervolume reference ended up, however it ran
     return [t for t in study.trials() if t.status.finished and t.number not in before and (t.ended_at or started) >= started]

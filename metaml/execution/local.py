@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import pickle
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from metaml.budget import Budget
 from metaml.errors import MetamlError
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
+from metaml.execution.signals import Terminated
 from metaml.store.records import TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
@@ -62,12 +65,26 @@ class FunctionRef:
 
 
 def worker_main(
-    store_url: str, study_name: str, fn_ref: FunctionRef, budget: Budget, settings: ExecutionSettings, started: float
+    store_url: str,
+    study_name: str,
+    fn_ref: FunctionRef,
+    budget: Budget,
+    settings: ExecutionSettings,
+    started: float,
+    parent_pid: int | None = None,
 ) -> None:
-    """The body of one worker process (also used by the Ray executor's tasks)."""
+    """The body of one worker process (also used by the Ray executor's tasks).
+
+    With ``parent_pid`` the worker stops (returning its trial to the queue) as soon as that
+    process is gone, so that a killed ``metaml run`` leaves no unsupervised workers.
+    """
+    from metaml.execution.signals import ParentWatch, install_sigterm_handler
     from metaml.execution.worker import work
     from metaml.study import Study
 
+    if parent_pid is not None:
+        install_sigterm_handler()
+        ParentWatch(parent_pid).start()
     if settings.memory_mb is not None:
         _limit_memory(settings.memory_mb)
     study = Study.load(study_name, store_url)
@@ -95,7 +112,7 @@ def run_local(
     on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> None:
     """Run the study with ``settings.workers`` spawned worker processes until its budget is spent."""
-    study.recover_lost(settings.stale_after, settings.retries)
+    study.recover_lost(settings.stale_after, settings.retries, settings.timeout)
     # Each worker is forked from a clean server process that has metaml imported already: as
     # isolated from this process as a spawned one (a crash takes down that worker only), but
     # it starts in a fraction of the time. The function still travels by reference.
@@ -109,7 +126,7 @@ def run_local(
     def spawn() -> None:
         p = ctx.Process(
             target=worker_main,
-            args=(study.store.url, study.name, fn_ref, budget, settings, started),
+            args=(study.store.url, study.name, fn_ref, budget, settings, started, os.getpid()),
             name=f"metaml-worker-{len(procs)}",
         )
         p.start()
@@ -118,6 +135,7 @@ def run_local(
 
     seen = {t.number for t in study.trials() if t.status.finished}
     idle_deaths = 0  # workers that died holding no trial since the last finished one
+    last_sweep = 0.0
     for _ in range(settings.workers):
         spawn()
     try:
@@ -132,31 +150,62 @@ def run_local(
                         on_trial(t)
             if settings.timeout is not None:
                 _kill_timed_out(study, trials, procs, host, settings.timeout)
-            for pid, p in list(procs.items()):
-                if p.is_alive():
-                    continue
+                if time.time() - last_sweep >= settings.heartbeat:
+                    # trials of other processes (another machine, a dead parent) past their timeout
+                    study.recover_lost(settings.stale_after, settings.retries, settings.timeout)
+                    last_sweep = time.time()
+            dead = [pid for pid, p in procs.items() if not p.is_alive()]
+            running = study.trials([TrialStatus.RUNNING]) if dead else []
+            for pid in dead:
+                p = procs.pop(pid)
                 p.join()
-                del procs[pid]
-                if p.exitcode != 0:
-                    study.store.add_event(
-                        study.id, "worker_died", f"worker process {host}:{pid} exited with code {p.exitcode}"
+                worker = f"{host}:{pid}"
+                held = [t.number for t in running if t.worker == worker]
+                if p.exitcode == 0 and not held:
+                    continue  # its loop ended: the budget is spent or nothing is left
+                how = describe_exit(p.exitcode)
+                study.store.add_event(
+                    study.id, "worker_died", f"worker process {worker} {how}", data={"exit_code": p.exitcode, "trials": held}
+                )
+                if held:
+                    # The trial killed its worker (a segfault, os._exit, a leak): the retry limit
+                    # bounds how often, so the worker is always replaced.
+                    study.worker_died(worker, how, settings.retries)
+                    spawn()
+                    continue
+                idle_deaths += 1
+                if idle_deaths > settings.workers:
+                    _stop_all(procs)
+                    raise MetamlError(
+                        f"worker processes keep dying before they run a trial (last: {how}); "
+                        "their error is printed above — often the training function cannot be imported"
                     )
-                    held = study.recover_lost(settings.stale_after, settings.retries)
-                    idle_deaths += 0 if held else 1
-                    if idle_deaths > settings.workers:
-                        _stop_all(procs)
-                        raise MetamlError(
-                            f"worker processes keep dying before they run a trial (last exit code {p.exitcode}); "
-                            "their error is printed above — often the training function cannot be imported"
-                        )
-                    if respawns_left > 0 and _work_left(study, budget, started):
-                        respawns_left -= 1
-                        spawn()
-    except KeyboardInterrupt:
-        # The workers got the same Ctrl-C: each returns its trial to the queue and leaves.
+                if respawns_left > 0 and _work_left(study, budget, started):
+                    respawns_left -= 1
+                    spawn()
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C reached the workers too (they share the terminal's process group); SIGTERM
+        # came to this process only, so it is passed on. Each returns its trial to the queue.
+        if isinstance(interrupt, Terminated):
+            for p in procs.values():
+                if p.pid is not None and p.is_alive():
+                    os.kill(p.pid, signal.SIGTERM)
         _stop_all(procs, grace=15)
         study.recover_lost(settings.stale_after, settings.retries)
         raise
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """How a process ended, in words: 'was killed by signal SIGSEGV (11)' or 'exited with code 3'."""
+    if exitcode is None:
+        return "ended without an exit code"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"was killed by signal {name} ({-exitcode})"
+    return f"exited with code {exitcode}"
 
 
 def _stop_all(procs: dict[int, BaseProcess], grace: float = 0.0) -> None:
@@ -180,15 +229,15 @@ def _kill_timed_out(study: Study, trials: list[TrialRecord], procs: dict[int, Ba
         p.kill()
         p.join()
         message = f"timed out: ran for more than {timeout:g} s, so its worker process was killed"
-        study.store.finish(study.id, t.number, TrialStatus.FAILED, error=message, cost_fte=0.0)
+        study.store.finish(study.id, t.number, TrialStatus.FAILED, error=message, fte_per_step=study.fte_per_step)
         log.warning("trial %s %s", t.number, message)
         # the dead process is replaced by the parent's loop (exit code is non-zero)
 
 
 def _work_left(study: Study, budget: Budget, started: float) -> bool:
-    from metaml.study import trials_and_fte_left
+    from metaml.spending import budget_left
 
     if budget.seconds is not None and time.time() - started >= budget.seconds:
         return False
     trials = study.trials()
-    return any(t.status is TrialStatus.PENDING for t in trials) or trials_and_fte_left(trials, budget)
+    return any(t.status is TrialStatus.PENDING for t in trials) or budget_left(trials, budget, study.fte_per_step)

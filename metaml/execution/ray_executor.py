@@ -44,6 +44,13 @@ def run_ray(
     on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> None:
     """Run the study as ``settings.workers`` Ray tasks, on ``settings.ray_address`` or a local Ray."""
+    unenforced = [name for name in ("timeout", "memory_mb") if getattr(settings, name) is not None]
+    if unenforced:
+        raise MetamlError(
+            f"the Ray executor cannot enforce {' and '.join(unenforced)} (a Ray task cannot be killed at a "
+            "trial's limit without losing its worker): use --executor local, or 'metaml worker' on each "
+            "machine (both enforce them), or remove the setting"
+        )
     ray = _import_ray()
     started_here = False
     if not ray.is_initialized():
@@ -90,9 +97,9 @@ def run_ray(
 
 
 def _in_flight_or_left(study: Study, budget: Budget, started: float) -> bool:
-    from metaml.study import trials_and_fte_left
+    from metaml.spending import budget_left
 
     if budget.seconds is not None and time.time() - started >= budget.seconds:
         return False
     trials = study.trials()
-    return any(t.status in (TrialStatus.PENDING, TrialStatus.RUNNING) for t in trials) or trials_and_fte_left(trials, budget)
+    return any(t.status in (TrialStatus.PENDING, TrialStatus.RUNNING) for t in trials) or budget_left(trials, budget, study.fte_per_step)

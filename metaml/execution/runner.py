@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from metaml.errors import ClaimLostError
 from metaml.store.records import TrialRecord
 from metaml.trial import Trial
 
@@ -31,8 +32,11 @@ class Heartbeat:
         study = self._trial.study
         while not self._stop.wait(self._interval):
             try:
-                if not study.store.heartbeat(study.id, self._trial.number, self._worker):
-                    return  # the trial was taken from us (requeued or finished): stop beating
+                if not study.store.heartbeat(study.id, self._trial.number, self._worker, self._trial.attempt):
+                    # The trial was taken from us (requeued, failed at its timeout): the run's
+                    # next report or checkpoint raises ClaimLostError and it stops.
+                    self._trial.claim_lost = True
+                    return
             except Exception as exc:  # a missed beat is not worth killing the trial for
                 log.warning("heartbeat of trial %s failed: %s", self._trial.number, exc)
 
@@ -66,12 +70,21 @@ def run_trial(trial: Trial, fn: TrialFunction, worker: str, heartbeat: float = H
         with Heartbeat(trial, worker, heartbeat):
             metrics = call_trial_function(fn, trial)
     except KeyboardInterrupt:
-        study.store.requeue(study.id, trial.number, "interrupted (Ctrl-C); returned to the queue", count_retry=False)
+        study.requeue(trial, "interrupted (Ctrl-C or SIGTERM); returned to the queue")
         raise
+    except ClaimLostError as exc:
+        log.warning("%s", exc)
+        return study.store.trial(study.id, trial.number)
+    except SystemExit as exc:
+        # sys.exit() inside a trial would end the worker as if all were well: record it instead
+        return study.tell(trial, error=f"the trial function called sys.exit({exc.code!r})")
     except MemoryError as exc:
         return study.tell(trial, error=f"out of memory: {exc or 'MemoryError'} (config {trial.config})")
     except Exception as exc:
         if "out of memory" in str(exc).lower():
             return study.tell(trial, error=f"out of memory: {exc} (config {trial.config})")
         return study.tell(trial, error=exc)
+    if trial.claim_lost:
+        log.warning("trial %s finished after this worker lost its claim; its result is not recorded", trial.number)
+        return study.store.trial(study.id, trial.number)
     return study.tell(trial, metrics)

@@ -18,6 +18,10 @@ class ExecutionSettings:
     ``executor`` is ``inline`` (this process), ``local`` (spawned worker processes on this
     machine) or ``ray`` (Ray tasks). ``auto`` picks ``local`` when more than one worker, a
     timeout or a memory limit is asked for (those need a process to kill), else ``inline``.
+
+    The failure policy: the study stops proposing once ``max_failures`` trials in a row have
+    failed (None: never), or at the first failure with ``fail_fast``; ``metaml run`` then
+    exits non-zero and shows the first traceback.
     """
 
     executor: str = "auto"
@@ -30,6 +34,8 @@ class ExecutionSettings:
     cpus: float = 1.0
     gpus: float = 0.0
     ray_address: str | None = None
+    max_failures: int | None = 10
+    fail_fast: bool = False
 
     def __post_init__(self) -> None:
         if self.executor not in (*EXECUTORS, "auto"):
@@ -48,6 +54,12 @@ class ExecutionSettings:
                 raise MetamlError(f"{name} must be a positive number of seconds, got {value!r}")
         if self.stale_after <= self.heartbeat:
             raise MetamlError(f"stale_after ({self.stale_after} s) must exceed heartbeat ({self.heartbeat} s)")
+        if self.max_failures is not None and (
+            isinstance(self.max_failures, bool) or not isinstance(self.max_failures, int) or self.max_failures < 1
+        ):
+            raise MetamlError(f"max_failures must be a whole number >= 1 (or null for no limit), got {self.max_failures!r}")
+        if not isinstance(self.fail_fast, bool):
+            raise MetamlError(f"fail_fast must be true or false, got {self.fail_fast!r}")
         for name in ("cpus", "gpus"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -59,6 +71,11 @@ class ExecutionSettings:
             return self.executor
         needs_process = self.workers > 1 or self.timeout is not None or self.memory_mb is not None
         return "local" if needs_process else "inline"
+
+    @property
+    def failure_limit(self) -> int | None:
+        """Failures in a row after which the study stops proposing (1 with ``fail_fast``)."""
+        return 1 if self.fail_fast else self.max_failures
 
     def with_overrides(self, **changes: Any) -> ExecutionSettings:
         """A copy with the given fields replaced (None means: keep ours)."""

@@ -49,7 +49,7 @@ def work(
         if time.time() - last_recovery >= settings.heartbeat:
             study.recover_lost(settings.stale_after, settings.retries)
             last_recovery = time.time()
-        trial = study.ask(worker, budget)
+        trial = study.ask(worker, budget, max_failures=settings.failure_limit)
         if trial is None:
             in_flight = study.trials([TrialStatus.PENDING, TrialStatus.RUNNING])
             if not in_flight:

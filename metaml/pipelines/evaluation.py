@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from metaml.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from metaml.checkpoint import CHECKPOINT_FILE, CheckpointOwner, load_checkpoint
 from metaml.pipelines.base import PROVENANCE_FILE, PipelineError
 from metaml.pipelines.training import DEFAULT_EPOCHS
 
@@ -39,8 +39,11 @@ class CheckpointTrial:
 
     directory = None  # no provenance file is written: this is not a new run
 
-    def __init__(self, number: int, folder: Path, fidelity: float | None, max_fidelity: float | None) -> None:
+    def __init__(
+        self, number: int, folder: Path, fidelity: float | None, max_fidelity: float | None, study_uid: str | None = None
+    ) -> None:
         self.number = number
+        self.owner = CheckpointOwner(study_uid, number)
         self.path = Path(folder) / CHECKPOINT_FILE
         self.fidelity = None if fidelity is None else int(fidelity)
         self.max_fidelity = None if max_fidelity is None else int(max_fidelity)
@@ -56,7 +59,7 @@ class CheckpointTrial:
 
     def restore(self, **objects: Any) -> int:
         self.require_checkpoint()
-        self.step = load_checkpoint(self.path, objects)
+        self.step = load_checkpoint(self.path, objects, self.owner)
         expected = int(self.fidelity or self.max_fidelity or DEFAULT_EPOCHS)
         if self.step != expected:
             raise PipelineError(

@@ -38,7 +38,13 @@ class Store(Protocol):
         ...
 
     def enqueue(self, study_id: int, trial: Proposal) -> TrialRecord: ...
-    def heartbeat(self, study_id: int, number: int, worker: str) -> bool: ...
+    def heartbeat(self, study_id: int, number: int, worker: str, attempt: int | None = None) -> bool:
+        """Refresh the heartbeat; False when ``worker`` (and claim ``attempt``) no longer hold the trial."""
+        ...
+
+    def holds(self, study_id: int, number: int, attempt: int | None) -> bool:
+        """Whether claim ``attempt`` is still the running trial's current one."""
+        ...
     def finish(
         self,
         study_id: int,
@@ -51,17 +57,50 @@ class Store(Protocol):
         cost_fte: float = 0.0,
         error: str | None = None,
         traceback: str | None = None,
+        fte_per_step: float | None = None,
+        attempt: int | None = None,
     ) -> bool:
-        """Record a running trial's end; False when it was not running (already finished or requeued)."""
+        """Record a running trial's end; False when it was not running (already finished or requeued)
+        or, with ``attempt``, when that claim is no longer the current one (fencing).
+
+        ``cost_fte`` is this run's cost, added to what the trial's earlier runs were charged;
+        with ``fte_per_step`` the run is charged for the steps it reported instead.
+        """
         ...
 
-    def requeue(self, study_id: int, number: int, reason: str, *, count_retry: bool) -> bool: ...
-    def recover_stale(self, study_id: int, stale_after: float, max_retries: int) -> list[int]: ...
+    def set_start_step(
+        self, study_id: int, number: int, worker: str | None, step: float, attempt: int | None = None
+    ) -> bool:
+        """Note the step a running trial restored; False when ``worker`` does not hold it."""
+        ...
+
+    def requeue(
+        self,
+        study_id: int,
+        number: int,
+        reason: str,
+        *,
+        count_retry: bool,
+        fte_per_step: float | None = None,
+        attempt: int | None = None,
+    ) -> bool:
+        """Return a running trial to the queue; with ``fte_per_step`` the steps its run reported are charged."""
+        ...
+
+    def recover_stale(
+        self, study_id: int, stale_after: float, max_retries: int, fte_per_step: float | None = None
+    ) -> list[int]:
+        """Requeue or mark lost the running trials without a recent heartbeat, charging what they reported."""
+        ...
     def trials(self, study_id: int, statuses: Sequence[TrialStatus] | None = None) -> list[TrialRecord]: ...
     def trial(self, study_id: int, number: int) -> TrialRecord: ...
 
     # learning curves and audit log
-    def add_observation(self, study_id: int, number: int, step: float, metrics: dict[str, Any]) -> None: ...
+    def add_observation(
+        self, study_id: int, number: int, step: float, metrics: dict[str, Any], attempt: int | None = None
+    ) -> bool:
+        """Record a curve point keyed by step (a repeated step updates it); False when ``attempt`` lost the claim."""
+        ...
     def observations(self, study_id: int, number: int | None = None) -> list[Observation]: ...
     def add_event(
         self, study_id: int, kind: str, message: str, trial_number: int | None = None, data: dict[str, Any] | None = None

@@ -74,6 +74,12 @@ class TrialRecord:
     id: int = 0
 
     @property
+    def attempt(self) -> int:
+        """The claim token: how many times the trial was claimed; writes carry it to prove they hold it."""
+        value = self.info.get("attempt", 0)
+        return int(value) if isinstance(value, int) else 0
+
+    @property
     def duration(self) -> float | None:
         """Seconds the trial ran, once it has finished."""
         if self.started_at is None or self.ended_at is None:

@@ -63,10 +63,13 @@ class SQLStore:
             raise StoreError(f"cannot use the store URL {self.safe_url}: {exc}") from None
         except OSError as exc:  # the SQLite file's folder cannot be made
             raise StoreError(f"cannot create the store {self.safe_url}: {exc}") from None
-        except ModuleNotFoundError as exc:
+        except ModuleNotFoundError as exc:  # the URL's driver (mysql:// needs MySQLdb, mssql:// pyodbc, ...)
+            scheme = self.url.split("://", 1)[0]
+            hint = " (write postgresql+psycopg:// for psycopg 3)" if scheme.startswith("postgresql") else ""
             raise StoreError(
-                f"the store URL {self.safe_url} needs the Python package {exc.name!r}: "
-                "pip install 'metaml[postgres]' for PostgreSQL"
+                f"the store URL {self.safe_url} needs the Python package {exc.name!r}, which is not installed{hint}. "
+                "metaml supports SQLite (a file path, or sqlite:///path/to/study.db) and PostgreSQL "
+                "(postgresql+psycopg://user:pass@host/db, after pip install 'metaml[postgres]')"
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         try:
@@ -90,6 +93,13 @@ class SQLStore:
         if self.is_sqlite:
             path = make_url(self.url).database or ""  # "sqlite://" is a database in memory
             if path and path != ":memory:" and not path.startswith("file:"):
+                if Path(path).is_dir():
+                    found = sorted(str(p) for p in Path(path).glob("*/study.db"))[:5]
+                    holds = f" (it holds {', '.join(found)})" if found else ""
+                    raise StoreError(
+                        f"the store {path} failed to open: it is a folder, not a SQLite file; give a file in it, "
+                        f"e.g. {Path(path) / '<name>' / 'study.db'}{holds}"
+                    )
                 if not create and not Path(path).exists():
                     raise StoreError(f"no study store at {path}: run 'metaml run' first, or pass --store")
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +109,9 @@ class SQLStore:
 
             @event.listens_for(engine, "connect")
             def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+                # (only settings of this connection: the journal mode, a setting of the file, is
+                # switched to WAL by _prepare once it knows the file is a metaml store it may write)
                 cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
                 # With WAL, NORMAL never corrupts the file on a process crash; only a power cut
                 # can lose the last commits. It makes each commit (each reported epoch) far cheaper.
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -123,21 +134,51 @@ class SQLStore:
         return create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
 
     def _prepare(self, create: bool) -> None:
+        """Check that the database is a metaml store of this schema; with ``create``, make one in an empty database.
+
+        Reading never writes: without ``create`` no table is made and no version stamped. A
+        database that holds other tables, or metaml's without their version row, is refused
+        as not a metaml store, whether or not ``create`` is given.
+        """
+        from sqlalchemy import insert, inspect
+        from sqlalchemy.exc import DatabaseError
+
         def work() -> None:
-            with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # processes opening a new store at once would race to create the same tables
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PREPARE_LOCK})
-                Base.metadata.create_all(conn)
-            with self._session() as s:
-                row = s.get(MetaRow, "schema_version")
-                if row is None:
-                    s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
-                elif row.value != str(SCHEMA_VERSION):
-                    raise StoreError(
-                        f"the store {self.safe_url} has schema version {row.value}, but this metaml "
-                        f"uses version {SCHEMA_VERSION}: use the metaml version that wrote it, or a new store"
-                    )
+            with self.engine.connect() as conn:
+                if create and self.is_sqlite:
+                    conn = conn.execution_options(immediate=True)  # two processes creating a store take turns
+                with conn.begin():
+                    if create and conn.dialect.name == "postgresql":
+                        # processes opening a new store at once would race to create the same tables
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PREPARE_LOCK})
+                    tables = sorted(inspect(conn).get_table_names())
+                    if not tables and create:
+                        # the tables and the version row in one transaction: no one sees one without the other
+                        Base.metadata.create_all(conn)
+                        conn.execute(insert(MetaRow).values(key="schema_version", value=str(SCHEMA_VERSION)))
+                        return
+                    if not tables:
+                        raise StoreError(
+                            f"{self.safe_url} holds no metaml store yet (it has no tables): create one with "
+                            "'metaml run', or pass the --store that your study uses"
+                        )
+                    version = None
+                    if MetaRow.__tablename__ in tables:
+                        version = conn.execute(select(MetaRow.value).where(MetaRow.key == "schema_version")).scalar()
+                    if version is None:
+                        listed = ", ".join(tables[:6]) + (", ..." if len(tables) > 6 else "")
+                        raise StoreError(
+                            f"{self.safe_url} is not a metaml store: it has tables ({listed}) but no metaml "
+                            "version row, so metaml neither reads nor changes it; give metaml a file or "
+                            "database of its own"
+                        )
+                    if version != str(SCHEMA_VERSION):
+                        raise StoreError(
+                            f"the store {self.safe_url} has schema version {version}, but this metaml "
+                            f"uses version {SCHEMA_VERSION}: use the metaml version that wrote it, or a new store"
+                        )
+                    if create:
+                        Base.metadata.create_all(conn)  # (checkfirst: only a table this version adds is made)
 
         # A store that cannot be reached when it is opened is reported at once (a wrong URL,
         # a server not started): retrying connections is for a store that was working.
@@ -149,6 +190,15 @@ class SQLStore:
                 self._retry(work, reconnect=False)
             except SQLAlchemyError as exc:
                 raise StoreError(f"cannot prepare the store {self.safe_url}: {getattr(exc, 'orig', None) or exc}") from None
+        except DatabaseError as exc:  # e.g. "file is not a database"
+            raise StoreError(f"the store {self.safe_url} is not a database metaml can read: {exc.orig or exc}") from None
+        if create and self.is_sqlite:
+            # a metaml store, now certainly: WAL lets readers go on while a worker writes (a setting of the file)
+            raw = self.engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA journal_mode=WAL")
+            finally:
+                raw.close()
 
     # --------------------------------------------------------------- plumbing
     @contextmanager
@@ -259,6 +309,7 @@ class SQLStore:
                 if pending is not None:
                     pending.status = TrialStatus.RUNNING.value
                     pending.worker, pending.started_at, pending.heartbeat = worker, now, now
+                    pending.info = {**(pending.info or {}), "attempt": _attempt(pending) + 1}
                     s.flush()
                     return _trial(pending)
                 history = [_trial(r) for r in s.scalars(_trials_query(study_id))]
@@ -289,11 +340,13 @@ class SQLStore:
 
         return self._retry(work)
 
-    def heartbeat(self, study_id: int, number: int, worker: str) -> bool:
+    def heartbeat(self, study_id: int, number: int, worker: str, attempt: int | None = None) -> bool:
+        """Refresh a running trial's heartbeat; False when ``worker`` (and ``attempt``) no longer hold it."""
+
         def work() -> bool:
             with self._session() as s:
                 row = self._row(s, study_id, number)
-                if row.status != TrialStatus.RUNNING.value or row.worker != worker:
+                if not _held(row, worker, attempt):
                     return False
                 row.heartbeat = time.time()
                 return True
@@ -312,7 +365,19 @@ class SQLStore:
         cost_fte: float = 0.0,
         error: str | None = None,
         traceback: str | None = None,
+        fte_per_step: float | None = None,
+        attempt: int | None = None,
     ) -> bool:
+        """Record a running trial's end; ``cost_fte`` (this run's cost) is added to what earlier runs cost.
+
+        With ``attempt`` (the claim token a worker got with the trial) the result is refused
+        (False) unless that claim is still the trial's current one: a worker that lost its
+        claim (paused past the stale time, its trial requeued and taken by another) cannot
+        overwrite the new holder's result.
+
+        With ``fte_per_step`` (for a run whose worker cannot say what it trained, e.g. one
+        killed at its timeout) the run is charged for the steps it reported instead.
+        """
         if not status.finished:
             raise StoreError(f"finish() needs a final status, not {status.value}")
 
@@ -320,38 +385,81 @@ class SQLStore:
             now = time.time()
             with self._session(immediate=True) as s:
                 row = self._row(s, study_id, number, lock=True)
-                if row.status != TrialStatus.RUNNING.value:
+                if not _held(row, None, attempt):
                     return False
+                charge, steps = float(cost_fte), (start_step, end_step)
+                if fte_per_step is not None:
+                    reported = _reported_step(s, row)
+                    charge += _attempt_charge(row, reported, fte_per_step)
+                    if steps == (None, None) and reported is not None:
+                        steps = (row.start_step or 0.0, reported)
                 row.status = status.value
                 row.metrics = _clean(metrics) if metrics is not None else None
-                row.start_step, row.end_step = start_step, end_step
-                row.cost_fte = float(cost_fte)
+                row.start_step, row.end_step = steps
+                row.cost_fte = (row.cost_fte or 0.0) + charge
                 row.error, row.traceback = error, traceback
                 row.ended_at = now
                 if status is not TrialStatus.COMPLETED:
                     message = error or status.value
-                    s.add(_event_row(study_id, status.value, message, number, {"cost_fte": cost_fte}, now))
+                    s.add(_event_row(study_id, status.value, message, number, {"cost_fte": charge}, now))
                 return True
 
         return self._retry(work)
 
-    def requeue(self, study_id: int, number: int, reason: str, *, count_retry: bool) -> bool:
+    def set_start_step(
+        self, study_id: int, number: int, worker: str | None, step: float, attempt: int | None = None
+    ) -> bool:
+        """Note the step the running trial restored (its run is charged from there); False if not held."""
+
+        def work() -> bool:
+            with self._session() as s:
+                row = self._row(s, study_id, number)
+                if not _held(row, worker, attempt):
+                    return False
+                row.start_step = float(step)
+                return True
+
+        return self._retry(work)
+
+    def requeue(
+        self,
+        study_id: int,
+        number: int,
+        reason: str,
+        *,
+        count_retry: bool,
+        fte_per_step: float | None = None,
+        attempt: int | None = None,
+    ) -> bool:
+        """Return a running trial to the queue; with ``fte_per_step`` the steps it reported are charged.
+
+        With ``attempt`` only the current claim may requeue it (a late worker is refused).
+        """
+
         def work() -> bool:
             now = time.time()
             with self._session(immediate=True) as s:
                 row = self._row(s, study_id, number, lock=True)
-                if row.status != TrialStatus.RUNNING.value:
+                if not _held(row, None, attempt):
                     return False
-                row.status = TrialStatus.PENDING.value
-                row.worker, row.heartbeat, row.started_at = None, None, None
+                charge = 0.0 if fte_per_step is None else _attempt_charge(row, _reported_step(s, row), fte_per_step)
+                _back_to_queue(row, charge)
                 if count_retry:
                     row.retries += 1
-                s.add(_event_row(study_id, "requeued", reason, number, {"retries": row.retries}, now))
+                data = {"retries": row.retries, "cost_fte": charge}
+                s.add(_event_row(study_id, "requeued", reason, number, data, now))
                 return True
 
         return self._retry(work)
 
-    def recover_stale(self, study_id: int, stale_after: float, max_retries: int) -> list[int]:
+    def recover_stale(
+        self, study_id: int, stale_after: float, max_retries: int, fte_per_step: float | None = None
+    ) -> list[int]:
+        """Requeue (or, past ``max_retries``, mark lost) running trials without a recent heartbeat.
+
+        With ``fte_per_step`` each lost run is charged for the steps it reported.
+        """
+
         def work() -> list[int]:
             now = time.time()
             touched: list[int] = []
@@ -367,21 +475,25 @@ class SQLStore:
                 ).all()
                 for row in rows:
                     silent = now - (row.heartbeat or now)
+                    holder = row.worker
+                    charge = 0.0 if fte_per_step is None else _attempt_charge(row, _reported_step(s, row), fte_per_step)
                     if row.retries < max_retries:
                         row.retries += 1
-                        row.status = TrialStatus.PENDING.value
+                        _back_to_queue(row, charge)
                         message = (
-                            f"lost: no heartbeat from worker {row.worker} for {silent:.0f} s; "
+                            f"lost: no heartbeat from worker {holder} for {silent:.0f} s; "
                             f"returned to the queue (retry {row.retries} of {max_retries})"
                         )
                         kind = "lost"
                     else:
                         row.status = TrialStatus.LOST.value
+                        row.cost_fte = (row.cost_fte or 0.0) + charge
                         row.ended_at = now
                         row.error = f"lost {row.retries + 1} times (no heartbeat); retry limit {max_retries} reached"
                         message = row.error
                         kind = "lost"
-                    s.add(_event_row(study_id, kind, message, row.number, {"worker": row.worker}, now))
+                    data = {"worker": holder, "cost_fte": charge}
+                    s.add(_event_row(study_id, kind, message, row.number, data, now))
                     row.worker, row.heartbeat = None, None
                     touched.append(row.number)
             return touched
@@ -406,12 +518,45 @@ class SQLStore:
         return self._retry(work)
 
     # ---------------------------------------------------- curves and audit log
-    def add_observation(self, study_id: int, number: int, step: float, metrics: dict[str, Any]) -> None:
-        def work() -> None:
-            with self._session() as s:
-                s.add(ObservationRow(study_id=study_id, trial_number=number, step=float(step), metrics=_clean(metrics), time=time.time()))
+    def add_observation(
+        self, study_id: int, number: int, step: float, metrics: dict[str, Any], attempt: int | None = None
+    ) -> bool:
+        """Record a learning-curve point; False (nothing written) when ``attempt`` no longer holds the trial.
 
-        self._retry(work)
+        The curve is keyed by step: a step reported again (a retry that restored an earlier
+        checkpoint, or a second report of the same step) updates that point, merging its
+        metrics, so that no point is ever duplicated.
+        """
+
+        def work() -> bool:
+            now = time.time()
+            with self._session() as s:
+                if attempt is not None and not _held(self._row(s, study_id, number), None, attempt):
+                    return False
+                existing = s.scalars(
+                    select(ObservationRow).where(
+                        ObservationRow.study_id == study_id,
+                        ObservationRow.trial_number == number,
+                        ObservationRow.step == float(step),
+                    )
+                ).first()
+                if existing is None:
+                    s.add(ObservationRow(study_id=study_id, trial_number=number, step=float(step), metrics=_clean(metrics), time=now))
+                else:
+                    existing.metrics = {**dict(existing.metrics), **_clean(metrics)}
+                    existing.time = now
+                return True
+
+        return self._retry(work)
+
+    def holds(self, study_id: int, number: int, attempt: int | None) -> bool:
+        """Whether claim ``attempt`` is still the running trial's current one (e.g. before a checkpoint)."""
+
+        def work() -> bool:
+            with self._session() as s:
+                return _held(self._row(s, study_id, number), None, attempt)
+
+        return self._retry(work)
 
     def observations(self, study_id: int, number: int | None = None) -> list[Observation]:
         def work() -> list[Observation]:
@@ -471,6 +616,47 @@ def open_store(store: str | Path | SQLStore, *, create: bool = True) -> SQLStore
         raise StoreError(f"cannot open the store {store}: {exc.__class__.__name__}: {exc}") from None
 
 
+def _attempt(row: TrialRow) -> int:
+    """The claim token of a trial: how many times it was claimed (0 while never run)."""
+    value = (row.info or {}).get("attempt", 0)
+    return int(value) if isinstance(value, int) else 0
+
+
+def _held(row: TrialRow, worker: str | None, attempt: int | None) -> bool:
+    """Whether ``row`` is running and still held by ``worker`` and claim ``attempt`` (when given)."""
+    if row.status != TrialStatus.RUNNING.value:
+        return False
+    if worker is not None and row.worker != worker:
+        return False
+    return attempt is None or _attempt(row) == attempt
+
+
+def _reported_step(s: Session, row: TrialRow) -> float | None:
+    """The furthest step the trial's current run reported (None when it reported nothing)."""
+    query = select(func.max(ObservationRow.step)).where(
+        ObservationRow.study_id == row.study_id, ObservationRow.trial_number == row.number
+    )
+    if row.started_at is not None:
+        query = query.where(ObservationRow.time >= row.started_at)
+    top = s.scalar(query)
+    return None if top is None else float(top)
+
+
+def _attempt_charge(row: TrialRow, reported: float | None, fte_per_step: float) -> float:
+    """What the current run of ``row`` cost: the steps it reported past the step it restored."""
+    if reported is None:
+        return 0.0
+    return max(0.0, reported - (row.start_step or 0.0)) * fte_per_step
+
+
+def _back_to_queue(row: TrialRow, charge: float) -> None:
+    """Make a running trial pending again, keeping what its runs so far cost."""
+    row.status = TrialStatus.PENDING.value
+    row.cost_fte = (row.cost_fte or 0.0) + charge
+    row.worker, row.heartbeat, row.started_at = None, None, None
+    row.start_step = None
+
+
 def _trials_query(study_id: int) -> Any:
     return select(TrialRow).where(TrialRow.study_id == study_id).order_by(TrialRow.number)
 
@@ -490,7 +676,7 @@ def _new_row(study_id: int, number: int, new: Proposal, now: float, status: Tria
         started_at=now if running else None,
         cost_fte=0.0,
         retries=0,
-        info=_clean({**new.info, "reason": new.reason}),
+        info=_clean({**new.info, "reason": new.reason, **({"attempt": 1} if running else {})}),
     )
 
 

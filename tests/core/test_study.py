@@ -85,8 +85,9 @@ def test_create_from_plain_data(sqlite_url: str, tmp_path: Path) -> None:
 
 def test_a_study_name_must_be_free_unless_resuming(sqlite_url: str, tmp_path: Path) -> None:
     _create(sqlite_url, tmp_path)
-    with pytest.raises(StoreError, match="already exists"):
+    with pytest.raises(StoreError, match="already exists") as exc:
         _create(sqlite_url, tmp_path)
+    assert "load_if_exists=True" in str(exc.value)
     with pytest.raises(MetamlError, match="name"):
         _create(sqlite_url, tmp_path, name="  ")
 
@@ -136,6 +137,16 @@ def test_load_if_exists_refuses_a_different_study(sqlite_url: str, tmp_path: Pat
     _create(sqlite_url, tmp_path)
     with pytest.raises(StoreError, match=f"different {what}"):
         _create(sqlite_url, tmp_path, load_if_exists=True, **change)
+
+
+def test_a_changed_space_names_the_parameters_that_changed(sqlite_url: str, tmp_path: Path) -> None:
+    _create(sqlite_url, tmp_path)
+    changed = Space({"x": Float(0.0, 2.0), "n": Int(1, 5), "opt": Categorical(["a", "c"]), "new": Float(0.0, 1.0)})
+    with pytest.raises(StoreError) as exc:
+        _create(sqlite_url, tmp_path, load_if_exists=True, space=changed)
+    message = str(exc.value)
+    assert "'x': upper 1.0 -> 2.0" in message and "'new' added" in message
+    assert "choice 'b' removed" in message and "choice 'c' added" in message
 
 
 def test_load_names_the_known_studies(sqlite_url: str, tmp_path: Path) -> None:
@@ -209,7 +220,7 @@ def test_tell_with_an_exception_stores_its_traceback(sqlite_url: str, tmp_path: 
         ({"loss": float("nan"), "accuracy": 0.9}, "'loss' is nan"),
         ({"loss": np.inf}, "'loss' is inf"),
         ({"loss": "low"}, "'loss' must be a number"),
-        (None, "lack the objective 'loss'"),
+        (None, "returned None"),
         (0.3, "dict of metrics"),
     ],
 )
@@ -277,8 +288,9 @@ def test_optimize_with_an_fte_budget_and_a_fidelity(sqlite_url: str, tmp_path: P
     study.enqueue({"x": 0.5}, fidelity=5)  # half a run
     study.optimize(train, "fte=2")
     costs = [t.cost_fte for t in study.trials()]
-    assert costs == pytest.approx([0.5, 1.0, 1.0])  # random search proposes full runs
-    assert study.cost_fte() == pytest.approx(2.5)
+    # random search proposes full runs: after 1.5 FTE the next one (1 FTE) no longer fits in 2
+    assert costs == pytest.approx([0.5, 1.0])
+    assert study.cost_fte() == pytest.approx(1.5)
 
 
 def test_optimize_with_a_seconds_budget(sqlite_url: str, tmp_path: Path) -> None:
@@ -638,3 +650,39 @@ def test_the_reference_point_comes_from_the_limits_and_is_stored(tmp_path: Path)
     front = study.pareto_front()
     expected = max((0.5 - t.metrics["err"]) * (t.metrics["acc"] - 0.6) for t in front)  # type: ignore[index]
     assert study.hypervolume() >= expected - 1e-12
+
+
+def test_best_is_a_front_member_when_a_dominated_trial_ties_on_its_objective(tmp_path: Path) -> None:
+    study = Study.create("tie", _space(), ["err", "size"], store=tmp_path / "s.db", artifacts=tmp_path / "a")
+    _tell_all(study, [
+        {"err": 0.10, "size": 6000.0},  # 0: the same error as 1 with 6x the parameters: dominated
+        {"err": 0.10, "size": 1000.0},  # 1
+        {"err": 0.30, "size": 10.0},    # 2
+    ])
+    assert {t.number for t in study.pareto_front()} == {1, 2}
+    assert study.best().number == 1  # type: ignore[union-attr]
+    assert study.best("size").number == 2  # type: ignore[union-attr]
+    single = Study.create("one", _space(), "err", store=tmp_path / "s.db", artifacts=tmp_path / "a")
+    _tell_all(single, [{"err": 0.2}, {"err": 0.1}, {"err": 0.1}])
+    assert single.best().number == 1  # type: ignore[union-attr]  # equal results: the earlier trial
+
+
+def test_a_later_front_member_outside_the_reference_widens_it_and_counts(tmp_path: Path) -> None:
+    study = Study.create("hv", _space(), ["err", "size"], store=tmp_path / "s.db", artifacts=tmp_path / "a")
+    _tell_all(study, [{"err": 0.2, "size": 100.0}])
+    study.record_reference()
+    first = study.reference_point()
+    assert first is not None and first.tolist() == pytest.approx([0.22, 110.0])
+    assert study.hypervolume() == pytest.approx(0.02 * 10.0)
+    _tell_all(study, [{"err": 0.05, "size": 600.0}])  # on the front, far outside the first reference
+    ref = study.reference_point()
+    assert ref is not None and ref.tolist() == pytest.approx([0.22, 660.0])
+    expected = 0.02 * 560.0 + 0.15 * 60.0  # the union of both boxes below (0.22, 660)
+    assert study.hypervolume() == pytest.approx(expected)
+    study.record_reference()
+    assert study.store.get_study("hv").info["reference_point"] == pytest.approx([0.22, 660.0])
+    events = [e for e in study.store.events(study.id) if e.kind == "reference_point"]
+    assert [e.trial_number for e in events] == [0, 1]
+    assert events[1].data["before"] == pytest.approx([0.22, 110.0]) and events[1].data["after"] == pytest.approx([0.22, 660.0])
+    study.record_reference()  # nothing new: nothing recorded twice
+    assert len([e for e in study.store.events(study.id) if e.kind == "reference_point"]) == 2

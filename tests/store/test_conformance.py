@@ -155,7 +155,7 @@ def test_ask_numbers_trials_in_order_and_claims_them(store: SQLStore) -> None:
         assert r is not None and r.status is TrialStatus.RUNNING and r.worker == "w1"
         assert r.fidelity == 3.0 and r.continue_from is None and r.retries == 0
         assert r.config == {"x": pytest.approx(0.1 * r.number)}
-        assert r.info == {"k": r.number, "reason": f"draw {r.number}"}
+        assert r.info == {"k": r.number, "reason": f"draw {r.number}", "attempt": 1}  # the claim token
         assert t0 - 1 <= r.started_at <= time.time() + 1 and r.heartbeat == r.started_at  # type: ignore[operator]
         assert r.ended_at is None and r.metrics is None
         assert store.trial(sid, r.number) == r
@@ -277,11 +277,83 @@ def test_requeue_returns_a_running_trial_to_the_queue(store: SQLStore) -> None:
     assert store.requeue(sid, 0, "worker died", count_retry=True) is True
     assert store.trial(sid, 0).retries == 1
     events = store.events(sid, ["requeued"])
-    assert [(e.message, e.data) for e in events] == [("interrupted", {"retries": 0}), ("worker died", {"retries": 1})]
+    assert [(e.message, e.data["retries"]) for e in events] == [("interrupted", 0), ("worker died", 1)]
     store.ask(sid, "w3", _never)
     store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.0})
     assert store.requeue(sid, 0, "too late", count_retry=True) is False
     assert store.trial(sid, 0).status is TrialStatus.COMPLETED
+
+
+def test_every_run_of_a_trial_is_charged_for_the_steps_it_reported(store: SQLStore) -> None:
+    """Interrupted, lost and finished runs each pay for their steps; nothing a run trained is free."""
+    sid = _study(store)
+    store.ask(sid, "w1", _propose(fidelity=27))
+    for step in range(1, 8):
+        store.add_observation(sid, 0, step, {"loss": 1.0 / step})
+    assert store.requeue(sid, 0, "interrupted", count_retry=False, fte_per_step=1 / 27) is True
+    assert math.isclose(store.trial(sid, 0).cost_fte, 7 / 27)  # epochs 1-7, charged though the run was cut
+    store.ask(sid, "w2", _never)
+    assert store.set_start_step(sid, 0, "w2", 5.0) is True  # restored an older checkpoint: 6 and 7 are trained again
+    assert store.set_start_step(sid, 0, "someone-else", 9.0) is False
+    for step in range(6, 13):
+        store.add_observation(sid, 0, step, {"loss": 1.0 / step})
+    _age(store, sid, 0, 1000)
+    assert store.recover_stale(sid, stale_after=500, max_retries=2, fte_per_step=1 / 27) == [0]
+    assert math.isclose(store.trial(sid, 0).cost_fte, (7 + 7) / 27)
+    lost = store.events(sid, ["lost"])
+    assert math.isclose(lost[-1].data["cost_fte"], 7 / 27)
+    store.ask(sid, "w3", _never)
+    assert store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.1}, start_step=12, end_step=27, cost_fte=15 / 27)
+    assert math.isclose(store.trial(sid, 0).cost_fte, (7 + 7 + 15) / 27)  # 29 epochs trained for a 27-epoch run
+
+
+def test_a_run_killed_at_its_timeout_is_charged_for_what_it_reported(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w1", _propose(fidelity=10))
+    for step in (1, 2, 3):
+        store.add_observation(sid, 0, step, {"loss": 1.0})
+    assert store.finish(sid, 0, TrialStatus.FAILED, error="timed out", fte_per_step=0.1) is True
+    rec = store.trial(sid, 0)
+    assert math.isclose(rec.cost_fte, 0.3) and (rec.start_step, rec.end_step) == (0.0, 3.0)
+
+
+def test_a_worker_that_lost_its_claim_can_write_nothing(store: SQLStore) -> None:
+    """Fencing: every write carries the claim token (attempt); only the current holder's count."""
+    sid = _study(store)
+    first = store.ask(sid, "w1", _propose(fidelity=9))
+    assert first is not None and first.attempt == 1
+    assert store.add_observation(sid, 0, 1, {"loss": 0.9}, attempt=1) is True
+    _age(store, sid, 0, 1000)
+    assert store.recover_stale(sid, stale_after=500, max_retries=2) == [0]
+    second = store.ask(sid, "w2", _never)
+    assert second is not None and second.attempt == 2
+    # w1 wakes up: it learns it lost the claim, and nothing it sends is written
+    assert store.heartbeat(sid, 0, "w1", 1) is False
+    assert store.holds(sid, 0, 1) is False and store.holds(sid, 0, 2) is True
+    assert store.add_observation(sid, 0, 2, {"loss": 0.8}, attempt=1) is False
+    assert store.set_start_step(sid, 0, None, 5.0, attempt=1) is False
+    assert store.requeue(sid, 0, "late", count_retry=False, attempt=1) is False
+    assert store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.0}, attempt=1) is False
+    assert store.trial(sid, 0).status is TrialStatus.RUNNING and store.trial(sid, 0).worker == "w2"
+    # w2, the holder, writes as usual
+    assert store.heartbeat(sid, 0, "w2", 2) is True
+    assert store.add_observation(sid, 0, 2, {"loss": 0.7}, attempt=2) is True
+    assert store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.5}, attempt=2) is True
+    assert store.trial(sid, 0).metrics == {"loss": 0.5}
+    assert [(o.step, o.metrics) for o in store.observations(sid, 0)] == [(1.0, {"loss": 0.9}), (2.0, {"loss": 0.7})]
+
+
+def test_the_curve_is_keyed_by_step_so_a_retry_never_duplicates_a_point(store: SQLStore) -> None:
+    sid = _study(store)
+    store.ask(sid, "w1", _propose(fidelity=9))
+    for step in (1, 2, 3):
+        store.add_observation(sid, 0, step, {"loss": 1.0 / step})
+    store.requeue(sid, 0, "killed between report and checkpoint", count_retry=True)
+    store.ask(sid, "w2", _never)
+    store.add_observation(sid, 0, 3, {"loss": 0.3, "acc": 0.9})  # the retry trains epoch 3 again
+    store.add_observation(sid, 0, 4, {"loss": 0.25})
+    points = [(o.step, o.metrics) for o in store.observations(sid, 0)]
+    assert points == [(1.0, {"loss": 1.0}), (2.0, {"loss": 0.5}), (3.0, {"loss": 0.3, "acc": 0.9}), (4.0, {"loss": 0.25})]
 
 
 def test_recover_stale_leaves_fresh_trials_alone(store: SQLStore) -> None:
@@ -436,7 +508,7 @@ def test_json_unsafe_values_are_stored_cleanly(store: SQLStore) -> None:
     }
     assert type(stored["n"]) is int and type(stored["x"]) is float and type(stored["flag"]) is bool
     assert rec.config == stored and rec.fidelity == 3.0
-    assert rec.info == {"score": None, "reason": ""}
+    assert rec.info == {"score": None, "reason": "", "attempt": 1}
     store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": np.float32(0.5), "nan": float("nan"), "t": (1, 2)})
     assert store.trial(sid, 0).metrics == {"loss": 0.5, "nan": None, "t": [1, 2]}
     study = store.get_study(name)
