@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 
 import typer
@@ -41,6 +42,9 @@ app.command()(report_cmds.export)
 
 def main() -> None:
     """Entry point of the ``metaml`` script."""
+    # A trial that crashes the interpreter (a segfault in native code) leaves its Python
+    # traceback on stderr instead of a bare exit code; the next run records the lost trial.
+    faulthandler.enable()
     app()
 
 

@@ -59,6 +59,12 @@ def crashes_once(config, trial):
     return _curve(config, trial)
 
 
+def segfaults_once(config, trial):
+    if trial.number == 1 and trial.record.attempt == 1:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return _curve(config, trial)
+
+
 def slow_once(config, trial):
     return _curve(config, trial, 0.25)
 '''
@@ -206,3 +212,16 @@ def test_a_checkpoint_that_claims_too_many_steps_or_is_truncated_fails_its_trial
     assert first.status is TrialStatus.FAILED and "1000" in (first.error or "") and str(lying) in (first.error or "")
     assert second.status is TrialStatus.FAILED and str(truncated) in (second.error or "")
     assert first.cost_fte == 0.0 and second.cost_fte == 0.0  # nothing was trained, nothing is charged
+
+
+def test_a_segfault_in_a_single_process_run_is_said_and_recorded_and_the_rerun_finishes(folder: Path) -> None:
+    (folder / "study.yaml").write_text(_yaml("misc:segfaults_once"))
+    crashed = run_cli(["run", "study.yaml"], folder, timeout=60)
+    assert crashed.returncode == -signal.SIGSEGV
+    assert "Fatal Python error: Segmentation fault" in crashed.stderr and "segfaults_once" in crashed.stderr
+    again = run_cli(["run", "study.yaml"], folder, timeout=60)
+    assert again.returncode == 0, again.stderr
+    study = _study(folder)
+    assert [t.status for t in study.trials()] == [TrialStatus.COMPLETED] * 4
+    (requeued,) = study.store.events(study.id, ["requeued"])
+    assert requeued.trial_number == 1 and "no longer running" in requeued.message
