@@ -35,6 +35,7 @@ from metaml.optimizers import Optimizer, make_optimizer
 from metaml.space import Space
 from metaml.spending import admit, budget_left, consecutive_failures
 from metaml.store import Proposal, SQLStore, StudyRecord, TrialRecord, TrialStatus, open_store
+from metaml.store.view import StudyView
 from metaml.trial import Trial
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 60.0
 #: How often a lost trial is retried before it is recorded as lost for good.
 MAX_RETRIES = 2
+#: Decisions made outside the write lock that may be overtaken by other workers' changes
+#: before one decides under the lock instead.
+OPTIMISTIC_DECISIONS = 4
 
 
 def default_store(name: str) -> Path:
@@ -73,6 +77,7 @@ class Study:
             {"name": record.optimizer, **record.optimizer_settings}, self.space, self.objectives, self.seed
         )
         self.artifacts = Path(record.info.get("artifacts") or default_store(record.name).parent / "artifacts")
+        self._view = StudyView()
         #: Whether this call of ``Study.create`` made the study (False when it was loaded): of
         #: several processes starting the same new study, exactly one has True.
         self.created_now = False
@@ -171,9 +176,15 @@ class Study:
         """Claim the next trial: a queued one first, else the optimizer's proposal (None: nothing now).
 
         With a budget, a new trial starts only if its planned cost fits in what is neither
-        spent nor promised to running trials (``metaml.spending``); the check happens under
-        the store's lock, so many workers never overshoot it together. With ``max_failures``,
+        spent nor promised to running trials (``metaml.spending``). With ``max_failures``,
         nothing new is proposed once that many trials in a row have failed.
+
+        The decision is made outside the store's write lock, on this process's view of the
+        study (brought up to date by reading what changed), and committed only if no trial
+        changed state meanwhile; otherwise it is made again on the new picture. So a slow
+        model fit never holds up other workers' reports, and many workers never overshoot
+        the budget together. A study that keeps changing under the decision falls back to
+        deciding under the lock, which always makes progress.
         """
 
         def decide(history: Sequence[TrialRecord]) -> Proposal | None:
@@ -190,8 +201,26 @@ class Study:
                 raise MetamlError(f"optimizer {self.optimizer.name} proposed a bad configuration: {exc}") from None
             return Proposal(config, proposal.fidelity, proposal.continue_from, proposal.reason, proposal.info)
 
-        record = self.store.ask(self.id, worker or worker_id(), decide)
+        worker = worker or worker_id()
+        record: TrialRecord | None = None
+        for _ in range(OPTIMISTIC_DECISIONS):
+            record = self.store.claim_pending(self.id, worker)
+            if record is not None:
+                return Trial(self, record, budget)
+            view = self.view()
+            proposal = decide(view.trials)
+            if proposal is None:
+                return None
+            record = self.store.commit_proposal(self.id, worker, proposal, view.version)
+            if record is not None:
+                return Trial(self, record, budget)
+        record = self.store.ask(self.id, worker, decide)
         return None if record is None else Trial(self, record, budget)
+
+    def view(self) -> StudyView:
+        """This process's picture of the study, brought up to date by reading only what changed."""
+        self._view = self._view.apply(self.store.snapshot(self.id, self._view.cursor))
+        return self._view
 
     def enqueue(self, config: Mapping[str, Any], fidelity: float | None = None, reason: str = "") -> TrialRecord:
         """Queue a configuration of the user's own (e.g. the default one); it runs before new proposals."""
@@ -266,12 +295,9 @@ class Study:
         """Why the optimizer wants ``trial`` stopped now, or None (asked on each report)."""
         if type(self.optimizer).should_stop is Optimizer.should_stop:
             return None  # this optimizer never stops trials: spare the queries
-        history = self.store.trials(self.id)
-        observations = self.store.observations(self.id)
-        curve = [o for o in observations if o.trial_number == trial.number]
-        others = [o for o in observations if o.trial_number != trial.number]
-        current = next((t for t in history if t.number == trial.number), trial.record)
-        return self.optimizer.should_stop(current, curve, history, others)
+        view = self.view()  # a few rows read, whatever the size of the study
+        current = view.trial(trial.number) or trial.record
+        return self.optimizer.should_stop(current, list(view.curve(trial.number)), view.trials, view.others(trial.number))
 
     # ----------------------------------------------------------------- running
     def optimize(

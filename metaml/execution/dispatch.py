@@ -1,20 +1,47 @@
-"""Pick the executor the settings ask for and run the study with it."""
+"""Executors by name, and ``execute``: run the study with the executor the settings ask for."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from metaml.budget import Budget
-from metaml.execution.inline import run_inline
-from metaml.execution.local import FunctionRef, run_local
+from metaml.errors import MetamlError
+from metaml.execution.base import Executor
+from metaml.execution.local import FunctionRef
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
 from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
     from metaml.study import Study
+
+_REGISTRY: dict[str, Executor] = {}
+_BUILTINS_LOADED = False
+
+
+def register_executor(executor: Executor) -> None:
+    """Make ``executor`` available under its ``name`` (replacing one of that name)."""
+    _REGISTRY[executor.name] = executor
+
+
+def unregister_executor(name: str) -> None:
+    """Forget the executor ``name`` (for tests that register one of their own)."""
+    _REGISTRY.pop(name, None)
+
+
+def available_executors() -> list[str]:
+    """The names of the registered executors, sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_executor(name: str) -> Executor:
+    """The executor registered as ``name``; an unknown name says which exist."""
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise MetamlError(f"unknown executor {name!r}; choose one of auto, {', '.join(available_executors())}")
+    return _REGISTRY[name]
 
 
 def execute(
@@ -25,19 +52,25 @@ def execute(
     *,
     on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> list[TrialRecord]:
-    """Run ``study`` under ``budget`` with the executor of ``settings``; return the trials that finished."""
-    started = time.time()
-    before = {t.number for t in study.trials() if t.status.finished}
-    executor = settings.resolved_executor
-    if executor == "inline":
-        run_inline(study, fn.load() if isinstance(fn, FunctionRef) else fn, budget, settings=settings, on_trial=on_trial)
-    else:
-        ref = fn if isinstance(fn, FunctionRef) else FunctionRef.of(fn)
-        if executor == "local":
-            run_local(study, ref, budget, settings, on_trial=on_trial)
-        else:
-            from metaml.execution.ray_executor import run_ray
+    """Run ``study`` under ``budget`` with the executor of ``settings``; return the trials that finished.
 
-            run_ray(study, ref, budget, settings, on_trial=on_trial)
+    ``auto`` is resolved by ``ExecutionSettings.resolved_executor``. An executor that cannot
+    enforce a limit of ``settings`` refuses it with a ``MetamlError`` before any trial runs.
+    """
+    executor = get_executor(settings.resolved_executor)
+    done = executor.run(study, fn, budget, settings, on_trial=on_trial)
     study.record_reference()  # the decision log says where the hypervolume reference ended up, however it ran
-    return [t for t in study.trials() if t.status.finished and t.number not in before and (t.ended_at or started) >= started]
+    return done
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from metaml.execution.inline import InlineExecutor
+    from metaml.execution.local import LocalExecutor
+    from metaml.execution.ray_executor import RayExecutor  # imports Ray only when it runs
+
+    for executor in (InlineExecutor(), LocalExecutor(), RayExecutor()):
+        _REGISTRY.setdefault(executor.name, executor)

@@ -3,17 +3,46 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from metaml.budget import Budget
+from metaml.execution.base import Executor, OnTrial, finished_numbers, finished_since
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
 from metaml.execution.worker import work
 from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
+    from metaml.execution.local import FunctionRef
     from metaml.study import Study
+
+
+class InlineExecutor(Executor):
+    """Runs trials in this process: it has no process to kill, so it refuses a timeout or memory limit."""
+
+    name: ClassVar[str] = "inline"
+    enforces: ClassVar[frozenset[str]] = frozenset()
+    cannot_enforce_because: ClassVar[str] = (
+        "a trial running in this process cannot be stopped at its limit without stopping the run"
+    )
+    instead: ClassVar[str] = (
+        "use executor local or auto (--executor local), which runs trials in worker processes it can "
+        "kill and limit, or remove the setting"
+    )
+
+    def run(
+        self,
+        study: Study,
+        fn: TrialFunction | FunctionRef,
+        budget: Budget,
+        settings: ExecutionSettings,
+        *,
+        on_trial: OnTrial | None = None,
+    ) -> list[TrialRecord]:
+        from metaml.execution.local import FunctionRef
+
+        self.check(settings)  # before the function is imported: a refusal changes nothing
+        return run_inline(study, fn.load() if isinstance(fn, FunctionRef) else fn, budget, settings=settings, on_trial=on_trial)
 
 
 def run_inline(
@@ -22,10 +51,13 @@ def run_inline(
     budget: Budget,
     *,
     settings: ExecutionSettings | None = None,
-    on_trial: Callable[[TrialRecord], None] | None = None,
+    on_trial: OnTrial | None = None,
     worker: str | None = None,
 ) -> list[TrialRecord]:
-    """Ask, run and tell in this process until the budget is spent."""
+    """Ask, run and tell in this process until the budget is spent; return the trials that finished meanwhile."""
     settings = settings or ExecutionSettings()
+    InlineExecutor().check(settings)
+    before = finished_numbers(study)
     study.recover_lost(settings.stale_after, settings.retries)
-    return work(study, fn, budget, settings, worker=worker, started=time.time(), on_trial=on_trial)
+    work(study, fn, budget, settings, worker=worker, started=time.time(), on_trial=on_trial)
+    return finished_since(study, before)

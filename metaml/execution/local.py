@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from metaml.budget import Budget
 from metaml.errors import MetamlError
+from metaml.execution.base import LIMITS, Executor, finished_numbers, finished_since
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
 from metaml.execution.signals import Terminated
@@ -110,8 +111,12 @@ def run_local(
     settings: ExecutionSettings,
     *,
     on_trial: Callable[[TrialRecord], None] | None = None,
-) -> None:
-    """Run the study with ``settings.workers`` spawned worker processes until its budget is spent."""
+) -> list[TrialRecord]:
+    """Run the study with ``settings.workers`` spawned worker processes until its budget is spent.
+
+    Returns the trials that finished meanwhile (``finished_since``), as every executor does.
+    """
+    before = finished_numbers(study)
     study.recover_lost(settings.stale_after, settings.retries, settings.timeout)
     # Each worker is forked from a clean server process that has metaml imported already: as
     # isolated from this process as a spawned one (a crash takes down that worker only), but
@@ -193,6 +198,27 @@ def run_local(
         _stop_all(procs, grace=15)
         study.recover_lost(settings.stale_after, settings.retries)
         raise
+    return finished_since(study, before)
+
+
+class LocalExecutor(Executor):
+    """``run_local`` behind the executor contract: it enforces both limits, in its worker processes."""
+
+    name: ClassVar[str] = "local"
+    enforces: ClassVar[frozenset[str]] = frozenset(LIMITS)
+
+    def run(
+        self,
+        study: Study,
+        fn: TrialFunction | FunctionRef,
+        budget: Budget,
+        settings: ExecutionSettings,
+        *,
+        on_trial: Callable[[TrialRecord], None] | None = None,
+    ) -> list[TrialRecord]:
+        self.check(settings)
+        ref = fn if isinstance(fn, FunctionRef) else FunctionRef.of(fn)
+        return run_local(study, ref, budget, settings, on_trial=on_trial)
 
 
 def describe_exit(exitcode: int | None) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from metaml.budget import Budget
 from metaml.errors import MetamlError
+from metaml.execution.base import Executor, finished_numbers, finished_since
 from metaml.execution.local import FunctionRef, worker_main
+from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
 from metaml.store.records import TrialRecord, TrialStatus
 
@@ -42,16 +44,14 @@ def run_ray(
     settings: ExecutionSettings,
     *,
     on_trial: Callable[[TrialRecord], None] | None = None,
-) -> None:
-    """Run the study as ``settings.workers`` Ray tasks, on ``settings.ray_address`` or a local Ray."""
-    unenforced = [name for name in ("timeout", "memory_mb") if getattr(settings, name) is not None]
-    if unenforced:
-        raise MetamlError(
-            f"the Ray executor cannot enforce {' and '.join(unenforced)} (a Ray task cannot be killed at a "
-            "trial's limit without losing its worker): use --executor local, or 'metaml worker' on each "
-            "machine (both enforce them), or remove the setting"
-        )
+) -> list[TrialRecord]:
+    """Run the study as ``settings.workers`` Ray tasks, on ``settings.ray_address`` or a local Ray.
+
+    Returns the trials that finished meanwhile (``finished_since``), as every executor does.
+    """
+    RayExecutor().check(settings)  # refused before Ray starts and before the store is touched
     ray = _import_ray()
+    before = finished_numbers(study)
     started_here = False
     if not ray.is_initialized():
         try:
@@ -94,6 +94,31 @@ def run_ray(
     finally:
         if started_here:
             ray.shutdown()
+    return finished_since(study, before)
+
+
+class RayExecutor(Executor):
+    """``run_ray`` behind the executor contract: it refuses both limits."""
+
+    name: ClassVar[str] = "ray"
+    enforces: ClassVar[frozenset[str]] = frozenset()
+    cannot_enforce_because: ClassVar[str] = "a Ray task cannot be killed at a trial's limit without losing its worker"
+    instead: ClassVar[str] = (
+        "use --executor local, or 'metaml worker' on each machine (both enforce them), or remove the setting"
+    )
+
+    def run(
+        self,
+        study: Study,
+        fn: TrialFunction | FunctionRef,
+        budget: Budget,
+        settings: ExecutionSettings,
+        *,
+        on_trial: Callable[[TrialRecord], None] | None = None,
+    ) -> list[TrialRecord]:
+        self.check(settings)
+        ref = fn if isinstance(fn, FunctionRef) else FunctionRef.of(fn)
+        return run_ray(study, ref, budget, settings, on_trial=on_trial)
 
 
 def _in_flight_or_left(study: Study, budget: Budget, started: float) -> bool:

@@ -23,6 +23,7 @@ from metaml.budget import Budget, parse_budget
 from metaml.errors import MetamlError
 from metaml.final_evaluation import stored_evaluation
 from metaml.objectives import Reference, best_row, hypervolume, nondominated, to_loss_matrix
+from metaml.optimizers.steering import single_objective_warning
 from metaml.report.ablation import AblationPath, ablation_path, same_config
 from metaml.report.importance import MIN_TRIALS, Importance, Surrogate, fit_surrogate, importance, training_data
 from metaml.report.provenance import provenance, reproduce_snippet
@@ -260,7 +261,13 @@ def _optimizer(study: Study) -> dict[str, Any]:
         "settings": study.record.optimizer_settings,
         "what": doc[0] if doc else "",
         "why": _why(study),
+        "warning": _steering_warning(study),
     }
+
+
+def _steering_warning(study: Study) -> str | None:
+    """The run banner's warning when only the first of several objectives steers the search (from the store alone)."""
+    return single_objective_warning(study.optimizer)
 
 
 def _why(study: Study) -> str:

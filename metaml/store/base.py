@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from metaml.store.records import Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
+from metaml.store.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 
 #: Decides the next trial from the history, under the study's lock; None means "nothing now".
 Decider = Callable[[Sequence[TrialRecord]], "Proposal | None"]
@@ -35,6 +35,23 @@ class Store(Protocol):
     # trials
     def ask(self, study_id: int, worker: str, decide: Decider) -> TrialRecord | None:
         """Atomically claim the oldest pending trial, or create and claim the decided one."""
+        ...
+
+    def claim_pending(self, study_id: int, worker: str) -> TrialRecord | None:
+        """Atomically claim the oldest pending trial; None when none is queued."""
+        ...
+
+    def snapshot(self, study_id: int, since: Cursor | None = None) -> Changes:
+        """What changed since ``since`` (all of it without), read without a lock; the cursor to go on from.
+
+        Every change of a trial's state (a claim, a result, a requeue, a restored step)
+        advances the study's version; ``Changes.cursor.version`` is the version the returned
+        trials are as of.
+        """
+        ...
+
+    def commit_proposal(self, study_id: int, worker: str, proposal: Proposal, version: int) -> TrialRecord | None:
+        """Create and claim the proposed trial if the study is still at ``version``; None (nothing written) if not."""
         ...
 
     def enqueue(self, study_id: int, trial: Proposal) -> TrialRecord: ...

@@ -107,3 +107,25 @@ class Event:
     trial_number: int | None
     data: dict[str, Any]
     time: float
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a reader of a study stands: the version of its trials and the last curve point and event seen.
+
+    The default (version -1) stands before everything, so that a first snapshot reads the whole study.
+    """
+
+    version: int = -1
+    observation: int = 0
+    event: int = 0
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in a study since a cursor: trials (as they are now), new curve points, new events."""
+
+    cursor: Cursor
+    trials: tuple[TrialRecord, ...] = ()
+    observations: tuple[Observation, ...] = ()
+    events: tuple[Event, ...] = ()

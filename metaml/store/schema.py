@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: Bump when a table changes; a store written with another version is refused.
-SCHEMA_VERSION = 1
+#: Bump when a table changes; a store written with another version is refused (1 is upgraded in place).
+SCHEMA_VERSION = 2
 
 
 class Base(DeclarativeBase):
@@ -32,6 +32,9 @@ class StudyRow(Base):
     seed: Mapped[int] = mapped_column(BigInteger)  # numpy seeds go up to 2**32 - 1
     created_at: Mapped[float] = mapped_column(Float)
     info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Bumped by every change of a trial's state (a claim, a result, a requeue): the version a
+    #: decision was made on, checked when it is committed (schema 2).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TrialRow(Base):
@@ -39,6 +42,7 @@ class TrialRow(Base):
     __table_args__ = (
         UniqueConstraint("study_id", "number", name="uq_trial_number"),
         Index("ix_trials_study_status", "study_id", "status"),
+        Index("ix_trials_study_version", "study_id", "version"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
@@ -60,6 +64,8 @@ class TrialRow(Base):
     traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
     retries: Mapped[int] = mapped_column(Integer, default=0)
     info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The study's version when this row last changed state: a snapshot reads only newer rows (schema 2).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ObservationRow(Base):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from metaml.errors import StoreError, StudyNotFoundError
 from metaml.store.base import Decider
-from metaml.store.records import Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
+from metaml.store.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 from metaml.store.schema import SCHEMA_VERSION, Base, EventRow, MetaRow, ObservationRow, StudyRow, TrialRow
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,8 @@ class SQLStore:
                             "version row, so metaml neither reads nor changes it; give metaml a file or "
                             "database of its own"
                         )
+                    if version == "1":
+                        version = _upgrade_from_1(conn)
                     if version != str(SCHEMA_VERSION):
                         raise StoreError(
                             f"the store {self.safe_url} has schema version {version}, but this metaml "
@@ -220,7 +222,7 @@ class SQLStore:
                 return fn()
             except OperationalError as exc:
                 message = str(exc.orig) if exc.orig is not None else str(exc)
-                transient = "locked" in message or "busy" in message or "could not serialize" in message
+                transient = any(word in message for word in ("locked", "busy", "could not serialize", "deadlock"))
                 if attempt == RETRIES or not (transient or (reconnect and "connection" in message.lower())):
                     raise StoreError(f"the store {self.safe_url} failed: {message.strip()}") from None
                 log.warning("store busy (%s); retrying in %.2f s", message.strip(), delay)
@@ -295,33 +297,99 @@ class SQLStore:
 
     # ----------------------------------------------------------------- trials
     def ask(self, study_id: int, worker: str, decide: Decider) -> TrialRecord | None:
+        """Claim the oldest pending trial, or decide and claim a new one, all under the study's lock.
+
+        Deciding under the lock is the fallback that always makes progress; ``Study.ask``
+        decides outside it (``snapshot`` then ``commit_proposal``) and comes here only when
+        other workers keep changing the study under it.
+        """
+
         def work() -> TrialRecord | None:
             now = time.time()
             with self._session(immediate=True) as s:
                 # The study row is the lock that serializes every decision about this study.
                 s.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update())
-                pending = s.scalars(
-                    select(TrialRow)
-                    .where(TrialRow.study_id == study_id, TrialRow.status == TrialStatus.PENDING.value)
-                    .order_by(TrialRow.number)
-                    .limit(1)
-                ).first()
+                pending = _claim_pending(s, study_id, worker, now)
                 if pending is not None:
-                    pending.status = TrialStatus.RUNNING.value
-                    pending.worker, pending.started_at, pending.heartbeat = worker, now, now
-                    pending.info = {**(pending.info or {}), "attempt": _attempt(pending) + 1}
-                    s.flush()
-                    return _trial(pending)
+                    return pending
                 history = [_trial(r) for r in s.scalars(_trials_query(study_id))]
                 new = decide(history)
                 if new is None:
                     return None
-                number = max((t.number for t in history), default=-1) + 1
-                row = _new_row(study_id, number, new, now, TrialStatus.RUNNING, worker)
-                s.add(row)
-                s.add(_event_row(study_id, "proposal", new.reason or "proposed", number, _proposal_data(new), now))
-                s.flush()
-                return _trial(row)
+                return _insert_proposal(s, study_id, worker, new, now)
+
+        return self._retry(work)
+
+    def claim_pending(self, study_id: int, worker: str) -> TrialRecord | None:
+        """Claim the oldest pending trial (None when none is queued): a short write, no decision."""
+
+        def work() -> TrialRecord | None:
+            with self._session(immediate=True) as s:
+                has_pending = s.scalar(
+                    select(TrialRow.id)
+                    .where(TrialRow.study_id == study_id, TrialRow.status == TrialStatus.PENDING.value)
+                    .limit(1)
+                )
+                if has_pending is None:
+                    return None
+                s.execute(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update())
+                return _claim_pending(s, study_id, worker, time.time())
+
+        return self._retry(work)
+
+    def snapshot(self, study_id: int, since: Cursor | None = None) -> Changes:
+        """What changed in the study since ``since`` (everything without it), read without any lock.
+
+        Trials whose state changed after the cursor's version, curve points and events added
+        after its ids; ``Changes.cursor`` is where the next call starts. Its ``version`` is the
+        version these trials are as of: a decision made on them is committed with it.
+        """
+        since = since or Cursor()
+
+        def work() -> Changes:
+            with self._session() as s:
+                # The study's version first: a trial that changes after it is read with its newer
+                # version, which then stands for the picture (its changes are all in the select).
+                study_version = s.scalar(select(StudyRow.version).where(StudyRow.id == study_id))
+                if study_version is None:
+                    raise StoreError(f"study id {study_id} vanished from {self.safe_url}")
+                rows = s.scalars(_trials_query(study_id).where(TrialRow.version > since.version)).all()
+                trials = tuple(_trial(r) for r in rows)
+                version = max([since.version, int(study_version), *(r.version or 0 for r in rows)])
+                points = s.scalars(
+                    select(ObservationRow)
+                    .where(ObservationRow.study_id == study_id, ObservationRow.id > since.observation)
+                    .order_by(ObservationRow.id)
+                ).all()
+                observations = tuple(Observation(r.trial_number, r.step, dict(r.metrics), r.time) for r in points)
+                found = s.scalars(
+                    select(EventRow).where(EventRow.study_id == study_id, EventRow.id > since.event).order_by(EventRow.id)
+                ).all()
+                events = tuple(Event(r.id, r.kind, r.message, r.trial_number, dict(r.data), r.time) for r in found)
+                cursor = Cursor(
+                    version,
+                    max([since.observation, *(r.id for r in points)]),
+                    max([since.event, *(e.id for e in events)]),
+                )
+                return Changes(cursor, trials, observations, events)
+
+        return self._retry(work)
+
+    def commit_proposal(self, study_id: int, worker: str, proposal: Proposal, version: int) -> TrialRecord | None:
+        """Create and claim the trial ``proposal`` describes, if the study is still at ``version``.
+
+        None (nothing written) when any trial changed state since: the decision was made on a
+        picture that is no longer true, so the caller reads what changed and decides again.
+        """
+
+        def work() -> TrialRecord | None:
+            with self._session(immediate=True) as s:
+                current = s.scalar(select(StudyRow.version).where(StudyRow.id == study_id).with_for_update())
+                if current is None:
+                    raise StoreError(f"study id {study_id} vanished from {self.safe_url}")
+                if current != version:
+                    return None
+                return _insert_proposal(s, study_id, worker, proposal, time.time())
 
         return self._retry(work)
 
@@ -334,6 +402,7 @@ class SQLStore:
                 number = -1 if top is None else int(top)
                 row = _new_row(study_id, number + 1, trial, now, TrialStatus.PENDING, None)
                 s.add(row)
+                _bump(s, study_id, row)
                 s.add(_event_row(study_id, "enqueued", trial.reason or "enqueued by the user", number + 1, _proposal_data(trial), now))
                 s.flush()
                 return _trial(row)
@@ -399,6 +468,7 @@ class SQLStore:
                 row.cost_fte = (row.cost_fte or 0.0) + charge
                 row.error, row.traceback = error, traceback
                 row.ended_at = now
+                _bump(s, study_id, row)
                 if status is not TrialStatus.COMPLETED:
                     message = error or status.value
                     s.add(_event_row(study_id, status.value, message, number, {"cost_fte": charge}, now))
@@ -417,6 +487,7 @@ class SQLStore:
                 if not _held(row, worker, attempt):
                     return False
                 row.start_step = float(step)
+                _bump(s, study_id, row)
                 return True
 
         return self._retry(work)
@@ -444,6 +515,7 @@ class SQLStore:
                     return False
                 charge = 0.0 if fte_per_step is None else _attempt_charge(row, _reported_step(s, row), fte_per_step)
                 _back_to_queue(row, charge)
+                _bump(s, study_id, row)
                 if count_retry:
                     row.retries += 1
                 data = {"retries": row.retries, "cost_fte": charge}
@@ -496,6 +568,8 @@ class SQLStore:
                     s.add(_event_row(study_id, kind, message, row.number, data, now))
                     row.worker, row.heartbeat = None, None
                     touched.append(row.number)
+                if rows:
+                    _bump(s, study_id, *rows)
             return touched
 
         return self._retry(work)
@@ -614,6 +688,66 @@ def open_store(store: str | Path | SQLStore, *, create: bool = True) -> SQLStore
         return SQLStore(store, create=create)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot open the store {store}: {exc.__class__.__name__}: {exc}") from None
+
+
+def _upgrade_from_1(conn: Any) -> str:
+    """Bring a schema-1 store (metaml before versioned snapshots) to schema 2 in place; return the new version.
+
+    The change is additive (a version column on studies and trials, and its index): nothing
+    is rewritten, and a schema-1 study reads as one whose trials all changed at version 0.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PREPARE_LOCK})
+    again = conn.execute(select(MetaRow.value).where(MetaRow.key == "schema_version")).scalar()
+    if again != "1":
+        return str(again)  # another process upgraded it while we waited
+    log.info("upgrading the store from schema 1 to %s (adding version columns)", SCHEMA_VERSION)
+    for table in ("studies", "trials"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_trials_study_version ON trials (study_id, version)"))
+    conn.execute(
+        MetaRow.__table__.update().where(MetaRow.key == "schema_version").values(value=str(SCHEMA_VERSION))
+    )
+    return str(SCHEMA_VERSION)
+
+
+def _bump(s: Session, study_id: int, *rows: TrialRow) -> int:
+    """Advance the study's version and stamp the changed trial rows with it (in the caller's transaction)."""
+    s.execute(StudyRow.__table__.update().where(StudyRow.id == study_id).values(version=StudyRow.version + 1))
+    version = int(s.scalar(select(StudyRow.version).where(StudyRow.id == study_id)) or 0)
+    for row in rows:
+        row.version = version
+    return version
+
+
+def _claim_pending(s: Session, study_id: int, worker: str, now: float) -> TrialRecord | None:
+    """Claim the oldest pending trial inside a transaction that holds the study's lock."""
+    pending = s.scalars(
+        select(TrialRow)
+        .where(TrialRow.study_id == study_id, TrialRow.status == TrialStatus.PENDING.value)
+        .order_by(TrialRow.number)
+        .limit(1)
+    ).first()
+    if pending is None:
+        return None
+    pending.status = TrialStatus.RUNNING.value
+    pending.worker, pending.started_at, pending.heartbeat = worker, now, now
+    pending.info = {**(pending.info or {}), "attempt": _attempt(pending) + 1}
+    _bump(s, study_id, pending)
+    s.flush()
+    return _trial(pending)
+
+
+def _insert_proposal(s: Session, study_id: int, worker: str, new: Proposal, now: float) -> TrialRecord:
+    """Create the decided trial, claimed by ``worker``, inside a transaction that holds the study's lock."""
+    top = s.scalar(select(func.max(TrialRow.number)).where(TrialRow.study_id == study_id))
+    number = 0 if top is None else int(top) + 1
+    row = _new_row(study_id, number, new, now, TrialStatus.RUNNING, worker)
+    s.add(row)
+    s.add(_event_row(study_id, "proposal", new.reason or "proposed", number, _proposal_data(new), now))
+    _bump(s, study_id, row)
+    s.flush()
+    return _trial(row)
 
 
 def _attempt(row: TrialRow) -> int:

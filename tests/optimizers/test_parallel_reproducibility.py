@@ -60,8 +60,9 @@ def _runs(spec: Any, trials: int, workers: int) -> Iterator[list[tuple[Any, ...]
 
 @pytest.mark.parametrize(
     "spec,trials",
-    [("random", 40), ({"name": "successive_halving", "eta": 3}, 60), (BO | {"parallel": 2}, 8)],
-    ids=["random", "successive_halving", "bo-parallel-2"],
+    [("random", 40), ("successive_halving", 60), ({"name": "successive_halving", "sampler": "uniform"}, 60),
+     (BO | {"parallel": 2}, 8)],
+    ids=["random", "successive_halving-prior", "successive_halving-uniform", "bo-parallel-2"],
 )
 def test_these_reproduce_with_two_workers_whatever_the_timing(spec: Any, trials: int) -> None:
     first, *others = _runs(spec, trials, workers=2)
@@ -78,8 +79,8 @@ def test_bo_with_parallel_n_makes_the_same_trials_with_one_worker_or_n() -> None
 
 @pytest.mark.parametrize(
     "spec,trials",
-    [("hyperband", 60), ("asha", 60), ("priorband", 60), ("moasha", 60), ("mohb", 60), (BO, 8)],
-    ids=["hyperband", "asha", "priorband", "moasha", "mohb", "bo"],
+    [("hyperband", 60), ("asha", 60), ("priorband", 60), ("bohb", 30), ("moasha", 60), ("mohb", 60), (BO, 8)],
+    ids=["hyperband", "asha", "priorband", "bohb", "moasha", "mohb", "bo"],
 )
 def test_these_use_results_as_they_arrive_so_the_timing_changes_the_trials(spec: Any, trials: int) -> None:
     runs = _runs(spec, trials, workers=2)

@@ -356,6 +356,74 @@ def test_the_curve_is_keyed_by_step_so_a_retry_never_duplicates_a_point(store: S
     assert points == [(1.0, {"loss": 1.0}), (2.0, {"loss": 0.5}), (3.0, {"loss": 0.3, "acc": 0.9}), (4.0, {"loss": 0.25})]
 
 
+def test_a_snapshot_since_a_cursor_reads_only_what_changed(store: SQLStore) -> None:
+    sid = _study(store)
+    for _ in range(3):
+        store.ask(sid, "w", _propose(fidelity=3))
+    full = store.snapshot(sid)
+    assert [t.number for t in full.trials] == [0, 1, 2] and full.cursor.version >= 3
+    assert [e.kind for e in full.events] == ["proposal"] * 3
+    assert store.snapshot(sid, full.cursor).trials == ()  # nothing changed: nothing read
+    store.add_observation(sid, 1, 1, {"loss": 0.5})
+    store.heartbeat(sid, 2, "w")  # a heartbeat is not a change of state
+    delta = store.snapshot(sid, full.cursor)
+    assert delta.trials == () and [(o.trial_number, o.step) for o in delta.observations] == [(1, 1.0)]
+    assert delta.cursor.version == full.cursor.version
+    store.finish(sid, 1, TrialStatus.COMPLETED, metrics={"loss": 0.5})
+    after = store.snapshot(sid, delta.cursor)
+    assert [(t.number, t.status) for t in after.trials] == [(1, TrialStatus.COMPLETED)]
+    assert after.cursor.version > delta.cursor.version and after.observations == ()
+
+
+def test_a_decision_made_on_an_old_version_is_not_committed(store: SQLStore) -> None:
+    sid = _study(store)
+    seen = store.snapshot(sid)
+    first = store.commit_proposal(sid, "w1", Proposal({"x": 0.1}), seen.cursor.version)
+    assert first is not None and first.number == 0 and first.status is TrialStatus.RUNNING and first.attempt == 1
+    # w2 decided on the same picture: its decision is refused and nothing is written
+    assert store.commit_proposal(sid, "w2", Proposal({"x": 0.2}), seen.cursor.version) is None
+    assert [t.number for t in store.trials(sid)] == [0]
+    fresh = store.snapshot(sid, seen.cursor)
+    second = store.commit_proposal(sid, "w2", Proposal({"x": 0.2}), fresh.cursor.version)
+    assert second is not None and second.number == 1
+    assert [e.message for e in store.events(sid, ["proposal"])] == ["proposed", "proposed"]
+
+
+def test_claim_pending_takes_the_oldest_queued_trial_or_nothing(store: SQLStore) -> None:
+    sid = _study(store)
+    assert store.claim_pending(sid, "w") is None
+    store.enqueue(sid, Proposal({"x": 0.3}))
+    store.enqueue(sid, Proposal({"x": 0.4}))
+    before = store.snapshot(sid).cursor.version
+    got = store.claim_pending(sid, "w")
+    assert got is not None and (got.number, got.worker, got.status) == (0, "w", TrialStatus.RUNNING)
+    assert store.snapshot(sid).cursor.version > before  # a claim is a change of state
+
+
+def test_a_schema_1_store_is_upgraded_in_place(store_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    first = SQLStore(store_url)
+    sid = _study(first, name="old")
+    first.ask(sid, "w", _propose())
+    first.close()
+    engine = create_engine(store_url)
+    with engine.begin() as conn:  # make it look as metaml 0.1's schema 1 left it
+        conn.execute(text("DROP INDEX ix_trials_study_version"))
+        conn.execute(text("ALTER TABLE trials DROP COLUMN version"))
+        conn.execute(text("ALTER TABLE studies DROP COLUMN version"))
+        conn.execute(text("UPDATE metaml_meta SET value = '1' WHERE key = 'schema_version'"))
+    engine.dispose()
+    again = SQLStore(store_url, create=False)
+    try:
+        assert [t.number for t in again.snapshot(sid).trials] == [0]  # every old trial is in the first snapshot
+        again.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 1.0})
+        with again.engine.connect() as conn:
+            assert conn.execute(text("SELECT value FROM metaml_meta WHERE key = 'schema_version'")).scalar() == str(SCHEMA_VERSION)
+    finally:
+        again.close()
+
+
 def test_recover_stale_leaves_fresh_trials_alone(store: SQLStore) -> None:
     sid = _study(store)
     store.ask(sid, "w", _propose())
