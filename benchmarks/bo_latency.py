@@ -85,7 +85,7 @@ def history(space: Space, n: int, pending: int = 2, seed: int = 0) -> list[Trial
     return out
 
 
-def timed(optimizer: BayesianOptimization, seen: Sequence[TrialRecord]) -> tuple[float, float, Proposal]:
+def timed(optimizer: BayesianOptimization, seen: Sequence[TrialRecord]) -> tuple[float, float, Proposal | None]:
     """Wall-clock and CPU seconds of one ask (ask runs on one thread, so CPU time is the time on an idle core)."""
     start, cpu = time.perf_counter(), time.process_time()
     proposal = optimizer.ask(seen)
@@ -118,7 +118,7 @@ def measure(n: int, objectives: Sequence[Objective], repeats: int, settings: dic
             wall, used, proposal = timed(opt, seen_now)
             times[case].append(wall)
             cpu[case].append(used)
-            if case == "cached":
+            if case == "cached" and proposal is not None:  # bo always proposes here; None only waits for trials
                 reason = proposal.reason
     return {
         "observations": n_refit,

@@ -95,15 +95,12 @@ class Trial:
         per_step = self.study.fte_per_step
         if self.budget is None or self.budget.fte is None or per_step is None or self.last_step is None:
             return None
-        history = None
-        planned = self._planned_cost
-        if planned is None:
-            history = self.study.store.trials(self.study.id)
-            planned = self._planned_cost = planned_cost(self.fidelity, self.continue_from, history, per_step)
-        excess = (self.last_step - self.start_step) * per_step - planned
+        if self._planned_cost is None:
+            self._planned_cost = planned_cost(self.fidelity, self.continue_from, self.study.view().trials, per_step)
+        excess = (self.last_step - self.start_step) * per_step - self._planned_cost
         if excess <= EPSILON_FTE:
             return None
-        history = history or self.study.store.trials(self.study.id)
+        history = self.study.view().trials  # what changed since the last look, not the whole study
         if committed_fte(history, per_step) + excess < self.budget.fte - EPSILON_FTE:
             return None
         return (

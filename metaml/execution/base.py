@@ -56,7 +56,6 @@ class Executor(ABC):
             why = f" ({self.cannot_enforce_because})" if self.cannot_enforce_because else ""
             raise MetamlError(f"the {self.name} executor cannot enforce {' and '.join(unenforced)}{why}: {self.instead}")
 
-    @abstractmethod
     def run(
         self,
         study: Study,
@@ -68,8 +67,22 @@ class Executor(ABC):
     ) -> list[TrialRecord]:
         """Run ``study`` under ``budget``; return ``finished_since(study, before)`` of this run.
 
-        Implementations call ``check(settings)`` before they touch the store or start anything.
+        The limits are checked first: a refusal happens before the store is touched or the
+        function imported.
         """
+        self.check(settings)
+        return self.launch(study, fn, budget, settings, on_trial)
+
+    @abstractmethod
+    def launch(
+        self,
+        study: Study,
+        fn: TrialFunction | FunctionRef,
+        budget: Budget,
+        settings: ExecutionSettings,
+        on_trial: OnTrial | None,
+    ) -> list[TrialRecord]:
+        """Run the trials (``run`` has checked the limits)."""
 
 
 def finished_numbers(study: Study) -> frozenset[int]:

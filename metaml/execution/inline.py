@@ -30,18 +30,16 @@ class InlineExecutor(Executor):
         "kill and limit, or remove the setting"
     )
 
-    def run(
+    def launch(
         self,
         study: Study,
         fn: TrialFunction | FunctionRef,
         budget: Budget,
         settings: ExecutionSettings,
-        *,
-        on_trial: OnTrial | None = None,
+        on_trial: OnTrial | None,
     ) -> list[TrialRecord]:
         from metaml.execution.local import FunctionRef
 
-        self.check(settings)  # before the function is imported: a refusal changes nothing
         return run_inline(study, fn.load() if isinstance(fn, FunctionRef) else fn, budget, settings=settings, on_trial=on_trial)
 
 

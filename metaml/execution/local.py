@@ -207,16 +207,14 @@ class LocalExecutor(Executor):
     name: ClassVar[str] = "local"
     enforces: ClassVar[frozenset[str]] = frozenset(LIMITS)
 
-    def run(
+    def launch(
         self,
         study: Study,
         fn: TrialFunction | FunctionRef,
         budget: Budget,
         settings: ExecutionSettings,
-        *,
-        on_trial: Callable[[TrialRecord], None] | None = None,
+        on_trial: Callable[[TrialRecord], None] | None,
     ) -> list[TrialRecord]:
-        self.check(settings)
         ref = fn if isinstance(fn, FunctionRef) else FunctionRef.of(fn)
         return run_local(study, ref, budget, settings, on_trial=on_trial)
 

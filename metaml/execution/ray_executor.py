@@ -107,16 +107,14 @@ class RayExecutor(Executor):
         "use --executor local, or 'metaml worker' on each machine (both enforce them), or remove the setting"
     )
 
-    def run(
+    def launch(
         self,
         study: Study,
         fn: TrialFunction | FunctionRef,
         budget: Budget,
         settings: ExecutionSettings,
-        *,
-        on_trial: Callable[[TrialRecord], None] | None = None,
+        on_trial: Callable[[TrialRecord], None] | None,
     ) -> list[TrialRecord]:
-        self.check(settings)
         ref = fn if isinstance(fn, FunctionRef) else FunctionRef.of(fn)
         return run_ray(study, ref, budget, settings, on_trial=on_trial)
 

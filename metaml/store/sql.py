@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -706,14 +706,14 @@ def _upgrade_from_1(conn: Any) -> str:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN version INTEGER NOT NULL DEFAULT 0"))
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_trials_study_version ON trials (study_id, version)"))
     conn.execute(
-        MetaRow.__table__.update().where(MetaRow.key == "schema_version").values(value=str(SCHEMA_VERSION))
+        update(MetaRow).where(MetaRow.key == "schema_version").values(value=str(SCHEMA_VERSION))
     )
     return str(SCHEMA_VERSION)
 
 
 def _bump(s: Session, study_id: int, *rows: TrialRow) -> int:
     """Advance the study's version and stamp the changed trial rows with it (in the caller's transaction)."""
-    s.execute(StudyRow.__table__.update().where(StudyRow.id == study_id).values(version=StudyRow.version + 1))
+    s.execute(update(StudyRow).where(StudyRow.id == study_id).values(version=StudyRow.version + 1))
     version = int(s.scalar(select(StudyRow.version).where(StudyRow.id == study_id)) or 0)
     for row in rows:
         row.version = version

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from metaml import Fidelity, Float, Space, Study, TrialStatus
-from metaml.optimizers.registry import register, unregister
 from metaml.optimizers.random_search import RandomSearch
+from metaml.optimizers.registry import register, unregister
 from metaml.store import Observation, Proposal, TrialRecord
 from metaml.store.records import Changes, Cursor
 from metaml.store.view import StudyView
@@ -117,3 +117,22 @@ def test_a_view_applies_changes_by_trial_and_by_step() -> None:
     assert [(o.step, o.metrics["l"]) for o in later.curve(0)] == [(1.0, 0.9), (2.0, 0.5)]  # step 1 replaced, in order
     assert view.trial(1).status is TrialStatus.RUNNING  # type: ignore[union-attr]  # views are immutable
     assert later.version == 3 and later.others(1) == list(later.curve(0))
+
+
+def test_a_run_that_trains_past_its_plan_is_cut_at_the_budget(tmp_path: Path) -> None:
+    """Strict budgets: a run whose cost was not promised (it trains past its fidelity) stops once the study is at it."""
+    space = Space({"x": Float(0.0, 1.0), "epochs": Fidelity(1, 4)})
+    study = Study.create("s", space, "loss", store=tmp_path / "s.db", seed=1)
+
+    def overtrains(config: dict, trial) -> dict:  # type: ignore[no-untyped-def]
+        for step in range(1, 3 * int(trial.fidelity) + 1):  # ignores its fidelity
+            trial.report(step, loss=config["x"] / step)
+            if trial.should_stop():
+                break
+        return {"loss": config["x"]}
+
+    study.optimize(overtrains, budget={"fte": 1.5})
+    first = study.trials()[0]
+    assert first.status is TrialStatus.PRUNED and "budget" in (study.store.events(study.id, ["stopped"])[0].message)
+    assert first.end_step == 6  # cut at the first check past the budget: 1.5 FTE of 4 epochs
+    assert study.cost_fte() == pytest.approx(1.5) and len(study.trials()) == 1

@@ -147,7 +147,7 @@ def test_the_builtin_executors_are_registered_and_execute_resolves_auto(sqlite_u
 
         name = "inline"
 
-        def run(self, study, fn, budget, settings, *, on_trial=None):  # type: ignore[no-untyped-def]
+        def launch(self, study, fn, budget, settings, on_trial):  # type: ignore[no-untyped-def]
             ran.append(self.name)
             return original.run(study, fn, budget, settings, on_trial=on_trial)
 
