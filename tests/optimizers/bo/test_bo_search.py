@@ -120,7 +120,8 @@ def test_a_misleading_prior_does_not_stop_convergence(study) -> None:
     """A confident prior at 0.05 (the optimum at 0.75) slows the search, but its weight beta/n fades."""
     history, proposals = study(BayesianOptimization(prior_space(0.05), LOSS, seed=0), bowl(0.75), 40)
     assert best(history) < 0.005  # within 0.05 of the optimum, far from where the prior points
-    assert all(distance(p.config, 0.75) < 0.1 for p in proposals[-5:])
+    # the late proposals sit near the optimum; qLogNEI may still spend one on exploring
+    assert sum(distance(p.config, 0.75) < 0.1 for p in proposals[-5:]) >= 4
 
 
 def test_two_objectives_with_a_limit_keep_to_the_feasible_side(study) -> None:
