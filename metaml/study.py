@@ -581,13 +581,9 @@ def _pid_alive(pid_text: str) -> bool:
         return True  # not a pid we can check: trust the heartbeat instead
     if pid == os.getpid():
         return True  # this process may be running it (another thread); a stale one shows in its heartbeat
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from metaml.execution.signals import parent_alive
+
+    return parent_alive(pid)  # (a zombie counts as dead: it runs nothing)
 
 
 def _creation_info() -> dict[str, Any]:
