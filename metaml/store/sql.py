@@ -136,7 +136,8 @@ class SQLStore:
     def _prepare(self, create: bool) -> None:
         """Check that the database is a metaml store of this schema; with ``create``, make one in an empty database.
 
-        Reading never writes: without ``create`` no table is made and no version stamped. A
+        Reading never writes: without ``create`` no table is made and no version stamped (a schema-1
+        metaml store is the exception: it is upgraded in place, see ``_upgrade_from_1``). A
         database that holds other tables, or metaml's without their version row, is refused
         as not a metaml store, whether or not ``create`` is given.
         """
