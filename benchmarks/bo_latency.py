@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from metaml.core.records import Proposal, TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.objectives import Objective
 from metaml.optimizers.bo import BayesianOptimization
 from metaml.space import Categorical, Float, Int, Space
-from metaml.store.records import Proposal, TrialRecord, TrialStatus
 
 
 def latency_space() -> Space:
@@ -87,8 +88,9 @@ def history(space: Space, n: int, pending: int = 2, seed: int = 0) -> list[Trial
 
 def timed(optimizer: BayesianOptimization, seen: Sequence[TrialRecord]) -> tuple[float, float, Proposal | None]:
     """Wall-clock and CPU seconds of one ask (ask runs on one thread, so CPU time is the time on an idle core)."""
+    view = StudyView.of(seen)
     start, cpu = time.perf_counter(), time.process_time()
-    proposal = optimizer.ask(seen)
+    proposal = optimizer.propose(view)
     return time.perf_counter() - start, time.process_time() - cpu, proposal
 
 
@@ -109,7 +111,7 @@ def measure(n: int, objectives: Sequence[Objective], repeats: int, settings: dic
     reason = ""
     for _ in range(repeats):
         optimizer = BayesianOptimization(space, objectives, seed=0, **settings)
-        optimizer.ask(with_observations(n_refit - 1))  # warm: the previous anchors are fitted
+        optimizer.propose(StudyView.of(with_observations(n_refit - 1)))  # warm: the previous anchors are fitted
         for case, seen_now, opt in (
             ("refit", with_observations(n_refit), optimizer),
             ("cached", with_observations(n_refit + 1), optimizer),
@@ -146,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"settings: {BayesianOptimization(latency_space(), [Objective('error')]).settings | settings}")
     choices = {1: [Objective("error")], 2: [Objective("error"), Objective("latency_ms")]}
     space = latency_space()
-    BayesianOptimization(space, choices[2]).ask(history(space, 20))  # imports and first-call costs, not timed
+    BayesianOptimization(space, choices[2]).propose(StudyView.of(history(space, 20)))  # imports and first-call costs, not timed
     print(f"seconds per ask, wall clock (CPU time); median of {args.repeats}")
     print(f"{'observations':>12} {'objectives':>10} {'refit':>15} {'cached':>15} {'fresh':>15}  reason of the cached ask")
     for m in (int(s) for s in args.objectives.split(",")):

@@ -24,7 +24,7 @@ import multiprocessing as mp
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from rich.table import Table
 from sqlalchemy import event
 
 from metaml import Fidelity, Float, Space, Study, TrialStatus
+from metaml.core.view import StudyView
 from metaml.store import Proposal, TrialRecord
 
 SPACE = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0), "epochs": Fidelity(1, 27)})
@@ -56,16 +57,16 @@ def build_study(url: str, name: str, trials: int, points: int, optimizer: Any) -
 def _timed_optimizer(study: Study) -> list[float]:
     """Wrap the optimizer's ask so that its own seconds can be taken out of the decision's."""
     spent: list[float] = []
-    real = study.optimizer.ask
+    real = study.optimizer.propose
 
-    def ask(history: Sequence[TrialRecord]) -> Any:
+    def propose(view: StudyView) -> Any:
         began = time.perf_counter()
         try:
-            return real(history)
+            return real(view)
         finally:
             spent.append(time.perf_counter() - began)
 
-    study.optimizer.ask = ask  # type: ignore[method-assign]
+    study.optimizer.propose = propose  # type: ignore[method-assign]
     return spent
 
 
@@ -90,7 +91,8 @@ def decide_on_view(study: Study) -> TrialRecord | None:
 
 
 def decide_under_lock(study: Study) -> TrialRecord | None:
-    return study.store.ask(study.id, "bench", study.optimizer.ask)
+    """The old way: the whole study read and the optimizer asked inside the write lock."""
+    return study.store.ask(study.id, "bench", lambda changes: study.optimizer.propose(StudyView().apply(changes)))
 
 
 def count_reads(study: Study, reports: int) -> float:

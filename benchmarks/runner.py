@@ -35,9 +35,10 @@ import numpy as np
 from benchmarks.peers import Peer, Request, is_peer, make_peer, peer_versions, preload
 from benchmarks.problems.base import Problem
 from benchmarks.targets import Targets
+from metaml.core.records import TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.errors import MetamlError
 from metaml.optimizers import Optimizer, make_optimizer
-from metaml.store.records import TrialRecord, TrialStatus
 
 #: FTE at which normalized regret is reported.
 CHECKPOINTS: tuple[float, ...] = (3.0, 5.0, 10.0, 30.0)
@@ -119,7 +120,7 @@ def _ask(driver: Optimizer | Peer, history: list[TrialRecord]) -> Request | None
     """The next evaluation as a Request, from a metaml optimizer or a peer alike."""
     if isinstance(driver, Peer):
         return driver.ask()
-    proposal = driver.ask(history)
+    proposal = driver.propose(StudyView.of(history))
     if proposal is None:
         return None
     return Request(proposal.config, proposal.fidelity, proposal.continue_from, dict(proposal.info))

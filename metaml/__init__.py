@@ -5,6 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from metaml.budget import Budget
+from metaml.core.records import Proposal, TrialRecord, TrialStatus
 from metaml.errors import (
     MetamlError,
     ObjectiveError,
@@ -17,7 +18,6 @@ from metaml.errors import (
 )
 from metaml.objectives import Objective
 from metaml.space import Categorical, Constant, Fidelity, Float, Int, Space
-from metaml.store.records import Proposal, TrialRecord, TrialStatus
 from metaml.study import Study
 from metaml.trial import Trial
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from metaml.core.records import Event, TrialRecord
 from metaml.errors import MetamlError
-from metaml.store.records import Event, TrialRecord
 from metaml.study import Study
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from metaml.budget import Budget
-from metaml.store.records import Proposal, TrialRecord, TrialStatus
+from metaml.core.records import Proposal, TrialRecord, TrialStatus
 
 #: Slack for float sums of FTE (a third of 1/27 is not exactly representable).
 EPSILON_FTE = 1e-9

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from metaml.budget import Budget, parse_budget
+from metaml.core.view import StudyView
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError, TrialError
 from metaml.execution.local import FunctionRef
 from metaml.execution.settings import ExecutionSettings
@@ -34,8 +35,7 @@ from metaml.objectives import (
 from metaml.optimizers import Optimizer, make_optimizer
 from metaml.space import Space
 from metaml.spending import admit, budget_left, consecutive_failures
-from metaml.store import Proposal, SQLStore, StudyRecord, TrialRecord, TrialStatus, open_store
-from metaml.store.view import StudyView
+from metaml.store import Changes, Proposal, SQLStore, StudyRecord, TrialRecord, TrialStatus, open_store
 from metaml.trial import Trial
 
 log = logging.getLogger(__name__)
@@ -187,12 +187,13 @@ class Study:
         deciding under the lock, which always makes progress.
         """
 
-        def decide(history: Sequence[TrialRecord]) -> Proposal | None:
+        def decide(view: StudyView) -> Proposal | None:
+            history = view.trials
             if budget is not None and not budget_left(history, budget, self.fte_per_step):
                 return None
             if max_failures is not None and consecutive_failures(history) >= max_failures:
                 return None
-            proposal = self.optimizer.ask(history)
+            proposal = self.optimizer.propose(view)
             if proposal is None or not admit(proposal, history, budget, self.fte_per_step).admitted:
                 return None
             try:
@@ -208,18 +209,21 @@ class Study:
             if record is not None:
                 return Trial(self, record, budget)
             view = self.view()
-            proposal = decide(view.trials)
+            proposal = decide(view)
             if proposal is None:
                 return None
             record = self.store.commit_proposal(self.id, worker, proposal, view.version)
             if record is not None:
                 return Trial(self, record, budget)
-        record = self.store.ask(self.id, worker, decide)
+        record = self.store.ask(self.id, worker, lambda changes: decide(self._advance(changes)), self._view.cursor)
         return None if record is None else Trial(self, record, budget)
 
     def view(self) -> StudyView:
         """This process's picture of the study, brought up to date by reading only what changed."""
-        self._view = self._view.apply(self.store.snapshot(self.id, self._view.cursor))
+        return self._advance(self.store.snapshot(self.id, self._view.cursor))
+
+    def _advance(self, changes: Changes) -> StudyView:
+        self._view = self._view.apply(changes)
         return self._view
 
     def enqueue(self, config: Mapping[str, Any], fidelity: float | None = None, reason: str = "") -> TrialRecord:
@@ -297,7 +301,7 @@ class Study:
             return None  # this optimizer never stops trials: spare the queries
         view = self.view()  # a few rows read, whatever the size of the study
         current = view.trial(trial.number) or trial.record
-        return self.optimizer.should_stop(current, list(view.curve(trial.number)), view.trials, view.others(trial.number))
+        return self.optimizer.should_stop(view, current)
 
     # ----------------------------------------------------------------- running
     def optimize(

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metaml.checkpoint import CHECKPOINT_FILE, CheckpointOwner, load_checkpoint, save_checkpoint
+from metaml.core.records import TrialRecord
 from metaml.errors import ClaimLostError, TrialError
 from metaml.spending import EPSILON_FTE, committed_fte, planned_cost
-from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
     from metaml.budget import Budget

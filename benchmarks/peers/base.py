@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from benchmarks.problems.base import Problem
-from metaml.store.records import TrialRecord
+from metaml.core.records import TrialRecord
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 from benchmarks.peers.base import Peer, Request
 from benchmarks.peers.spaces import configspace, to_metaml
 from benchmarks.problems.base import Problem
-from metaml.store.records import TrialRecord
+from metaml.core.records import TrialRecord
 
 
 class DEHBPeer(Peer):

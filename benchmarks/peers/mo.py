@@ -19,8 +19,8 @@ import numpy as np
 from benchmarks.problems.base import Problem
 from benchmarks.runner import RunLog
 from benchmarks.targets import MOTargets
+from metaml.core.records import TrialRecord
 from metaml.objectives import hypervolume, to_loss_matrix
-from metaml.store.records import TrialRecord
 
 #: FTE at which hypervolume is reported.
 HV_CHECKPOINTS: tuple[float, ...] = (5.0, 10.0, 30.0)

@@ -22,7 +22,7 @@ import numpy as np
 from benchmarks.peers.base import Peer, Request
 from benchmarks.peers.spaces import fidelity_range, neps_space, to_metaml
 from benchmarks.problems.base import Problem
-from metaml.store.records import TrialRecord
+from metaml.core.records import TrialRecord
 
 
 class _NePS(Peer):

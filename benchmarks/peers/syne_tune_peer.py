@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks.peers.base import Peer, PerEpochRun, Request
 from benchmarks.peers.spaces import fidelity_range, syne_tune_space, to_metaml
 from benchmarks.problems.base import Problem
-from metaml.store.records import TrialRecord
+from metaml.core.records import TrialRecord
 
 METRIC = "loss"
 

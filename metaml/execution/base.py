@@ -19,10 +19,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from metaml.budget import Budget
+from metaml.core.records import TrialRecord
 from metaml.errors import MetamlError
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
-from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
     from metaml.execution.local import FunctionRef

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from metaml.budget import Budget
+from metaml.core.records import TrialRecord
 from metaml.errors import MetamlError
 from metaml.execution.base import Executor
 from metaml.execution.local import FunctionRef
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
-from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
     from metaml.study import Study

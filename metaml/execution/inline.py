@@ -6,11 +6,11 @@ import time
 from typing import TYPE_CHECKING, ClassVar
 
 from metaml.budget import Budget
+from metaml.core.records import TrialRecord
 from metaml.execution.base import Executor, OnTrial, finished_numbers, finished_since
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
 from metaml.execution.worker import work
-from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
     from metaml.execution.local import FunctionRef

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from metaml.budget import Budget
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.execution.base import LIMITS, Executor, finished_numbers, finished_since
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
 from metaml.execution.signals import Terminated
-from metaml.store.records import TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
     from metaml.study import Study

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from metaml.budget import Budget
+from metaml.core.records import TrialStatus
 from metaml.execution.settings import ExecutionSettings
 from metaml.spending import EPSILON_FTE, admit, committed_fte, consecutive_failures
-from metaml.store.records import TrialStatus
 
 if TYPE_CHECKING:
     from metaml.study import Study
@@ -60,7 +60,7 @@ def run_outcome(study: Study, budget: Budget, settings: ExecutionSettings, start
     spent = sum(t.cost_fte for t in trials)
     if budget.fte is not None and committed_fte(trials, study.fte_per_step) >= budget.fte - EPSILON_FTE:
         return RunOutcome(True, f"the budget is spent: {spent:.3f} of {budget.fte:g} FTE")
-    proposal = study.optimizer.ask(trials)
+    proposal = study.optimizer.propose(study.view())
     if proposal is None:
         return RunOutcome(True, f"the optimizer {study.optimizer.name} has nothing left to propose ({spent:.3f} FTE spent)")
     admission = admit(proposal, trials, budget, study.fte_per_step)

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from metaml.budget import Budget
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.execution.base import Executor, finished_numbers, finished_since
 from metaml.execution.local import FunctionRef, worker_main
 from metaml.execution.runner import TrialFunction
 from metaml.execution.settings import ExecutionSettings
-from metaml.store.records import TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
     from metaml.study import Study

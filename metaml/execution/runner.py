@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from metaml.core.records import TrialRecord
 from metaml.errors import ClaimLostError
-from metaml.store.records import TrialRecord
 from metaml.trial import Trial
 
 log = logging.getLogger(__name__)

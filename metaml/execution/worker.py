@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from metaml.budget import Budget
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.execution.runner import TrialFunction, run_trial
 from metaml.execution.settings import ExecutionSettings
-from metaml.store.records import TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
     from metaml.study import Study

@@ -18,12 +18,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from metaml.core.records import Observation, Proposal, TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.multifidelity import MultiFidelityOptimizer, SamplerSpec
 from metaml.optimizers.rungs import BRACKET, by_rung, continued, promotable, top_count
 from metaml.space import Space
-from metaml.store.records import Observation, Proposal, TrialRecord, TrialStatus
 
 #: ``info`` key set on trials the stopping variant started (they run to full fidelity unless stopped).
 STOPPING = "stopping"
@@ -54,7 +55,8 @@ class ASHA(MultiFidelityOptimizer):
     def settings(self) -> dict[str, Any]:
         return {**super().settings, "stopping": self.stopping}
 
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal:
+    def propose(self, view: StudyView) -> Proposal | None:
+        history = view.trials
         top = len(self.ladder) - 1
         if self.stopping:
             return self.new_config(history, top, 0, "to be stopped at a lower rung if it falls behind", **{STOPPING: True})
@@ -70,26 +72,19 @@ class ASHA(MultiFidelityOptimizer):
         return self.new_config(history, 0, 0, "no trial is ready for promotion")
 
     # ---------------------------------------------------------------- stopping
-    def should_stop(
-        self,
-        trial: TrialRecord,
-        curve: Sequence[Observation],
-        history: Sequence[TrialRecord],
-        others: Sequence[Observation] | None = None,
-    ) -> str | None:
+    def should_stop(self, view: StudyView, trial: TrialRecord) -> str | None:
         """Why the trial stops at the rung its latest report crossed, or None to let it go on.
 
-        Other trials' values at a rung come from their learning curves: observations in
-        ``curve`` or ``others`` whose ``trial_number`` is not this trial's (the study may
-        pass the whole study's observations). Without them, only trials that *ended* at the
-        rung's step are known, from their final metrics: the decision then errs towards
-        letting the trial go on.
+        Other trials' values at a rung come from their learning curves in the view. Where a
+        trial has no curve, only what it *ended* at is known, from its final metrics: the
+        decision then errs towards letting the trial go on.
         """
         if not self.stopping or not trial.info.get(STOPPING) or not self.objectives:
             return None
+        curve, history, others = view.curve(trial.number), view.trials, view.others(trial.number)
         metric, sign = self.objectives[0].name, self.objectives[0].sign
         curves: dict[int, list[Observation]] = defaultdict(list)
-        for obs in [*curve, *(others or [])]:
+        for obs in [*curve, *others]:
             if metric in obs.metrics and _finite(obs.metrics[metric]):
                 curves[obs.trial_number].append(obs)
         own = curves.pop(trial.number, [])

@@ -25,11 +25,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from metaml.core.records import Proposal, TrialRecord
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
 from metaml.space import Space
-from metaml.store.records import Observation, Proposal, TrialRecord
 
 #: What ``auto`` may run.
 CHOICES = ("priorband", "bohb", "moasha", "mohb", "bo", "random")
@@ -100,8 +101,8 @@ class Auto(Optimizer):
     def first_objective_only(self) -> bool:
         return self.inner.first_objective_only
 
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
-        proposal = self.inner.ask(history)
+    def propose(self, view: StudyView) -> Proposal | None:
+        proposal = self.inner.propose(view)
         if proposal is None:
             return None
         return replace(proposal, reason=f"auto chose {self.chosen}: {proposal.reason}")
@@ -109,11 +110,5 @@ class Auto(Optimizer):
     def tell(self, trial: TrialRecord) -> None:
         self.inner.tell(trial)
 
-    def should_stop(
-        self,
-        trial: TrialRecord,
-        curve: Sequence[Observation],
-        history: Sequence[TrialRecord],
-        others: Sequence[Observation] | None = None,
-    ) -> str | None:
-        return self.inner.should_stop(trial, curve, history, others)
+    def should_stop(self, view: StudyView, trial: TrialRecord) -> str | None:
+        return self.inner.should_stop(view, trial)

@@ -1,8 +1,10 @@
-"""The optimizer contract: a pure function of (seed, history) that proposes the next trial.
+"""The optimizer contract: a pure function of (seed, study view) that proposes the next trials.
 
-Optimizers never run code and keep no state that the store does not hold: ``ask`` reads the
-whole history each time, so that a study resumed from its store, or an optimizer rebuilt in
-another worker, makes exactly the same decisions (see tests/optimizers/test_conformance.py).
+An optimizer reads a ``StudyView`` (every trial, every learning curve, every event, kept up to
+date by the store's deltas) and keeps no state that the view does not hold, so that a study
+resumed from its store, or an optimizer rebuilt in another worker, makes exactly the same
+decisions. Caches are a speed-up only: ``metaml.testing.check_optimizer`` proves they change
+no decision.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from metaml.core.records import Proposal, TrialRecord
+from metaml.core.view import StudyView
 from metaml.objectives import Objective
 from metaml.space import Space
-from metaml.store.records import Observation, Proposal, TrialRecord
 
 
 class Optimizer(ABC):
@@ -43,27 +46,38 @@ class Optimizer(ABC):
         """
         return False
 
-    @abstractmethod
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
-        """The next trial to run given every trial so far (pending and running ones included).
+    def ask(self, view: StudyView, n: int = 1) -> list[Proposal]:
+        """Up to ``n`` trials to run next given the study as ``view`` shows it (pending and running included).
 
-        Returns None when the optimizer has nothing to propose until a running trial ends.
+        Each proposal after the first is decided on the view with the earlier ones added as
+        queued trials, exactly as if they had been asked for one by one. Fewer than ``n`` (or
+        none) come back when the optimizer must wait for a running trial to end.
+        """
+        proposals: list[Proposal] = []
+        for _ in range(max(0, int(n))):
+            proposal = self.propose(view)
+            if proposal is None:
+                break
+            proposals.append(proposal)
+            view = view.with_pending(proposal)
+        return proposals
+
+    @abstractmethod
+    def propose(self, view: StudyView) -> Proposal | None:
+        """The one next trial to run given the study as ``view`` shows it, or None to wait.
+
+        ``view.trials`` are every trial so far, pending and running ones included;
+        ``view.curve(number)`` a trial's learning curve.
         """
 
     def tell(self, trial: TrialRecord) -> None:  # noqa: B027 - a hook, empty on purpose
         """Hear that a trial finished; optimizers that cache a model may update it here."""
 
-    def should_stop(
-        self,
-        trial: TrialRecord,
-        curve: Sequence[Observation],
-        history: Sequence[TrialRecord],
-        others: Sequence[Observation] | None = None,
-    ) -> str | None:
-        """Why a running trial should stop now, or None to let it go on.
+    def should_stop(self, view: StudyView, trial: TrialRecord) -> str | None:
+        """Why a running trial should stop now, or None to let it go on (asked at each report).
 
-        ``curve`` is the trial's own learning curve; ``others`` the observations of the
-        study's other trials (what they reached at each step), for rung-based cuts.
+        ``view.curve(trial.number)`` is the trial's own learning curve; ``view.others(...)``
+        what the study's other trials reached at each step, for rung-based cuts.
         """
         return None
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.bo.encoding import collect_rows, training_data
@@ -31,7 +32,6 @@ from metaml.optimizers.hyperband import Hyperband
 from metaml.optimizers.rungs import ladder_index
 from metaml.optimizers.samplers import SampleContext, Sampler, make_sampler
 from metaml.space import Constant, Space
-from metaml.store.records import TrialRecord, TrialStatus
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +43,6 @@ _DEFAULTS: dict[str, Any] = {
     "raw_samples": 128,
     "num_restarts": 0,
 }
-#: Hyperparameters by a digest of the data they were fitted on, shared by every model sampler of the
-#: process: keyed by the data and the fit's seed, it can only save time (see bo/model.py), and a
-#: sampler rebuilt for every ask (a resumed study, another worker) reuses what an earlier one fitted.
-_SHARED_CACHE: list[Any] = []
 
 
 class ModelSampler(Sampler):
@@ -78,6 +74,9 @@ class ModelSampler(Sampler):
         # 0: score the candidate pool and the best point's neighbours only, as BOHB scores its model's
         # samples; more start gradient steps from the best pool points, as ``bo`` does
         self.num_restarts = _whole("num_restarts", num_restarts, 0)
+        #: GP hyperparameters by a digest of the data and the fit's seed they were fitted on: a speed-up
+        #: only (bo/model.py), which the optimizer conformance suite proves changes no decision.
+        self._cache: Any = None
 
     @property
     def all_settings(self) -> dict[str, Any]:
@@ -139,12 +138,12 @@ class ModelSampler(Sampler):
         subset = [t for t in history if t.status in (TrialStatus.PENDING, TrialStatus.RUNNING) or _on(t, ctx.ladder, rung)]
         rows, pending = collect_rows(space, ctx.objectives, subset, fidelity)
         data = training_data(rows, pending, len(ctx.objectives), space.n_dims)
-        if not _SHARED_CACHE:
-            _SHARED_CACHE.append(gp.HyperparameterCache(size=32))
+        if self._cache is None:
+            self._cache = gp.HyperparameterCache(size=32)
         with _one_thread():
             chosen = propose(
                 space, ctx.objectives, rows, data,
-                seed=rung, ask_seed=int(rng.integers(2**62)), rng=rng, cache=_SHARED_CACHE[0],
+                seed=rung, ask_seed=int(rng.integers(2**62)), rng=rng, cache=self._cache,
                 refit_every=self.refit_every, raw_samples=self.raw_samples,
                 num_restarts=self.num_restarts, prior_weight=0.0,
             )

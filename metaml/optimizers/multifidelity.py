@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from metaml.core.records import Proposal, TrialRecord
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
@@ -26,7 +27,6 @@ from metaml.optimizers.rungs import (
 )
 from metaml.optimizers.samplers import SampleContext, Sampler, make_sampler
 from metaml.space import Space
-from metaml.store.records import Proposal, TrialRecord
 
 SamplerSpec = str | Mapping[str, Any] | Sampler
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import moocore
 import numpy as np
 
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective, pareto_ranks, reference_point
 from metaml.optimizers.asha import ASHA
@@ -30,7 +31,6 @@ from metaml.optimizers.hyperband import Hyperband
 from metaml.optimizers.multifidelity import SamplerSpec
 from metaml.optimizers.rungs import rank_by_first_objective
 from metaml.space import Space
-from metaml.store.records import TrialRecord, TrialStatus
 
 
 def losses_of(record: TrialRecord, objectives: Sequence[Objective]) -> np.ndarray | None:

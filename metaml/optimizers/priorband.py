@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.hyperband import Hyperband
@@ -30,7 +31,6 @@ from metaml.optimizers.rungs import BracketPlan, bracket_resources, ladder_index
 from metaml.optimizers.samplers import SampleContext, Sampler
 from metaml.space import CONFIDENCE_MASS, CONFIDENCE_STD, Categorical, Float, Space
 from metaml.space.parameters import truncated_normal_pdf, truncated_normal_sample
-from metaml.store.records import TrialRecord, TrialStatus
 
 Weights = tuple[float, float, float]  # prior, incumbent, uniform
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from metaml.core.records import Proposal
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
 from metaml.space import Space
-from metaml.store.records import Proposal, TrialRecord
 
 
 class RandomSearch(Optimizer):
@@ -33,7 +34,8 @@ class RandomSearch(Optimizer):
     def settings(self) -> dict[str, Any]:
         return {"sampler": self.sampler}
 
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal:
+    def propose(self, view: StudyView) -> Proposal | None:
+        history = view.trials
         config = self.space.sample(self.rng(history), use_prior=self.use_prior)
         how = "from the expert priors" if self.use_prior else "uniformly"
         return Proposal(config=config, fidelity=self.full_fidelity, reason=f"random sample drawn {how}")

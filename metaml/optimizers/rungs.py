@@ -15,8 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.objectives import Objective
-from metaml.store.records import TrialRecord, TrialStatus
 
 #: The ``info`` keys a scheduler writes on each trial it proposes.
 BRACKET, RUNG, CONFIG_ID = "bracket", "rung", "config_id"

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from metaml.core.records import TrialRecord
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.space import Space
-from metaml.store.records import TrialRecord
 
 Ranker = Callable[[Sequence[TrialRecord]], list[TrialRecord]]
 

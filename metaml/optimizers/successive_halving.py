@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from metaml.core.records import Proposal, TrialRecord
+from metaml.core.view import StudyView
 from metaml.optimizers.multifidelity import MultiFidelityOptimizer
 from metaml.optimizers.rungs import BracketPlan, by_bracket, by_rung, continued, promotable
-from metaml.store.records import Proposal, TrialRecord
 
 #: What a bracket needs next when it cannot propose: running trials to end, or nothing at all.
 Waiting = Literal["wait", "done"]
@@ -38,7 +39,8 @@ class SuccessiveHalving(MultiFidelityOptimizer):
         """The shape of bracket number ``bracket``."""
         return self.brackets[0]
 
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
+    def propose(self, view: StudyView) -> Proposal | None:
+        history = view.trials
         brackets = by_bracket(history)
         waiting = False
         for number in sorted(brackets):

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from metaml.checkpoint import CHECKPOINT_FILE
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.pipelines.base import PROVENANCE_FILE
 from metaml.pipelines.baseline import builtin_pipeline
 from metaml.report.provenance import provenance, reproduce_snippet
 from metaml.report.summary import final_trials, find_trial, front_of
-from metaml.store.records import TrialRecord, TrialStatus
 from metaml.study import Study
 
 

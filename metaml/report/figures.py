@@ -16,10 +16,10 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.report.importance import Importance
 from metaml.report.summary import ReportData
 from metaml.space import Space
-from metaml.store.records import TrialRecord, TrialStatus
 
 FRONT = "#d62728"
 DOMINATED = "#1f77b4"

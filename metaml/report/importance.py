@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.objectives import Objective
 from metaml.space import Categorical, Constant, Float, Int, Space
-from metaml.store.records import TrialRecord, TrialStatus
 
 #: Fewer completed trials than this and the surrogate would explain noise: no importance then.
 MIN_TRIALS = 8

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from metaml.core.records import TrialRecord
 from metaml.pipelines.base import PROVENANCE_FILE
-from metaml.store.records import TrialRecord
 
 if TYPE_CHECKING:
     from metaml.study import Study

@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from metaml.budget import Budget, parse_budget
+from metaml.core.records import Event, Observation, TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.final_evaluation import stored_evaluation
 from metaml.objectives import Reference, best_row, hypervolume, nondominated, to_loss_matrix
@@ -27,7 +28,6 @@ from metaml.optimizers.steering import single_objective_warning
 from metaml.report.ablation import AblationPath, ablation_path, same_config
 from metaml.report.importance import MIN_TRIALS, Importance, Surrogate, fit_surrogate, importance, training_data
 from metaml.report.provenance import provenance, reproduce_snippet
-from metaml.store.records import Event, Observation, TrialRecord, TrialStatus
 from metaml.study import Study
 
 #: Why a user would pick each built-in optimizer, in plain words.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 from metaml.store.base import Decider, Store
-from metaml.store.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 from metaml.store.schema import SCHEMA_VERSION
 from metaml.store.sql import SQLStore, open_store, resolve_url
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from metaml.store.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
+from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 
-#: Decides the next trial from the history, under the study's lock; None means "nothing now".
-Decider = Callable[[Sequence[TrialRecord]], "Proposal | None"]
+#: Decides the next trial, under the study's lock, from what changed since the caller's cursor; None: nothing now.
+Decider = Callable[[Changes], "Proposal | None"]
 
 
 @runtime_checkable
@@ -33,8 +33,11 @@ class Store(Protocol):
     def update_study_info(self, study_id: int, updates: dict[str, Any]) -> None: ...
 
     # trials
-    def ask(self, study_id: int, worker: str, decide: Decider) -> TrialRecord | None:
-        """Atomically claim the oldest pending trial, or create and claim the decided one."""
+    def ask(self, study_id: int, worker: str, decide: Decider, since: Cursor | None = None) -> TrialRecord | None:
+        """Atomically claim the oldest pending trial, or create and claim the one ``decide`` makes.
+
+        ``decide`` is given the changes since ``since`` (all of the study without), read under the lock.
+        """
         ...
 
     def claim_pending(self, study_id: int, worker: str) -> TrialRecord | None:

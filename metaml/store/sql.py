@@ -23,9 +23,9 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 from metaml.errors import StoreError, StudyNotFoundError
 from metaml.store.base import Decider
-from metaml.store.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
 from metaml.store.schema import SCHEMA_VERSION, Base, EventRow, MetaRow, ObservationRow, StudyRow, TrialRow
 
 log = logging.getLogger(__name__)
@@ -297,12 +297,13 @@ class SQLStore:
         self._retry(work)
 
     # ----------------------------------------------------------------- trials
-    def ask(self, study_id: int, worker: str, decide: Decider) -> TrialRecord | None:
+    def ask(self, study_id: int, worker: str, decide: Decider, since: Cursor | None = None) -> TrialRecord | None:
         """Claim the oldest pending trial, or decide and claim a new one, all under the study's lock.
 
-        Deciding under the lock is the fallback that always makes progress; ``Study.ask``
-        decides outside it (``snapshot`` then ``commit_proposal``) and comes here only when
-        other workers keep changing the study under it.
+        ``decide`` is given what changed since ``since`` (the whole study without it), read
+        under the lock. Deciding under the lock is the fallback that always makes progress;
+        ``Study.ask`` decides outside it (``snapshot`` then ``commit_proposal``) and comes here
+        only when other workers keep changing the study under it.
         """
 
         def work() -> TrialRecord | None:
@@ -313,8 +314,7 @@ class SQLStore:
                 pending = _claim_pending(s, study_id, worker, now)
                 if pending is not None:
                     return pending
-                history = [_trial(r) for r in s.scalars(_trials_query(study_id))]
-                new = decide(history)
+                new = decide(_changes(s, study_id, since or Cursor(), self.safe_url))
                 if new is None:
                     return None
                 return _insert_proposal(s, study_id, worker, new, now)
@@ -349,30 +349,7 @@ class SQLStore:
 
         def work() -> Changes:
             with self._session() as s:
-                # The study's version first: a trial that changes after it is read with its newer
-                # version, which then stands for the picture (its changes are all in the select).
-                study_version = s.scalar(select(StudyRow.version).where(StudyRow.id == study_id))
-                if study_version is None:
-                    raise StoreError(f"study id {study_id} vanished from {self.safe_url}")
-                rows = s.scalars(_trials_query(study_id).where(TrialRow.version > since.version)).all()
-                trials = tuple(_trial(r) for r in rows)
-                version = max([since.version, int(study_version), *(r.version or 0 for r in rows)])
-                points = s.scalars(
-                    select(ObservationRow)
-                    .where(ObservationRow.study_id == study_id, ObservationRow.id > since.observation)
-                    .order_by(ObservationRow.id)
-                ).all()
-                observations = tuple(Observation(r.trial_number, r.step, dict(r.metrics), r.time) for r in points)
-                found = s.scalars(
-                    select(EventRow).where(EventRow.study_id == study_id, EventRow.id > since.event).order_by(EventRow.id)
-                ).all()
-                events = tuple(Event(r.id, r.kind, r.message, r.trial_number, dict(r.data), r.time) for r in found)
-                cursor = Cursor(
-                    version,
-                    max([since.observation, *(r.id for r in points)]),
-                    max([since.event, *(e.id for e in events)]),
-                )
-                return Changes(cursor, trials, observations, events)
+                return _changes(s, study_id, since, self.safe_url)
 
         return self._retry(work)
 
@@ -878,3 +855,31 @@ def _clean(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+def _changes(s: Session, study_id: int, since: Cursor, where: str) -> Changes:
+    """What changed in a study since ``since``, read in session ``s`` (see ``SQLStore.snapshot``)."""
+    # The study's version first: a trial that changes after it is read with its newer
+    # version, which then stands for the picture (its changes are all in the select).
+    study_version = s.scalar(select(StudyRow.version).where(StudyRow.id == study_id))
+    if study_version is None:
+        raise StoreError(f"study id {study_id} vanished from {where}")
+    rows = s.scalars(_trials_query(study_id).where(TrialRow.version > since.version)).all()
+    trials = tuple(_trial(r) for r in rows)
+    version = max([since.version, int(study_version), *(r.version or 0 for r in rows)])
+    points = s.scalars(
+        select(ObservationRow)
+        .where(ObservationRow.study_id == study_id, ObservationRow.id > since.observation)
+        .order_by(ObservationRow.id)
+    ).all()
+    observations = tuple(Observation(r.trial_number, r.step, dict(r.metrics), r.time) for r in points)
+    found = s.scalars(
+        select(EventRow).where(EventRow.study_id == study_id, EventRow.id > since.event).order_by(EventRow.id)
+    ).all()
+    events = tuple(Event(r.id, r.kind, r.message, r.trial_number, dict(r.data), r.time) for r in found)
+    cursor = Cursor(
+        version,
+        max([since.observation, *(r.id for r in points)]),
+        max([since.event, *(e.id for e in events)]),
+    )
+    return Changes(cursor, trials, observations, events)

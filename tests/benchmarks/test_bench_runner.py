@@ -10,11 +10,12 @@ import pytest
 from benchmarks.problems.synthetic import Hartmann6
 from benchmarks.runner import Evaluation, RunLog, measure, run_many, simulate
 from benchmarks.targets import Targets
+from metaml.core.records import Proposal
+from metaml.core.view import StudyView
 from metaml.objectives import Objective
 from metaml.optimizers import Optimizer, available
 from metaml.optimizers import registry as optimizer_registry
 from metaml.space import Space
-from metaml.store.records import Proposal, TrialRecord
 
 
 def _config(v: float) -> dict[str, float]:
@@ -43,8 +44,8 @@ class Scripted(Optimizer):
         super().__init__(space, objectives, seed)
         self.script = list(SCRIPT if script is None else script)
 
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
-        i = len(history)
+    def propose(self, view: StudyView) -> Proposal | None:
+        i = len(view.trials)
         if i < len(self.script):
             config, fidelity, parent = self.script[i]
             if config is None:

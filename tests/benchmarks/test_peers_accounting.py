@@ -10,7 +10,7 @@ from benchmarks.peers import Peer, PerEpochRun, Request
 from benchmarks.problems.base import Problem
 from benchmarks.problems.synthetic import Hartmann6
 from benchmarks.runner import simulate
-from metaml.store.records import TrialRecord
+from metaml.core.records import TrialRecord
 
 
 def _config(v: float) -> dict[str, float]:

@@ -14,9 +14,9 @@ from benchmarks.problems.synthetic import ZDT1, Branin
 from benchmarks.runner import Evaluation, RunLog, simulate
 from benchmarks.summary import best_mo_label, mo_rows
 from benchmarks.targets import MOTargets, load_targets
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.objectives import Objective
 from metaml.space import Categorical, Constant, Fidelity, Float, Int, Space
-from metaml.store.records import TrialRecord, TrialStatus
 
 pytestmark = pytest.mark.filterwarnings("ignore:Please use:DeprecationWarning")
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from metaml import Fidelity, Float, Space, Study, TrialStatus
+from metaml.core.records import Changes, Cursor
+from metaml.core.view import StudyView
 from metaml.optimizers.random_search import RandomSearch
 from metaml.optimizers.registry import register, unregister
 from metaml.store import Observation, Proposal, TrialRecord
-from metaml.store.records import Changes, Cursor
-from metaml.store.view import StudyView
 
 SLOW_ASK_S = 1.0
 
@@ -24,9 +24,9 @@ class SlowRandom(RandomSearch):
 
     name = "slow-random"
 
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
+    def propose(self, view: StudyView) -> Proposal | None:
         time.sleep(SLOW_ASK_S)
-        return super().ask(history)
+        return super().propose(view)
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_a_slow_decision_holds_up_no_other_workers_write(tmp_path: Path, slow_op
     study = Study.create("s", space, "loss", store=tmp_path / "s.db", optimizer=slow_optimizer)
     running = study.store.enqueue(study.id, Proposal({"x": 0.5}, 9))
     other = Study.load("s", tmp_path / "s.db")  # another worker, its own connection to the file
-    other.store.ask(other.id, "w2", lambda history: None)  # claims the queued trial
+    other.store.ask(other.id, "w2", lambda changes: None)  # claims the queued trial
     latencies: list[float] = []
     deciding = threading.Thread(target=study.ask, args=("w1",))
     deciding.start()
@@ -63,16 +63,16 @@ def test_a_decision_overtaken_by_another_worker_is_made_again_on_the_new_picture
     space = Space({"x": Float(0.0, 1.0)})
     study = Study.create("s", space, "loss", store=tmp_path / "s.db", seed=4)
     other = Study.load("s", tmp_path / "s.db")
-    real = study.optimizer.ask
+    real = study.optimizer.propose
     calls: list[int] = []
 
-    def ask(history: Sequence[TrialRecord]) -> Proposal | None:
-        calls.append(len(history))
+    def propose(view: StudyView) -> Proposal | None:
+        calls.append(len(view.trials))
         if len(calls) == 1:
             other.ask("w2")  # another worker commits a trial while this one decides
-        return real(history)
+        return real(view)
 
-    study.optimizer.ask = ask  # type: ignore[method-assign]
+    study.optimizer.propose = propose  # type: ignore[method-assign]
     trial = study.ask("w1")
     assert trial is not None and trial.number == 1
     assert calls == [0, 1]  # the first decision was refused and made again on the history with trial 0

@@ -27,6 +27,7 @@ from metaml import (
     TrialError,
     TrialStatus,
 )
+from metaml.core.view import StudyView
 from metaml.optimizers import Optimizer, register
 from metaml.optimizers.registry import unregister
 from metaml.store import Proposal, TrialRecord
@@ -594,7 +595,8 @@ class _Recording(Optimizer):
     name = "test-recording"
     told: list[int] = []
 
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal:
+    def propose(self, view: StudyView) -> Proposal:
+        history = view.trials
         return Proposal(self.space.sample(self.rng(history)))
 
     def tell(self, trial: TrialRecord) -> None:

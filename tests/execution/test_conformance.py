@@ -17,10 +17,10 @@ import pytest
 
 from metaml import Study, TrialStatus
 from metaml.budget import Budget
+from metaml.core.records import TrialRecord
 from metaml.errors import MetamlError
 from metaml.execution import Executor, available_executors, execute, get_executor, register_executor
 from metaml.execution.settings import ExecutionSettings
-from metaml.store.records import TrialRecord
 from tests.execution import functions
 
 HAS_RAY = importlib.util.find_spec("ray") is not None

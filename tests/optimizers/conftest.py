@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from metaml.core.records import Proposal, TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
 from metaml.space import Categorical, Fidelity, Float, Int, Space
-from metaml.store.records import Proposal, TrialRecord, TrialStatus
 
 
 def build_space() -> Space:
@@ -85,7 +86,7 @@ class Simulation:
         running: deque[int] = deque()
         while len(self.history) < trials:
             seen = list(self.history)
-            proposal = self.optimizer.ask(seen)
+            proposal = self.optimizer.propose(StudyView.of(seen))
             if proposal is None:
                 assert running, f"{self.optimizer.name} waits although no trial is running"
                 self.finish(running.popleft())

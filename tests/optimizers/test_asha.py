@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
 
+from metaml.core.records import Observation, TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.asha import ASHA
 from metaml.space import Fidelity, Float, Space
-from metaml.store.records import Observation, TrialRecord, TrialStatus
 
 LOSS = (Objective("loss"),)
 SPACE = Space({"x": Float(0.0, 1.0), "epochs": Fidelity(1, 9)})  # ladder 1, 3, 9
+
+
+def stop(opt: ASHA, trial: TrialRecord, curve: Sequence[Observation], history: Sequence[TrialRecord],
+         others: Sequence[Observation] = ()) -> str | None:
+    """ASHA's answer for ``trial`` with ``curve`` and the other trials' points ``others`` in the view."""
+    return opt.should_stop(StudyView.of(history, [*curve, *others]), trial)
 
 
 def done(t: TrialRecord, loss: float | None, status: TrialStatus = TrialStatus.COMPLETED) -> TrialRecord:
@@ -21,7 +29,7 @@ def done(t: TrialRecord, loss: float | None, status: TrialStatus = TrialStatus.C
 
 
 def start(opt: ASHA, history: list[TrialRecord], make_record) -> TrialRecord:
-    proposal = opt.ask(history)
+    proposal = opt.propose(StudyView.of(history))
     history.append(make_record(len(history), proposal, TrialStatus.RUNNING))
     return history[-1]
 
@@ -39,7 +47,7 @@ def test_asha_promotes_as_soon_as_a_trial_is_in_the_top_third_of_its_finished_ru
     promoted = start(opt, history, make_record)
     assert (promoted.continue_from, promoted.fidelity) == (2, 3)
     assert promoted.config == history[2].config and promoted.info["config_id"] == 2
-    assert "top 1/3 of 3 (rank 1)" in opt.ask(history[:-1]).reason
+    assert "top 1/3 of 3 (rank 1)" in opt.propose(StudyView.of(history[:-1])).reason
     # Trial 2 is taken; with three finished the top third holds nobody else.
     assert start(opt, history, make_record).continue_from is None
     # A late, better result makes the top third of the five finished and is promoted next.
@@ -57,7 +65,7 @@ def test_asha_never_promotes_a_failed_trial(make_record) -> None:
     history[0] = done(history[0], None, TrialStatus.FAILED)
     history[1] = done(history[1], None, TrialStatus.LOST)
     history[2] = done(history[2], 0.4, TrialStatus.PRUNED)
-    proposal = opt.ask(history)
+    proposal = opt.propose(StudyView.of(history))
     assert proposal.continue_from is None and proposal.fidelity == 1
 
 
@@ -71,7 +79,7 @@ def test_asha_promotes_from_the_highest_rung_first(make_record) -> None:
         start(opt, history, make_record)
     assert [t.continue_from for t in history[9:]] == [0, 1, 2]
     history[9:] = [done(t, 1.0 - t.number / 100) for t in history[9:]]
-    top = opt.ask(history)
+    top = opt.propose(StudyView.of(history))
     assert (top.continue_from, top.fidelity) == (11, 9)
 
 
@@ -94,27 +102,27 @@ def test_the_stopping_variant_stops_a_trial_behind_its_peers_at_a_rung(stopping)
     opt, history = stopping
     peers = curve(0, (1, 0.1), (2, 0.1)) + curve(1, (1, 0.2)) + curve(2, (1, 0.3))
     late = history[3]
-    reason = opt.should_stop(late, curve(3, (1, 0.9)), history, others=peers)
+    reason = stop(opt, late, curve(3, (1, 0.9)), history, others=peers)
     assert reason == "stopped at rung 1 epochs: rank 4 of 4 trials that reached it, only the top 1/3 (1) go on"
-    assert opt.should_stop(late, curve(3, (1, 0.05)), history, others=peers) is None
+    assert stop(opt, late, curve(3, (1, 0.05)), history, others=peers) is None
     # The whole study's observations may come in ``curve`` alone: the trial's own are picked by number.
-    assert opt.should_stop(late, peers + curve(3, (1, 0.9)), history) == reason
+    assert stop(opt, late, peers + curve(3, (1, 0.9)), history) == reason
 
 
 def test_the_stopping_variant_judges_only_when_a_rung_is_crossed(stopping) -> None:
     opt, history = stopping
     peers = curve(0, (1, 0.1), (3, 0.1)) + curve(1, (1, 0.2), (3, 0.2)) + curve(2, (1, 0.3), (3, 0.3))
     late = history[3]
-    assert opt.should_stop(late, curve(3, (1, 0.05), (2, 0.9)), history, others=peers) is None  # between rungs
-    reason = opt.should_stop(late, curve(3, (1, 0.05), (2, 0.9), (3, 0.9)), history, others=peers)
+    assert stop(opt, late, curve(3, (1, 0.05), (2, 0.9)), history, others=peers) is None  # between rungs
+    reason = stop(opt, late, curve(3, (1, 0.05), (2, 0.9), (3, 0.9)), history, others=peers)
     assert reason is not None and "rung 3 epochs" in reason
     # A report that skips past a rung is judged there, with the value it first reported beyond it.
-    assert opt.should_stop(late, curve(3, (2, 0.05), (4, 0.9)), history, others=peers).startswith("stopped at rung 3")
+    assert stop(opt, late, curve(3, (2, 0.05), (4, 0.9)), history, others=peers).startswith("stopped at rung 3")
 
 
 def test_the_stopping_variant_lets_trials_go_on_with_too_few_peers(stopping) -> None:
     opt, history = stopping
-    assert opt.should_stop(history[1], curve(1, (1, 0.9)), history, others=curve(0, (1, 0.1))) is None
+    assert stop(opt, history[1], curve(1, (1, 0.9)), history, others=curve(0, (1, 0.1))) is None
 
 
 def test_without_peer_curves_only_trials_that_ended_at_the_rung_are_known(stopping) -> None:
@@ -122,8 +130,8 @@ def test_without_peer_curves_only_trials_that_ended_at_the_rung_are_known(stoppi
     history[0] = replace(done(history[0], 0.1, TrialStatus.PRUNED), end_step=1.0)
     history[1] = replace(done(history[1], 0.2, TrialStatus.PRUNED), end_step=1.0)
     history[2] = replace(done(history[2], 0.05), end_step=9.0)  # went on: its value at 1 epoch is unknown
-    assert opt.should_stop(history[3], curve(3, (1, 0.9)), history).startswith("stopped at rung 1")
-    assert opt.should_stop(history[3], curve(3, (1, 0.05)), history) is None
+    assert stop(opt, history[3], curve(3, (1, 0.9)), history).startswith("stopped at rung 1")
+    assert stop(opt, history[3], curve(3, (1, 0.05)), history) is None
 
 
 def test_stopping_must_be_a_boolean() -> None:
@@ -135,4 +143,4 @@ def test_promotion_asha_never_stops_trials(make_record) -> None:
     opt = ASHA(SPACE, LOSS)
     history: list[TrialRecord] = []
     t = start(opt, history, make_record)
-    assert opt.should_stop(t, curve(0, (1, 99.0)), history, others=curve(5, (1, 0.0))) is None
+    assert stop(opt, t, curve(0, (1, 99.0)), history, others=curve(5, (1, 0.0))) is None

@@ -6,6 +6,7 @@ import importlib.util
 
 import pytest
 
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers import auto as auto_module
@@ -32,7 +33,7 @@ def test_auto_picks_by_the_space_and_the_objectives(params, objectives, chosen, 
     opt = make_optimizer("auto", Space(params), objectives, 0)
     assert opt.settings["chosen"] == chosen and words in opt.settings["why"]
     assert opt.inner.name == chosen  # type: ignore[attr-defined]
-    proposal = opt.ask([])
+    proposal = opt.propose(StudyView.of([]))
     assert proposal is not None and proposal.reason.startswith(f"auto chose {chosen}: ")
 
 

@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import pytest
 
+from metaml.core.records import TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
@@ -14,7 +16,6 @@ from metaml.optimizers import model_sampler as ms
 from metaml.optimizers.model_sampler import BOHB, ModelSampler
 from metaml.optimizers.rungs import ladder_index
 from metaml.space import Fidelity, Float, Space
-from metaml.store.records import TrialRecord, TrialStatus
 from tests.optimizers.conftest import record
 
 SMALL = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0), "epochs": Fidelity(1, 9)})  # ladder 1, 3, 9
@@ -25,7 +26,7 @@ def run(opt, n: int) -> list:
     history: list[TrialRecord] = []
     asks = []
     for number in range(n):
-        p = opt.ask(list(history))
+        p = opt.propose(StudyView.of(list(history)))
         asks.append((list(history), p))
         metrics = {"loss": (p.config["x"] - 0.3) ** 2 + 1 / p.fidelity, "size": p.config["y"]}
         history.append(replace(record(number, p), metrics=metrics))

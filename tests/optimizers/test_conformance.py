@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 import pytest
 
+from metaml.core.records import Observation, TrialStatus
+from metaml.core.view import StudyView
 from metaml.objectives import Objective
 from metaml.optimizers import available, make_optimizer
 from metaml.optimizers.base import Optimizer
 from metaml.space import Space
-from metaml.store.records import Observation, TrialStatus
 
 NAMES = available()
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
@@ -60,7 +61,7 @@ def test_a_fresh_optimizer_replaying_the_history_decides_the_same(name, space, o
     sim = simulate(build(name, space, objectives), n_trials(name, 60), workers=workers)
     fresh = build(name, Space.from_dict(space.to_dict()), objectives)  # as another process rebuilds it from the store
     for seen, proposal in sim.asks:
-        assert fresh.ask(seen) == proposal
+        assert fresh.propose(StudyView.of(seen)) == proposal
 
 
 def test_settings_rebuild_an_identical_optimizer(name, space, objectives, simulate) -> None:
@@ -69,7 +70,7 @@ def test_settings_rebuild_an_identical_optimizer(name, space, objectives, simula
     rebuilt = make_optimizer({"name": original.name, **settings}, space, objectives, 5)
     assert rebuilt.name == name and rebuilt.settings == original.settings
     sim = simulate(original, n_trials(name, 40), workers=2)
-    assert all(rebuilt.ask(seen) == proposal for seen, proposal in sim.asks)
+    assert all(rebuilt.propose(StudyView.of(seen)) == proposal for seen, proposal in sim.asks)
 
 
 @pytest.mark.parametrize("workers", [1, 4])
@@ -119,5 +120,5 @@ def test_should_stop_answers_none_or_a_reason(name, space, objectives, simulate)
     sim = simulate(opt, n_trials(name, 30))
     trial = sim.history[-1]
     curve = [Observation(trial.number, float(s), {"loss": 1.0 / s}, 0.0) for s in (1, 2, 3)]
-    answer = opt.should_stop(trial, curve, sim.history)
+    answer = opt.should_stop(StudyView.of(sim.history, curve), trial)
     assert answer is None or (isinstance(answer, str) and answer)

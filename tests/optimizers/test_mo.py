@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from metaml.core.records import TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
 from metaml.optimizers.multiobjective import MOASHA, rank_pareto
 from metaml.optimizers.rungs import rank_by_first_objective
 from metaml.space import Fidelity, Float, Space
-from metaml.store.records import TrialRecord, TrialStatus
 
 TWO = (Objective("a"), Objective("b"))
 SPACE = Space({"x": Float(0.0, 1.0), "epochs": Fidelity(1, 9)})  # ladder 1, 3, 9
@@ -56,13 +57,13 @@ def test_moasha_promotes_the_non_dominated_trials(make_record) -> None:
     history = [trial(i, a, b) for i, (a, b) in enumerate(points)]
     promoted = []
     for _ in range(3):
-        proposal = opt.ask(history)
+        proposal = opt.propose(StudyView.of(history))
         assert proposal.continue_from is not None and proposal.fidelity == 3
         promoted.append(proposal.continue_from)
         history.append(make_record(len(history), proposal, TrialStatus.RUNNING))
     assert promoted[0] == 4  # the largest hypervolume contribution goes first
     assert sorted(promoted) == [0, 4, 8]
-    fresh = opt.ask(history)
+    fresh = opt.propose(StudyView.of(history))
     assert fresh.continue_from is None and fresh.fidelity == 1  # the dominated ones stay
 
 
@@ -75,7 +76,7 @@ def test_mohb_keeps_the_pareto_best_of_a_rung() -> None:
     bottom = plan.count(0)
     filler = [trial(len(history) + i, 10 + i, 10 + i) for i in range(bottom - len(history))]
     history += filler
-    proposal = opt.ask(history)
+    proposal = opt.propose(StudyView.of(history))
     assert proposal is not None and proposal.continue_from == 4
 
 

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from metaml.core.records import TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
 from metaml.optimizers.base import Optimizer
-from metaml.store.records import TrialRecord, TrialStatus
 from tests.optimizers.conftest import build_space, fake_loss, record
 
 LOSS = (Objective("loss"),)
@@ -40,7 +41,7 @@ def run_timed(optimizer: Optimizer, trials: int, workers: int, timing: int) -> l
         history[number] = replace(t, status=TrialStatus.COMPLETED, metrics={"loss": fake_loss(t.config, t.fidelity or 27)})
 
     while len(history) < trials:
-        proposal = optimizer.ask(list(history))
+        proposal = optimizer.propose(StudyView.of(list(history)))
         if proposal is None:
             assert running, f"{optimizer.name} waits although no trial is running"
             finish_one()
@@ -92,16 +93,16 @@ def test_bo_with_parallel_n_waits_for_a_trial_older_than_its_window() -> None:
     opt = make_optimizer(BO | {"parallel": 2}, build_space(), LOSS, seed=2)
     history: list[TrialRecord] = []
     for number in range(6):
-        proposal = opt.ask(history)
+        proposal = opt.propose(StudyView.of(history))
         assert proposal is not None
         history.append(record(number, proposal, loss=fake_loss(proposal.config, 27)))
     # trial 4 still running: the proposal for trial 6 must wait for it (it sees trials 0..4 finished)
     history[4] = replace(history[4], status=TrialStatus.RUNNING, metrics=None)
-    assert opt.ask(history) is None
+    assert opt.propose(StudyView.of(history)) is None
     history[5] = replace(history[5], status=TrialStatus.RUNNING, metrics=None)  # trial 5 is inside the window
-    assert opt.ask(history) is None
+    assert opt.propose(StudyView.of(history)) is None
     history[4] = replace(history[4], status=TrialStatus.COMPLETED, metrics={"loss": 0.5})
-    assert opt.ask(history) is not None
+    assert opt.propose(StudyView.of(history)) is not None
 
 
 @pytest.mark.slow  # about 20 s: two studies on real worker processes; the simulated cases above run by default

@@ -6,6 +6,8 @@ from collections import Counter
 
 import pytest
 
+from metaml.core.records import TrialStatus
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
@@ -13,7 +15,6 @@ from metaml.optimizers.hyperband import Hyperband
 from metaml.optimizers.rungs import bracket_resources, fidelity_ladder, halvings, hyperband_brackets
 from metaml.optimizers.successive_halving import SuccessiveHalving
 from metaml.space import Fidelity, Float, Space
-from metaml.store.records import TrialStatus
 
 LOSS = (Objective("loss"),)
 
@@ -104,18 +105,18 @@ def test_successive_halving_waits_for_the_whole_rung_then_promotes_the_best(make
     opt = SuccessiveHalving(small_space(), LOSS, seed=0)  # ladder 1, 3, 9: 9 -> 3 -> 1 configs
     history = []
     for number in range(9):
-        proposal = opt.ask(history)
+        proposal = opt.propose(StudyView.of(history))
         assert proposal is not None and proposal.fidelity == 1 and proposal.continue_from is None
         assert proposal.info == {"bracket": 0, "rung": 0, "config_id": number}
         history.append(make_record(number, proposal, TrialStatus.RUNNING))
-    assert opt.ask(history) is None  # rung full, trials running: wait rather than over-propose
+    assert opt.propose(StudyView.of(history)) is None  # rung full, trials running: wait rather than over-propose
 
     losses = [0.5, 0.1, 0.9, 0.3, 0.8, 0.05, 0.7, 0.6, 0.4]
     history = [make_record(t.number, _as_proposal(t), loss=loss) for t, loss in zip(history, losses)]
     history[5] = make_record(5, _as_proposal(history[5]), TrialStatus.FAILED)  # the best one failed
     promoted = []
     for number in range(9, 12):
-        proposal = opt.ask(history)
+        proposal = opt.propose(StudyView.of(history))
         assert proposal is not None and proposal.fidelity == 3
         parent = history[proposal.continue_from]
         assert proposal.config == parent.config
@@ -123,14 +124,14 @@ def test_successive_halving_waits_for_the_whole_rung_then_promotes_the_best(make
         promoted.append(proposal.continue_from)
         history.append(make_record(number, proposal, TrialStatus.RUNNING))
     assert promoted == [1, 3, 8]  # best first; the failed trial 5 gives its place up
-    assert "promoted from rung 1 epochs to 3 epochs: top 1/3 of 9 (rank 1)" in opt.ask(history[:9]).reason
-    assert opt.ask(history) is None
+    assert "promoted from rung 1 epochs to 3 epochs: top 1/3 of 9 (rank 1)" in opt.propose(StudyView.of(history[:9])).reason
+    assert opt.propose(StudyView.of(history)) is None
 
     history[9:] = [make_record(t.number, _as_proposal(t), loss=loss) for t, loss in zip(history[9:], [0.2, 0.1, 0.3])]
-    top = opt.ask(history)
+    top = opt.propose(StudyView.of(history))
     assert top is not None and top.fidelity == 9 and top.continue_from == 10
     history.append(make_record(12, top, loss=0.05))
-    again = opt.ask(history)  # the bracket is done: a fresh one starts at the bottom
+    again = opt.propose(StudyView.of(history))  # the bracket is done: a fresh one starts at the bottom
     assert again is not None and again.info["bracket"] == 1 and again.fidelity == 1
 
 
@@ -138,16 +139,16 @@ def test_a_pruned_trial_is_ranked_but_not_promoted(make_record) -> None:
     opt = SuccessiveHalving(small_space(), LOSS)
     history = []
     for number in range(9):
-        proposal = opt.ask(history)
+        proposal = opt.propose(StudyView.of(history))
         status = TrialStatus.PRUNED if number == 0 else TrialStatus.COMPLETED
         history.append(make_record(number, proposal, status, loss=0.01 * (number + 1)))
     chosen = []
     for number in range(9, 12):
-        proposal = opt.ask(history)
+        proposal = opt.propose(StudyView.of(history))
         chosen.append(proposal.continue_from)
         history.append(make_record(number, proposal, TrialStatus.RUNNING))
     assert chosen == [1, 2, 3]
-    assert "(rank 2)" in opt.ask(history[:9]).reason  # the pruned trial still ranks first
+    assert "(rank 2)" in opt.propose(StudyView.of(history[:9])).reason  # the pruned trial still ranks first
 
 
 # ------------------------------------------------------------------ hyperband
@@ -168,18 +169,18 @@ def test_hyperband_opens_the_next_bracket_instead_of_waiting(make_record) -> Non
     history = []
     sh, hb = SuccessiveHalving(space, LOSS), Hyperband(space, LOSS)
     for number in range(9):
-        history.append(make_record(number, hb.ask(history), TrialStatus.RUNNING))
-    assert sh.ask(history) is None
-    nxt = hb.ask(history)
+        history.append(make_record(number, hb.propose(StudyView.of(history)), TrialStatus.RUNNING))
+    assert sh.propose(StudyView.of(history)) is None
+    nxt = hb.propose(StudyView.of(history))
     assert nxt is not None and nxt.info["bracket"] == 1 and nxt.fidelity == 3
     # Once bracket 0 can promote again, its promotions come before bracket 1's new configs.
     history.append(make_record(9, nxt, TrialStatus.RUNNING))
     history[:9] = [make_record(t.number, _as_proposal(t), loss=float(t.number)) for t in history[:9]]
-    first = hb.ask(history)
+    first = hb.propose(StudyView.of(history))
     assert first is not None and first.continue_from == 0 and first.info["bracket"] == 0
 
 
 def _as_proposal(t):
-    from metaml.store.records import Proposal
+    from metaml.core.records import Proposal
 
     return Proposal(t.config, t.fidelity, t.continue_from, "", t.info)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from metaml.core.records import Proposal, TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
@@ -13,7 +15,6 @@ from metaml.optimizers.priorband import PriorBandSampler
 from metaml.optimizers.rungs import rank_by_first_objective
 from metaml.optimizers.samplers import PriorSampler, SampleContext, UniformSampler, make_sampler
 from metaml.space import Fidelity, Float, Space
-from metaml.store.records import Proposal, TrialRecord, TrialStatus
 
 LOSS = (Objective("loss"),)
 PRIOR_AT = 0.2
@@ -105,7 +106,7 @@ def test_priorband_samples_nearer_a_good_prior_than_uniform_hyperband() -> None:
         opt = make_optimizer(spec, SPACE, LOSS, seed=seed)
         history: list[TrialRecord] = []
         for number in range(40):
-            p: Proposal | None = opt.ask(history)
+            p: Proposal | None = opt.propose(StudyView.of(history))
             assert p is not None
             loss = abs(p.config["x"] - PRIOR_AT) + 1 / float(p.fidelity or 9)
             history.append(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from metaml import Fidelity, Float, Space, Study, Trial, TrialStatus
+from metaml.core.view import StudyView
 
 
 def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
@@ -48,7 +49,7 @@ def test_promotions_continue_their_parent_and_pay_only_the_extra_epochs(tmp_path
     # Resuming from the store rebuilds an optimizer that makes the same next decision.
     again = Study.load("mf", store=tmp_path / "s.db")
     history = again.trials()
-    assert again.optimizer.ask(history) == study.optimizer.ask(history)
+    assert again.optimizer.propose(StudyView.of(history)) == study.optimizer.propose(StudyView.of(history))
 
 
 def test_hyperband_fills_its_first_bracket_as_li_et_al(tmp_path) -> None:
@@ -85,9 +86,7 @@ def test_the_stopping_variant_stops_trials_once_the_study_shares_other_curves(tm
         history = self.store.trials(self.id)
         observations = self.store.observations(self.id)
         current = next(t for t in history if t.number == trial.number)
-        own = [o for o in observations if o.trial_number == trial.number]
-        others = [o for o in observations if o.trial_number != trial.number]
-        return self.optimizer.should_stop(current, own, history, others=others)  # type: ignore[call-arg]
+        return self.optimizer.should_stop(StudyView.of(history, observations), current)
 
     monkeypatch.setattr(Study, "should_stop", should_stop)
     study = run_stopping_study(tmp_path)

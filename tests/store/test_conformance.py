@@ -11,7 +11,7 @@ import queue
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import update
 
 from metaml.errors import StoreError, StudyNotFoundError
-from metaml.store import SCHEMA_VERSION, Proposal, SQLStore, Store, TrialRecord, TrialStatus, open_store
+from metaml.store import SCHEMA_VERSION, Changes, Proposal, SQLStore, Store, TrialStatus, open_store
 from metaml.store.schema import MetaRow, TrialRow
 
 SPACE = {"x": {"type": "float", "lower": 0.0, "upper": 1.0}}
@@ -39,11 +39,11 @@ def _study(store: SQLStore, name: str | None = None, **kw: Any) -> int:
     return store.create_study(name or _name(), **args).id
 
 
-def _propose(config: dict[str, Any] | None = None, **kw: Any) -> Callable[[Sequence[TrialRecord]], Proposal]:
-    return lambda history: Proposal(config if config is not None else {"x": len(history) / 100}, **kw)
+def _propose(config: dict[str, Any] | None = None, **kw: Any) -> Callable[[Changes], Proposal]:
+    return lambda changes: Proposal(config if config is not None else {"x": len(changes.trials) / 100}, **kw)
 
 
-def _never(history: Sequence[TrialRecord]) -> Proposal:
+def _never(changes: Changes) -> Proposal:
     raise AssertionError("decide must not be called while a trial is pending")
 
 
@@ -143,7 +143,8 @@ def test_ask_numbers_trials_in_order_and_claims_them(store: SQLStore) -> None:
     sid = _study(store)
     seen: list[list[int]] = []
 
-    def decide(history: Sequence[TrialRecord]) -> Proposal:
+    def decide(changes: Changes) -> Proposal:
+        history = changes.trials
         seen.append([t.number for t in history])
         return Proposal({"x": 0.1 * len(history)}, fidelity=3, reason=f"draw {len(history)}", info={"k": len(history)})
 
@@ -167,7 +168,7 @@ def test_ask_numbers_trials_in_order_and_claims_them(store: SQLStore) -> None:
 
 def test_ask_with_nothing_to_propose_creates_nothing(store: SQLStore) -> None:
     sid = _study(store)
-    assert store.ask(sid, "w", lambda history: None) is None
+    assert store.ask(sid, "w", lambda changes: None) is None
     assert store.trials(sid) == []
 
 
@@ -175,7 +176,7 @@ def test_a_decider_that_raises_leaves_no_trace(store: SQLStore) -> None:
     sid = _study(store)
     store.ask(sid, "w", _propose())
 
-    def boom(history: Sequence[TrialRecord]) -> Proposal:
+    def boom(changes: Changes) -> Proposal:
         raise RuntimeError("optimizer crashed")
 
     with pytest.raises(RuntimeError, match="optimizer crashed"):
@@ -634,7 +635,8 @@ def _worker(
         asked: list[tuple[int, bool]] = []
         claimed: list[int] = []
 
-        def decide(history: Sequence[TrialRecord]) -> Proposal:
+        def decide(changes: Changes) -> Proposal:
+            history = changes.trials
             # under the lock the history is complete and gap-free
             numbers = [t.number for t in history]
             assert numbers == list(range(len(history))), numbers
@@ -646,7 +648,7 @@ def _worker(
             assert rec is not None
             asked.append((rec.number, rec.info["by"] == worker))
         barrier.wait(timeout=60)  # all start claiming together
-        while (rec := store.ask(queue_study, worker, lambda history: None)) is not None:
+        while (rec := store.ask(queue_study, worker, lambda changes: None)) is not None:
             claimed.append(rec.number)
         store.close()
         out.put((worker, asked, claimed))

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from metaml.core.records import TrialRecord, TrialStatus
 from metaml.objectives import Objective
 from metaml.space import Space
-from metaml.store.records import TrialRecord, TrialStatus
 
 logger = logging.getLogger(__name__)
 

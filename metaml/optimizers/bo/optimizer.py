@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from metaml.core.records import Proposal, TrialRecord
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
@@ -44,7 +46,6 @@ from metaml.optimizers.bo.prior import sobol_configs
 from metaml.optimizers.bo.propose import MIN_COMPLETED, propose
 from metaml.optimizers.rungs import next_number
 from metaml.space import Constant, Space
-from metaml.store.records import Proposal, TrialRecord
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,8 @@ class BayesianOptimization(Optimizer):
         return self.space.has_priors and bool(self.prior_weight)
 
     # ----------------------------------------------------------------------- ask
-    def ask(self, history: Sequence[TrialRecord]) -> Proposal | None:
+    def propose(self, view: StudyView) -> Proposal | None:
+        history = view.trials
         if len(history) < self.n_initial:
             return self._design(history, f"initial design, point {len(history) + 1} of {self.n_initial}")
         pending_from = self._window_start(history)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from metaml.core.records import Proposal, TrialRecord, TrialStatus
+from metaml.core.view import StudyView
 from metaml.optimizers.base import Optimizer
-from metaml.store.records import Proposal, TrialRecord, TrialStatus
 
 Metrics = Callable[[Mapping[str, Any]], dict[str, float] | None]
 
@@ -39,7 +40,7 @@ def run_study(optimizer: Optimizer, metrics: Metrics, trials: int) -> tuple[list
     history: list[TrialRecord] = []
     proposals: list[Proposal] = []
     for number in range(trials):
-        proposal = optimizer.ask(history)
+        proposal = optimizer.propose(StudyView.of(history))
         assert proposal is not None
         proposals.append(proposal)
         history.append(trial(number, proposal.config, metrics(proposal.config), fidelity=proposal.fidelity))

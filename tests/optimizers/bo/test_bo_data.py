@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
+from metaml.core.records import TrialStatus
 from metaml.objectives import Objective
 from metaml.optimizers.bo.encoding import collect_rows, training_data
 from metaml.optimizers.bo.prior import log_prior_density, sobol_configs
 from metaml.space import Categorical, Fidelity, Float, Int, Space
-from metaml.store.records import TrialStatus
 
 OBJECTIVES = (Objective("loss"), Objective("acc", goal="max"))
 

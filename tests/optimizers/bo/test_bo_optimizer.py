@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+from metaml.core.records import TrialStatus
+from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers import available, make_optimizer
 from metaml.optimizers.bo import BayesianOptimization
 from metaml.optimizers.bo import model as bo_model
 from metaml.space import Categorical, Fidelity, Float, Int, Space
-from metaml.store.records import TrialStatus
 
 LOSS = (Objective("loss"),)
 
@@ -68,17 +69,17 @@ def test_the_initial_design_then_the_model_with_reasons(make_trial) -> None:
     opt = BayesianOptimization(space, LOSS, seed=0, n_initial=5)
     history = []
     for number in range(5):
-        proposal = opt.ask(history)
+        proposal = opt.propose(StudyView.of(history))
         assert proposal.reason.startswith(f"initial design, point {number + 1} of 5: scrambled Sobol (uniform)")
         assert proposal.fidelity == 9
         history.append(make_trial(number, proposal.config, quad(proposal.config), fidelity=9))
-    proposal = opt.ask(history)
+    proposal = opt.propose(StudyView.of(history))
     assert proposal.reason == "qLogNEI maximum over 5 completed trials (GP refit)"
     assert proposal.fidelity == 9 and space.validate(proposal.config) == proposal.config
     assert proposal.info == {"acquisition": "qLogNEI", "observations": 5, "hyperparameters_from": [5]}
     history.append(make_trial(5, proposal.config, None, fidelity=9))
     history.append(make_trial(6, proposal.config, None, status=TrialStatus.RUNNING, fidelity=9))
-    assert opt.ask(history).reason == (
+    assert opt.propose(StudyView.of(history)).reason == (
         "qLogNEI maximum over 5 completed trials, 1 failed imputed as the worst, 1 pending "
         "(GP hyperparameters from the first 5 observations)"
     )
@@ -87,7 +88,7 @@ def test_the_initial_design_then_the_model_with_reasons(make_trial) -> None:
 def test_the_design_goes_on_while_too_few_trials_completed(make_trial) -> None:
     space = quad_space()
     history = [make_trial(i, space.sample(np.random.default_rng(i)), None, fidelity=9) for i in range(7)]
-    proposal = BayesianOptimization(space, LOSS, n_initial=5).ask(history)
+    proposal = BayesianOptimization(space, LOSS, n_initial=5).propose(StudyView.of(history))
     assert proposal.reason.startswith("0 completed trial(s) at full fidelity, the GP needs 2: design point 8")
 
 
@@ -95,11 +96,11 @@ def test_two_pending_trials_get_distinct_proposals(make_trial) -> None:
     space = quad_space()
     history = completed(make_trial, space, 12)
     opt = BayesianOptimization(space, LOSS, seed=0)
-    first = opt.ask(history)
+    first = opt.propose(StudyView.of(history))
     history.append(make_trial(12, first.config, status=TrialStatus.RUNNING, fidelity=9))
-    second = opt.ask(history)
+    second = opt.propose(StudyView.of(history))
     history.append(make_trial(13, second.config, status=TrialStatus.RUNNING, fidelity=9))
-    third = opt.ask(history)
+    third = opt.propose(StudyView.of(history))
     configs = [json.dumps(p.config, sort_keys=True) for p in (first, second, third)]
     assert len(set(configs)) == 3
     assert "2 pending" in third.reason
@@ -110,7 +111,7 @@ def test_lower_fidelity_trials_do_not_train_the_model(make_trial) -> None:
     history = completed(make_trial, space, 8) + [
         replace(t, number=8 + t.number, fidelity=3) for t in completed(make_trial, space, 4, seed=1)
     ]
-    proposal = BayesianOptimization(space, LOSS).ask(history)
+    proposal = BayesianOptimization(space, LOSS).propose(StudyView.of(history))
     assert "over 8 completed trials" in proposal.reason and proposal.fidelity == 9
 
 
@@ -121,13 +122,13 @@ def test_a_failed_gp_fit_falls_back_to_a_sample_and_says_why(make_trial, monkeyp
 
     monkeypatch.setattr(bo_model, "fit_hyperparameters", broken)
     space = quad_space()
-    proposal = BayesianOptimization(space, LOSS).ask(completed(make_trial, space, 8))
+    proposal = BayesianOptimization(space, LOSS).propose(StudyView.of(completed(make_trial, space, 8)))
     assert proposal.reason.startswith("GP fit failed (")
     assert proposal.reason.endswith("): fell back to a uniform sample")
     assert space.validate(proposal.config) == proposal.config
 
     prior_space = Space({"x": Float(0.0, 1.0, prior=0.3), "y": Float(0.0, 1.0), "k": Categorical(["a", "b"])})
-    proposal = BayesianOptimization(prior_space, LOSS).ask(completed(make_trial, prior_space, 8, fidelity=None))
+    proposal = BayesianOptimization(prior_space, LOSS).propose(StudyView.of(completed(make_trial, prior_space, 8, fidelity=None)))
     assert proposal.reason.endswith("fell back to a prior sample")
 
 
@@ -139,7 +140,7 @@ def test_a_failing_acquisition_falls_back_too(make_trial, monkeypatch) -> None:
 
     monkeypatch.setattr(acquisition, "maximize", broken)
     space = quad_space()
-    proposal = BayesianOptimization(space, LOSS).ask(completed(make_trial, space, 8))
+    proposal = BayesianOptimization(space, LOSS).propose(StudyView.of(completed(make_trial, space, 8)))
     assert proposal.reason == "model-based proposal failed (ValueError: cholesky failed): fell back to a uniform sample"
 
 
@@ -148,11 +149,11 @@ def test_a_fresh_optimizer_decides_exactly_as_a_warm_one(make_trial) -> None:
     space = quad_space()
     history = completed(make_trial, space, 12)
     warm = BayesianOptimization(space, LOSS, seed=4)
-    warm.ask(history[:10])  # fits the anchor of 10
+    warm.propose(StudyView.of(history[:10]))  # fits the anchor of 10
     for n in (11, 12):
-        proposal = warm.ask(history[:n])
+        proposal = warm.propose(StudyView.of(history[:n]))
         assert "GP hyperparameters from the first 10 observations" in proposal.reason
-        assert BayesianOptimization(Space.from_dict(space.to_dict()), LOSS, seed=4).ask(history[:n]) == proposal
+        assert BayesianOptimization(Space.from_dict(space.to_dict()), LOSS, seed=4).propose(StudyView.of(history[:n])) == proposal
 
 
 def test_ask_leaves_the_global_random_state_and_threads_as_they_were(make_trial) -> None:
@@ -161,7 +162,7 @@ def test_ask_leaves_the_global_random_state_and_threads_as_they_were(make_trial)
     torch.manual_seed(123)
     np.random.seed(7)
     torch_state, numpy_state, threads = torch.get_rng_state(), np.random.get_state(), torch.get_num_threads()
-    BayesianOptimization(space, LOSS).ask(history)
+    BayesianOptimization(space, LOSS).propose(StudyView.of(history))
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert np.random.get_state()[1].tolist() == numpy_state[1].tolist()
     assert torch.get_num_threads() == threads
@@ -186,7 +187,7 @@ def test_conditional_parameters_are_proposed_only_where_active(make_trial) -> No
     history = [make_trial(i, c, loss(c)) for i, c in enumerate(space.sample(rng) for _ in range(10))]
     opt = BayesianOptimization(space, LOSS)
     for number in range(10, 14):
-        proposal = opt.ask(history)
+        proposal = opt.propose(StudyView.of(history))
         assert space.validate(proposal.config) == proposal.config
         history.append(make_trial(number, proposal.config, loss(proposal.config)))
 

@@ -11,6 +11,7 @@ import statistics
 
 import numpy as np
 
+from metaml.core.view import StudyView
 from metaml.objectives import Objective
 from metaml.optimizers.bo import BayesianOptimization
 from metaml.optimizers.random_search import RandomSearch
@@ -65,7 +66,7 @@ def test_a_prior_pulls_the_first_proposals_and_its_pull_fades(make_trial) -> Non
     space = prior_space(0.2)
 
     def proposal_distance(n: int, weight: float | None) -> float:
-        proposal = BayesianOptimization(space, LOSS, seed=0, n_initial=5, prior_weight=weight).ask(history[:n])
+        proposal = BayesianOptimization(space, LOSS, seed=0, n_initial=5, prior_weight=weight).propose(StudyView.of(history[:n]))
         return distance(proposal.config, 0.2)
 
     early_with, early_without = proposal_distance(6, 10.0), proposal_distance(6, 0)
@@ -92,7 +93,7 @@ def test_each_half_of_the_prior_design_covers_its_own_range(make_trial) -> None:
         opt = BayesianOptimization(space, LOSS, seed=seed, n_initial=17)
         history = [make_trial(0, {"x": 0.5, "y": 0.5}, {"loss": 1.0})]
         for n in range(1, 17):
-            proposal = opt.ask(history)
+            proposal = opt.propose(StudyView.of(history))
             history.append(make_trial(n, proposal.config, {"loss": 1.0}))
         uniform, prior = history[2::2], history[1::2]
         for name in ("x", "y"):
@@ -104,16 +105,16 @@ def test_each_half_of_the_prior_design_covers_its_own_range(make_trial) -> None:
 
 def test_the_prior_configuration_comes_after_a_queued_trial(make_trial) -> None:
     queued = make_trial(0, {"x": 0.9, "y": 0.9}, {"loss": 1.0})  # e.g. a pipeline's default, enqueued
-    proposal = BayesianOptimization(prior_space(0.2), LOSS, seed=0).ask([queued])
+    proposal = BayesianOptimization(prior_space(0.2), LOSS, seed=0).propose(StudyView.of([queued]))
     assert proposal.config == {"x": 0.2, "y": 0.2} and "the expert prior's own configuration" in proposal.reason
     tried = make_trial(1, {"x": 0.2, "y": 0.2}, {"loss": 1.0})
-    assert "scrambled Sobol" in BayesianOptimization(prior_space(0.2), LOSS, seed=0).ask([queued, tried]).reason
+    assert "scrambled Sobol" in BayesianOptimization(prior_space(0.2), LOSS, seed=0).propose(StudyView.of([queued, tried])).reason
 
 
 def test_without_priors_the_design_starts_with_sobol(study) -> None:
     history, proposals = study(BayesianOptimization(prior_space(None), LOSS, seed=1), bowl(0.6), 2)
     assert all("scrambled Sobol (uniform)" in p.reason for p in proposals)
-    assert BayesianOptimization(prior_space(0.2), LOSS, seed=1, prior_weight=0).ask([]).config != {"x": 0.2, "y": 0.2}
+    assert BayesianOptimization(prior_space(0.2), LOSS, seed=1, prior_weight=0).propose(StudyView.of([])).config != {"x": 0.2, "y": 0.2}
 
 
 def test_a_misleading_prior_does_not_stop_convergence(study) -> None:

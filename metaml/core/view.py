@@ -8,10 +8,10 @@ write lock is held while the optimizer thinks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from metaml.store.records import Changes, Cursor, Event, Observation, TrialRecord
+from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, TrialRecord, TrialStatus
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,13 @@ class StudyView:
     #: Each trial's learning curve in step order, one point per step.
     curves: Mapping[int, tuple[Observation, ...]] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
+
+    @classmethod
+    def of(cls, trials: Iterable[TrialRecord], observations: Iterable[Observation] = (),
+           events: Iterable[Event] = ()) -> StudyView:
+        """A view of the given records (a simulation, a benchmark, a test), with no store behind it."""
+        return cls().apply(Changes(cursor=Cursor(), trials=tuple(trials), observations=tuple(observations),
+                                   events=tuple(events)))
 
     @property
     def version(self) -> int:
@@ -37,6 +44,15 @@ class StudyView:
 
     def curve(self, number: int) -> tuple[Observation, ...]:
         return self.curves.get(number, ())
+
+    def with_pending(self, proposal: Proposal) -> StudyView:
+        """This view with ``proposal`` added as the next queued trial: how a batch of decisions sees its own."""
+        study_id = self.trials[-1].study_id if self.trials else 0
+        number = max((t.number for t in self.trials), default=-1) + 1
+        pending = TrialRecord(study_id=study_id, number=number, config=dict(proposal.config),
+                              fidelity=proposal.fidelity, continue_from=proposal.continue_from,
+                              status=TrialStatus.PENDING, info=dict(proposal.info))
+        return StudyView(cursor=self.cursor, trials=(*self.trials, pending), curves=self.curves, events=self.events)
 
     def others(self, number: int) -> list[Observation]:
         """Every curve point of the other trials (what rung-based stopping compares against)."""
