@@ -28,6 +28,9 @@ dies) and the study is rerun, once, without faults. Then the store is checked, r
   the budget), and unpaid epochs: a trial trains each step it reports at least once and only
   reports steps it trained, so its ``cost_fte`` times the full fidelity is at least the
   number of distinct steps on its curve;
+- claims ended in the name of a worker other than the one that held them (a target), and
+  claims ended in the name of a worker that no fault hit (a figure: a live worker late past
+  ``stale_after`` on busy cores);
 - every study finished (``metaml run`` exit 0) after at most one rerun, and no process of a
   killed coordinator alive a few seconds after its death.
 
@@ -188,6 +191,7 @@ class Fleet:
     procs: list[Proc] = field(default_factory=list)
     killed_coordinators: list[Proc] = field(default_factory=list)
     paused: dict[int, float] = field(default_factory=dict)  # pid -> when to resume
+    faulted: set[int] = field(default_factory=set)  # pids a fault hit: killed, paused, or of a killed coordinator
     exits: list[dict[str, Any]] = field(default_factory=list)  # processes that ended by themselves
 
     def start(self, role: str) -> Proc:
@@ -223,12 +227,14 @@ class Fleet:
 
     def kill(self, pid: int) -> None:
         """kill -9 one process; one of ours is started again (a scheduler would), a coordinator's is replaced by it."""
+        self.faulted.add(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         ours = next((p for p in self.procs if p.popen.pid == pid), None)
         if ours is None:
             return
         ours.popen.wait()
+        self.faulted.update(session(pid))  # a coordinator's worker processes die with it
         ours.killed_at = time.time()
         self.procs.remove(ours)
         if ours.role == "coordinator":
@@ -236,6 +242,7 @@ class Fleet:
         self.start(ours.role)
 
     def pause(self, pid: int) -> None:
+        self.faulted.add(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGSTOP)
             self.paused[pid] = time.time() + self.settings.pause_s
@@ -251,9 +258,11 @@ class Fleet:
         """The whole job dies: every process kill -9, coordinators first (their workers must leave by themselves)."""
         self.resume_due(everything=True)
         for p in sorted(self.procs, key=lambda p: p.role != "coordinator"):
+            self.faulted.update({p.popen.pid, *session(p.popen.pid)})
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p.popen.pid, signal.SIGKILL)
             p.popen.wait()
+            self.faulted.update(session(p.popen.pid))
             p.killed_at = time.time()
             if p.role == "coordinator":
                 self.killed_coordinators.append(p)
@@ -435,6 +444,7 @@ class Check:
     claims: int = 0
     claims_unaccounted: int = 0  # claims whose end no requeue, lost or finish records
     revoked_in_another_name: int = 0  # claims ended as a dead worker's while another process held them
+    ended_unfaulted: int = 0  # claims ended in the name of a worker no fault hit (a live one, slow past stale_after)
     stale_claims: int = 0  # claims ended because their heartbeat stopped (a pause, or a worker killed elsewhere)
     paused_claims_ended: int = 0  # claims of paused workers that ended during the pause (the worker was fenced)
     claim_lost_stops: int = 0  # runs stopped by ClaimLostError (journal)
@@ -480,7 +490,7 @@ def claim_ends(trials: list[Any], events: list[Any]) -> tuple[dict[int, dict[int
 
 
 def check_store(url: str, name: str, budget_fte: float, journal: list[dict[str, Any]],
-                paused: tuple[list[dict[str, Any]], float] = ([], 0.0)) -> Check:
+                paused: tuple[list[dict[str, Any]], float] = ([], 0.0), faulted: set[int] | None = None) -> Check:
     """Read the study back (without writing) and count every way the faults could have broken it."""
     from metaml.store import SQLStore
 
@@ -492,12 +502,14 @@ def check_store(url: str, name: str, budget_fte: float, journal: list[dict[str, 
         events = store.events(record.id)
     finally:
         store.close()
-    return check_records(trials, points, events, journal, budget_fte, paused)
+    return check_records(trials, points, events, journal, budget_fte, paused, faulted)
 
 
 def check_records(trials: list[Any], points: list[Any], events: list[Any], journal: list[dict[str, Any]],
-                  budget_fte: float, paused: tuple[list[dict[str, Any]], float] = ([], 0.0)) -> Check:
-    """The checks of ``check_store`` on records already read; ``paused``: the claims paused, and for how long."""
+                  budget_fte: float, paused: tuple[list[dict[str, Any]], float] = ([], 0.0),
+                  faulted: set[int] | None = None) -> Check:
+    """The checks of ``check_store`` on records already read; ``paused``: the claims paused, and for how long;
+    ``faulted``: the pids the faults hit (without it, claims ended in a live worker's name are not counted)."""
     c = Check(trials=len(trials), statuses=dict(Counter(t.status.value for t in trials)))
     c.cost_fte = sum(t.cost_fte for t in trials)
     c.overshoot_fte = max(0.0, c.cost_fte - budget_fte)
@@ -509,6 +521,8 @@ def check_records(trials: list[Any], points: list[Any], events: list[Any], journ
     _check_curve(c, trials, points, ends, journal)
     _check_journal(c, ends, journal)
     _check_holders(c, trials, events, journal)
+    if faulted is not None:
+        _check_unfaulted(c, events, faulted)
     c.stale_claims = sum(1 for e in events if e.kind == "lost" and "no heartbeat" in e.message)
     held, pause_s = paused
     c.paused_claims_ended = sum(1 for p in held if p["at"] <= ends.get(p["trial"], {}).get(p["attempt"], 0.0)
@@ -599,6 +613,23 @@ def _check_holders(c: Check, trials: list[Any], events: list[Any], journal: list
             c.revoked_in_another_name += 1
             c.note(f"trial {e.trial_number}: claim {claim[e.trial_number]}, held by pid {sorted(held)}, "
                    f"ended as worker {named}'s: {e.message}")
+
+
+def _check_unfaulted(c: Check, events: list[Any], faulted: set[int]) -> None:
+    """A claim ended in the name of a worker of this machine that no fault hit: it was alive, and late.
+
+    Not a fencing failure (that worker is refused at its next write), but a claim ended by
+    supervision without an injected cause; with a short ``stale_after`` on busy cores it happens.
+    """
+    host = socket.gethostname()
+    for e in events:
+        if e.trial_number is None or e.kind not in ("requeued", "lost"):
+            continue
+        who, _, pid = (e.data.get("worker") or _named_worker(e.message) or "").rpartition(":")
+        if who == host and pid.isdigit() and int(pid) not in faulted:
+            c.ended_unfaulted += 1
+            c.note(f"trial {e.trial_number}: claim ended in the name of worker {who}:{pid}, which no fault hit: "
+                   f"{e.message}")
 
 
 def _named_worker(message: str) -> str | None:
@@ -715,7 +746,8 @@ def run_study(backend: str, url: str, folder: Path, index: int, quota: Quota, rn
     needs_rerun = not (ended_by_itself and last and last[-1]["rc"] == 0)
     finished = _rerun(fleet) if needs_rerun else True
     lines = sum(p.read_text(errors="replace").count("lost its claim") for p in folder.glob("*.log"))
-    check = check_store(url, name, settings.budget_fte, read_journal(journal), (faults.paused_trials, settings.pause_s))
+    check = check_store(url, name, settings.budget_fte, read_journal(journal), (faults.paused_trials, settings.pause_s),
+                        fleet.faulted)
     optimizer = "hyperband" if index % 2 == 0 else "asha"
     return StudyResult(backend, name, optimizer, faults, check, ended_by_itself, int(needs_rerun), finished,
                        orphans, lines, fleet.exits, time.time() - began)
@@ -783,7 +815,7 @@ def _one_line(r: StudyResult) -> str:
 #: The figures that must be zero, as the summary names them.
 ZEROS = ("trials_missing", "trials_duplicated", "trials_unfinished", "fenced_results_accepted",
          "fenced_points_accepted", "fenced_checkpoints", "refused_but_recorded", "duplicate_points",
-         "unpaid_trials", "unfinished_studies", "orphans", "claims_unaccounted")
+         "unpaid_trials", "unfinished_studies", "orphans", "claims_unaccounted", "revoked_in_another_name")
 
 
 def summarize(backend: str, results: list[StudyResult], budget_fte: float) -> dict[str, Any]:
@@ -819,6 +851,7 @@ def summarize(backend: str, results: list[StudyResult], budget_fte: float) -> di
         "refused_but_recorded": sum(x.refused_but_recorded for x in c),
         "claims_unaccounted": sum(x.claims_unaccounted for x in c),
         "revoked_in_another_name": sum(x.revoked_in_another_name for x in c),
+        "ended_unfaulted": sum(x.ended_unfaulted for x in c),
         "duplicate_points": sum(x.duplicate_points for x in c),
         "overshoot_fte": max((x.overshoot_fte for x in c), default=0.0),
         "budget_fte": budget_fte,
@@ -846,7 +879,7 @@ def table(summaries: list[dict[str, Any]]) -> Any:
 
     rows = [
         ("studies (reruns; ended by themselves)", lambda s: f"{s['studies']} ({s['reruns']}; {s['ended_by_itself']})"),
-        ("trials (completed / pruned / failed / lost)", lambda s: "{} ({} / {} / {} / {})".format(
+        ("trials (completed / pruned / failed / lost at the retry limit)", lambda s: "{} ({} / {} / {} / {})".format(
             s["trials"], *(s["statuses"].get(k, 0) for k in ("completed", "pruned", "failed", "lost")))),
         ("curve points; claims", lambda s: f"{s['curve_points']}; {s['claims']}"),
         ("kill -9 of workers (holding a trial)", lambda s: f"{s['worker_kills']} ({s['busy_worker_kills']})"),
@@ -856,12 +889,13 @@ def table(summaries: list[dict[str, Any]]) -> Any:
         ("claims ended by a stale heartbeat", lambda s: str(s["stale_claims"])),
         ("runs stopped by ClaimLostError (log lines)", lambda s: f"{s['claim_lost_stops']} ({s['claim_lost_lines']})"),
         ("trials whose function returned twice", lambda s: str(s["ran_twice"])),
-        ("trials lost / duplicated / unfinished", lambda s: f"{s['trials_missing']} / {s['trials_duplicated']} / "
+        ("trials missing / duplicated / unfinished", lambda s: f"{s['trials_missing']} / {s['trials_duplicated']} / "
                                                             f"{s['trials_unfinished']}"),
         ("fenced results / points / checkpoints accepted", lambda s: f"{s['fenced_results_accepted']} / "
                                                                      f"{s['fenced_points_accepted']} / {s['fenced_checkpoints']}"),
         ("claims without a recorded end", lambda s: str(s["claims_unaccounted"])),
         ("claims ended in a dead worker's name, held by another", lambda s: str(s["revoked_in_another_name"])),
+        ("claims ended in the name of a worker no fault hit", lambda s: str(s["ended_unfaulted"])),
         ("duplicate curve points", lambda s: str(s["duplicate_points"])),
         ("budget overshoot (FTE, worst study)", lambda s: f"{s['overshoot_fte']:.2g}"),
         ("trials with unpaid epochs", lambda s: str(s["unpaid_trials"])),
@@ -911,7 +945,8 @@ def main(argv: list[str] | None = None) -> int:
     for backend, bad in failed.items():
         console.print(f"{backend}: targets missed: {', '.join(bad)}", style="red", markup=False)
     if args.out is not None:
-        args.out.write_text(json.dumps({"settings": asdict(settings), "command": " ".join(sys.argv),
+        command = " ".join(["python -m benchmarks.chaos", *(sys.argv[1:] if argv is None else argv)])
+        args.out.write_text(json.dumps({"settings": asdict(settings), "command": command,
                                         "backends": summaries}, indent=2) + "\n")
     return 1 if failed else 0
 
