@@ -32,7 +32,7 @@ from typing import Any
 from metaml import Study
 from metaml.budget import Budget
 from metaml.final_evaluation import evaluate_front, score_trials
-from metaml.pipelines.baseline import DEFAULT_TRIAL_KEY, enqueue_default
+from metaml.pipelines.baseline import enqueue_default
 from metaml.store import TrialRecord, TrialStatus
 from metaml.studyfile import StudyFile, load_study_file
 
@@ -53,7 +53,7 @@ def tuned_study(spec: StudyFile, store: Path, fte: float, workers: int | None) -
 
 def default_trial(study: Study) -> TrialRecord:
     """The study's run of the pipeline's default configuration (its first trial)."""
-    info = study.store.get_study(study.name).info.get(DEFAULT_TRIAL_KEY)
+    info = study.metadata.default_trial
     if not info:
         raise RuntimeError(f"{study.name}: the default configuration was not run first")
     return study.store.trial(study.id, int(info["number"]))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from metaml._version import __version__
 from metaml.budget import Budget
 from metaml.core.records import Proposal, TrialRecord, TrialStatus
 from metaml.errors import (

@@ -18,21 +18,55 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
+from metaml.core.metadata import StudyMetadata
 from metaml.core.records import Event, TrialRecord
+from metaml.core.trial_context import RunSettings
 from metaml.errors import MetamlError
-from metaml.study import Study
+from metaml.store.base import Store
 
 log = logging.getLogger(__name__)
 
 #: Event kinds: one per scored trial (data: the test metrics), one per trial that could not be scored.
 EVENT = "test_evaluation"
 FAILED_EVENT = "test_evaluation_failed"
-#: Study-info key: the front last evaluated, when, and the outcome in words.
-INFO_KEY = "test_evaluation"
 #: What the report calls the section, so that no one reads it as what the search optimized.
 TITLE = "test set (computed once, after the search)"
+
+
+class EvaluatedStudy(Protocol):
+    """What the final evaluation needs of a study (``metaml.Study`` is one; this module sits below it)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def uid(self) -> str | None: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def full_fidelity(self) -> float | None: ...
+
+    @property
+    def metadata(self) -> StudyMetadata: ...
+
+    def update_metadata(self, **changes: Any) -> None: ...
+
+    def trial_directory(self, number: int) -> Path: ...
+
+    def pareto_front(self) -> list[TrialRecord]: ...
+
+    def front_note(self) -> str | None: ...
+
+    def log_event(
+        self, kind: str, message: str, trial: int | None = None, data: Mapping[str, Any] | None = None
+    ) -> None: ...
+
+    def events(self, kinds: Sequence[str] | None = None) -> list[Event]: ...
 
 
 @dataclass(frozen=True)
@@ -71,15 +105,18 @@ class FinalEvaluation:
         }
 
 
-def evaluate_front(study: Study, function: str | Callable[..., Any] | None = None) -> FinalEvaluation:
+def evaluate_front(
+    study: EvaluatedStudy, function: str | Callable[..., Any] | None = None, *, run_settings: RunSettings | None = None
+) -> FinalEvaluation:
     """Score each Pareto-front trial not yet scored on the test split; store and return the front's test metrics.
 
     ``function`` is the study's training function (``module:function`` or the callable);
-    by default the one ``metaml run`` recorded in the study's info.
+    by default the one ``metaml run`` recorded in the study's info. ``run_settings`` (device,
+    threads) default to the execution settings ``metaml run`` recorded.
     """
     from metaml.pipelines.baseline import builtin_pipeline
 
-    function = function if function is not None else _info(study).get("function")
+    function = function if function is not None else study.metadata.function
     front = sorted(study.pareto_front(), key=lambda t: t.number)
     spec = builtin_pipeline(function)
     if spec is None or spec.evaluate is None:
@@ -87,7 +124,7 @@ def evaluate_front(study: Study, function: str | Callable[..., Any] | None = Non
     if not front:
         note = study.front_note() or "the front is empty"
         return _finish(study, FinalEvaluation("no_front", f"no Pareto front to evaluate: {note}"), function)
-    stored, errors, computed = _score_missing(study, spec.evaluate, front)
+    stored, errors, computed = _score_missing(study, spec.evaluate, front, run_settings)
     numbers = _numbers(front)
     results = {n: stored[n] for n in numbers if n in stored}
     status = "evaluated" if not errors else "partial"
@@ -97,7 +134,11 @@ def evaluate_front(study: Study, function: str | Callable[..., Any] | None = Non
 
 
 def score_trials(
-    study: Study, trials: Sequence[TrialRecord], function: str | Callable[..., Any] | None = None
+    study: EvaluatedStudy,
+    trials: Sequence[TrialRecord],
+    function: str | Callable[..., Any] | None = None,
+    *,
+    run_settings: RunSettings | None = None,
 ) -> dict[int, dict[str, float]]:
     """Test metrics of the given finished trials (e.g. the default, for a benchmark), each scored at most once.
 
@@ -106,50 +147,54 @@ def score_trials(
     """
     from metaml.pipelines.baseline import builtin_pipeline
 
-    spec = builtin_pipeline(function if function is not None else _info(study).get("function"))
+    spec = builtin_pipeline(function if function is not None else study.metadata.function)
     if spec is None or spec.evaluate is None:
         return {}
-    stored, _, _ = _score_missing(study, spec.evaluate, trials)
+    stored, _, _ = _score_missing(study, spec.evaluate, trials, run_settings)
     return {t.number: stored[t.number] for t in trials if t.number in stored}
 
 
 def _score_missing(
-    study: Study, evaluate: Callable[..., dict[str, float]], trials: Sequence[TrialRecord]
+    study: EvaluatedStudy,
+    evaluate: Callable[..., dict[str, float]],
+    trials: Sequence[TrialRecord],
+    run_settings: RunSettings | None = None,
 ) -> tuple[dict[int, dict[str, float]], dict[int, str], list[int]]:
     """(every stored result, errors by trial, trials scored now): score the trials with no stored result."""
     stored = stored_results(study)
     failures = _stored_failures(study)
+    run_settings = run_settings if run_settings is not None else recorded_run_settings(study)
     computed: list[int] = []
     errors: dict[int, str] = {}
     for trial in trials:
         if trial.number in stored:
             continue  # scored once already: the test split is used once per model
         try:
-            metrics = _score(study, evaluate, trial)
+            metrics = _score(study, evaluate, trial, run_settings)
         except Exception as exc:  # a damaged checkpoint, a changed pipeline, memory: one trial, not the study
             why = str(exc) if isinstance(exc, MetamlError) else f"{type(exc).__name__}: {exc}"
             errors[trial.number] = why
             if failures.get(trial.number) != why:
-                study.store.add_event(study.id, FAILED_EVENT, why, trial.number)
+                study.log_event(FAILED_EVENT, why, trial.number)
             log.warning("test evaluation of trial %s: %s", trial.number, why)
             continue
         stored[trial.number] = metrics
         computed.append(trial.number)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        study.store.add_event(study.id, EVENT, f"trial {trial.number} on the test split: {shown}", trial.number,
+        study.log_event(EVENT, f"trial {trial.number} on the test split: {shown}", trial.number,
                               {"metrics": metrics, "fidelity": trial.fidelity})  # fmt: skip
     return stored, errors, computed
 
 
-def stored_evaluation(study: Study, front: Sequence[TrialRecord] | None = None) -> FinalEvaluation:
+def stored_evaluation(study: EvaluatedStudy, front: Sequence[TrialRecord] | None = None) -> FinalEvaluation:
     """What the store holds for the current front (computes nothing: for reports and ``metaml pareto``)."""
     numbers = _numbers(front if front is not None else study.pareto_front())
-    study_info = _info(study)
-    info = study_info.get(INFO_KEY) or {}
+    metadata = study.metadata
+    info = metadata.test_evaluation or {}
     if info.get("status") == "not_builtin":
         return FinalEvaluation("not_builtin", str(info.get("message")), numbers)
-    if study_info.get("function") and not str(study_info["function"]).startswith("metaml.pipelines."):
-        return FinalEvaluation("not_builtin", _not_builtin(study_info["function"]), numbers)
+    if metadata.function and not metadata.function.startswith("metaml.pipelines."):
+        return FinalEvaluation("not_builtin", _not_builtin(metadata.function), numbers)
     stored, failures = stored_results(study), _stored_failures(study)
     results = {n: stored[n] for n in numbers if n in stored}
     errors = {n: failures[n] for n in numbers if n not in stored and n in failures}
@@ -168,36 +213,44 @@ def stored_evaluation(study: Study, front: Sequence[TrialRecord] | None = None) 
                            numbers, results, errors, evaluated_at=when)  # fmt: skip
 
 
-def stored_results(study: Study) -> dict[int, dict[str, float]]:
+def stored_results(study: EvaluatedStudy) -> dict[int, dict[str, float]]:
     """The test metrics of every trial ever scored, by trial number (from the store's events)."""
     return {e.trial_number: dict(e.data.get("metrics") or {}) for e in _events(study, EVENT)
             if e.trial_number is not None}  # fmt: skip
 
 
-def _stored_failures(study: Study) -> dict[int, str]:
+def _stored_failures(study: EvaluatedStudy) -> dict[int, str]:
     return {e.trial_number: e.message for e in _events(study, FAILED_EVENT) if e.trial_number is not None}
 
 
-def _events(study: Study, kind: str) -> list[Event]:
-    return study.store.events(study.id, [kind])
+def _events(study: EvaluatedStudy, kind: str) -> list[Event]:
+    return study.events([kind])
 
 
-def _score(study: Study, evaluate: Callable[..., dict[str, float]], trial: TrialRecord) -> dict[str, float]:
-    from metaml.pipelines.evaluation import CheckpointTrial
+def recorded_run_settings(study: EvaluatedStudy) -> RunSettings:
+    """The device and threads of the execution settings ``metaml run`` recorded (none set: the space's)."""
+    execution: Mapping[str, Any] = study.metadata.execution or {}
+    return RunSettings(device=execution.get("device"), threads=execution.get("threads"))
 
-    full = study.space.fidelity
+
+def _score(
+    study: EvaluatedStudy, evaluate: Callable[..., dict[str, float]], trial: TrialRecord, run_settings: RunSettings
+) -> dict[str, float]:
+    from metaml.pipelines.evaluation import CheckpointTrial  # late: it imports torch
+
     stand_in = CheckpointTrial(trial.number, study.trial_directory(trial.number), trial.fidelity,
-                               None if full is None else full.upper, study.uid)  # fmt: skip
+                               study.full_fidelity, study.uid, config=trial.config,
+                               run_settings=run_settings)  # fmt: skip
     stand_in.require_checkpoint()  # say so before paying for loading the data
     return {k: float(v) for k, v in evaluate(dict(trial.config), stand_in).items()}
 
 
-def _finish(study: Study, result: FinalEvaluation, function: Any) -> FinalEvaluation:
+def _finish(study: EvaluatedStudy, result: FinalEvaluation, function: Any) -> FinalEvaluation:
     now = time.time()
-    study.store.update_study_info(study.id, {INFO_KEY: {
+    study.update_metadata(test_evaluation={
         "status": result.status, "message": result.message, "front": list(result.front),
         "function": _function_name(function), "evaluated_at": now,
-    }})  # fmt: skip
+    })  # fmt: skip
     return replace(result, evaluated_at=now)
 
 
@@ -215,6 +268,3 @@ def _not_builtin(function: Any) -> str:
 def _numbers(front: Sequence[TrialRecord]) -> tuple[int, ...]:
     return tuple(sorted(t.number for t in front))
 
-
-def _info(study: Study) -> Mapping[str, Any]:
-    return study.store.get_study(study.name).info

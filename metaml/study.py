@@ -16,26 +16,39 @@ from typing import Any
 
 import numpy as np
 
+from metaml._version import __version__
 from metaml.budget import Budget, parse_budget
+from metaml.core.metadata import StudyMetadata
 from metaml.core.view import StudyView
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError, TrialError
-from metaml.execution.local import FunctionRef
+from metaml.execution.dispatch import execute
+from metaml.execution.functions import FunctionRef
+from metaml.execution.outcome import run_outcome
 from metaml.execution.settings import ExecutionSettings
+from metaml.execution.signals import parent_alive
+from metaml.execution.worker import worker_id
+from metaml.final_evaluation import evaluate_front
 from metaml.objectives import (
     Objective,
     Reference,
-    best_row,
     check_metrics,
-    hypervolume,
-    hypervolume_reference,
-    nondominated,
     parse_objectives,
-    to_loss_matrix,
 )
 from metaml.optimizers import Optimizer, make_optimizer
+from metaml.results import StudyResults, is_feasible
 from metaml.space import Space
 from metaml.spending import admit, budget_left, consecutive_failures
-from metaml.store import Changes, Proposal, SQLStore, StudyRecord, TrialRecord, TrialStatus, open_store
+from metaml.store import (
+    Changes,
+    Event,
+    Observation,
+    Proposal,
+    SQLStore,
+    StudyRecord,
+    TrialRecord,
+    TrialStatus,
+    open_store,
+)
 from metaml.trial import Trial
 
 log = logging.getLogger(__name__)
@@ -54,11 +67,6 @@ def default_store(name: str) -> Path:
     return Path("runs") / name / "study.db"
 
 
-def worker_id() -> str:
-    """This process's name in the store: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 class Study:
     """A search over one space against one or more objectives, backed by a store."""
 
@@ -72,11 +80,11 @@ class Study:
         self.seed = record.seed
         #: This study's identity: written into every checkpoint and checked on restore, so that
         #: a study never loads another's weights (None for studies made before identities).
-        self.uid: str | None = record.info.get("uid")
+        self.uid: str | None = record.metadata.uid
         self.optimizer: Optimizer = make_optimizer(
             {"name": record.optimizer, **record.optimizer_settings}, self.space, self.objectives, self.seed
         )
-        self.artifacts = Path(record.info.get("artifacts") or default_store(record.name).parent / "artifacts")
+        self.artifacts = Path(record.metadata.artifacts or default_store(record.name).parent / "artifacts")
         self._view = StudyView()
         #: Whether this call of ``Study.create`` made the study (False when it was loaded): of
         #: several processes starting the same new study, exactly one has True.
@@ -106,6 +114,10 @@ class Study:
             raise MetamlError(
                 f"a study needs a non-empty name that is one folder name (no '/', '\\', '..' alone, or NUL), got {name!r}"
             )
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
+            # numpy's generators take seeds in [0, 2**63): a bad one would fail at the first decision
+            raise MetamlError(f"a study's seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
+        seed = int(seed)
         space = space if isinstance(space, Space) else Space(space) if _is_parameters(space) else Space.from_dict(space)
         objs = parse_objectives(objectives)
         db = open_store(store if store is not None else default_store(name))
@@ -132,8 +144,9 @@ class Study:
                 opt_name,
                 settings,
                 seed,
-                {**_creation_info(), "artifacts": str(Path(artifacts).resolve()), **dict(info or {}),
-                 "uid": uuid.uuid4().hex},
+                # the caller's own keys are kept beside the typed fields (StudyMetadata.extra)
+                StudyMetadata.from_info({**_creation_info(), "artifacts": str(Path(artifacts).resolve()),
+                                         **dict(info or {}), "uid": uuid.uuid4().hex}).to_info(),
             )
         except StoreError as exc:
             if (found := existing()) is None:  # another process may have created it a moment ago
@@ -229,8 +242,8 @@ class Study:
     def enqueue(self, config: Mapping[str, Any], fidelity: float | None = None, reason: str = "") -> TrialRecord:
         """Queue a configuration of the user's own (e.g. the default one); it runs before new proposals."""
         checked = self.space.validate(config)
-        if fidelity is None and self.space.fidelity is not None:
-            fidelity = self.space.fidelity.upper
+        if fidelity is None:
+            fidelity = self.full_fidelity
         return self.store.enqueue(self.id, Proposal(checked, fidelity, None, reason or "enqueued by the user"))
 
     def tell(
@@ -275,9 +288,19 @@ class Study:
         return record
 
     @property
+    def full_fidelity(self) -> float | None:
+        """The fidelity of one full run, the study's one: the top of the optimizer's ladder.
+
+        With ``Fidelity(1, 27)`` and ``hyperband`` ``max_fidelity: 9`` it is 9: trials build their
+        schedules on it, the front is made of runs that reach it, and one run to it costs one
+        FTE. None when the space has no fidelity.
+        """
+        return self.optimizer.full_fidelity
+
+    @property
     def fte_per_step(self) -> float | None:
         """What one step of training costs in FTE (None without a fidelity: every run is one FTE)."""
-        full = self.optimizer.full_fidelity
+        full = self.full_fidelity
         return None if full is None else 1.0 / float(full)
 
     def requeue(self, trial: Trial | int, reason: str, *, count_retry: bool = False) -> bool:
@@ -289,7 +312,7 @@ class Study:
         )
 
     def _cost(self, start: float, end: float, status: TrialStatus) -> float:
-        full = self.optimizer.full_fidelity
+        full = self.full_fidelity
         if full is None:
             # without a fidelity every run is a full run, unless it failed before reporting anything
             return 0.0 if status is TrialStatus.FAILED and end <= start else 1.0
@@ -319,13 +342,9 @@ class Study:
         ``settings``) runs them in N spawned processes, which needs ``fn`` defined at the top
         level of a module.
         """
-        from metaml.execution.dispatch import execute
-
         chosen = settings if isinstance(settings, ExecutionSettings) else ExecutionSettings.from_dict(settings)
         if workers is not None:
             chosen = chosen.with_overrides(workers=workers)
-        from metaml.execution.outcome import run_outcome
-
         started = time.time()
         chosen_budget = parse_budget(budget)
         done = execute(self, fn, chosen_budget, chosen, on_trial=on_trial)
@@ -350,7 +369,8 @@ class Study:
         for t in self.store.trials(self.id, [TrialStatus.RUNNING]):
             if timeout is not None and t.started_at is not None and now - t.started_at > timeout:
                 message = f"timed out: ran for more than {timeout:g} s (failed by {worker_id()}; its worker is fenced off)"
-                if self.store.finish(self.id, t.number, TrialStatus.FAILED, error=message, fte_per_step=self.fte_per_step):
+                if self.store.finish(self.id, t.number, TrialStatus.FAILED, error=message, fte_per_step=self.fte_per_step,
+                                     attempt=t.attempt):
                     touched.append(t.number)
                 continue
             # A worker on this machine whose process is gone needs no heartbeat to be known dead.
@@ -365,6 +385,8 @@ class Study:
 
         Each is charged for the steps its run reported; the reason names how the worker ended
         (the signal or exit code), so a segfault is on the record, not only a missing heartbeat.
+        Only the claim that was seen is ended: ``running`` may be a moment old, and a trial
+        requeued meanwhile by another supervisor and claimed by a live worker stays its.
         """
         touched = []
         held = running if running is not None else self.store.trials(self.id, [TrialStatus.RUNNING])
@@ -373,15 +395,45 @@ class Study:
                 continue
             if t.retries >= max_retries:
                 error = f"lost: its worker {worker} {how}, {t.retries + 1} times; retry limit {max_retries} reached"
-                done = self.store.finish(self.id, t.number, TrialStatus.LOST, error=error, fte_per_step=self.fte_per_step)
+                done = self.store.finish(
+                    self.id, t.number, TrialStatus.LOST, error=error, fte_per_step=self.fte_per_step, attempt=t.attempt
+                )
             else:
                 reason = f"lost: its worker {worker} {how}; returned to the queue (retry {t.retries + 1} of {max_retries})"
-                done = self.store.requeue(self.id, t.number, reason, count_retry=True, fte_per_step=self.fte_per_step)
+                done = self.store.requeue(
+                    self.id, t.number, reason, count_retry=True, fte_per_step=self.fte_per_step, attempt=t.attempt
+                )
             if done:
                 touched.append(t.number)
         return touched
 
     # ----------------------------------------------------------------- results
+    @property
+    def metadata(self) -> StudyMetadata:
+        """What the study records about itself (identity, provenance, what a worker needs), read now."""
+        return self.store.get_study(self.name).metadata
+
+    def update_metadata(self, **changes: Any) -> None:
+        """Record ``changes`` to the study's metadata (``StudyMetadata`` fields; an unknown one is refused)."""
+        self.store.update_study_info(self.id, StudyMetadata.encode(**changes))
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL with any password masked: what outputs may show."""
+        return self.store.safe_url
+
+    def log_event(self, kind: str, message: str, trial: int | None = None, data: Mapping[str, Any] | None = None) -> None:
+        """Add an entry to the study's decision log (``metaml log``, the report's audit trail)."""
+        self.store.add_event(self.id, kind, message, trial, dict(data or {}))
+
+    def events(self, kinds: Sequence[str] | None = None) -> list[Event]:
+        """The decision log, oldest first (of the given kinds only, when given)."""
+        return self.store.events(self.id, None if kinds is None else list(kinds))
+
+    def observations(self) -> list[Observation]:
+        """Every learning-curve point of every trial, in the order they were reported."""
+        return self.store.observations(self.id)
+
     def trials(self, statuses: Sequence[TrialStatus | str] | None = None) -> list[TrialRecord]:
         """Every trial (or those with the given statuses), ordered by number."""
         wanted = None if statuses is None else [TrialStatus(s) for s in statuses]
@@ -389,7 +441,7 @@ class Study:
 
     def cost_fte(self) -> float:
         """Total cost so far in full-training equivalents."""
-        return float(sum(t.cost_fte for t in self.store.trials(self.id)))
+        return self.results().cost_fte
 
     @property
     def artifacts_directory(self) -> Path:
@@ -405,32 +457,21 @@ class Study:
         """Where trial ``number`` keeps its checkpoint; studies sharing an artifacts folder never collide."""
         return self.artifacts_directory / f"trial-{number:05d}"
 
-    def _final(self, trials: Sequence[TrialRecord] | None = None) -> list[TrialRecord]:
-        """Completed trials at full fidelity that report every objective (of ``trials``, else of the store)."""
-        full = self.optimizer.full_fidelity
-        out = []
-        for t in self.store.trials(self.id, [TrialStatus.COMPLETED]) if trials is None else trials:
-            if t.status is not TrialStatus.COMPLETED:
-                continue
-            if full is not None and (t.fidelity is None or t.fidelity < full):
-                continue
-            if t.metrics and all(o.name in t.metrics and t.metrics[o.name] is not None for o in self.objectives):
-                out.append(t)
-        return out
+    def results(self, trials: Sequence[TrialRecord] | None = None) -> StudyResults:
+        """What the study's trials (or ``trials``) add up to: front, best, cost, hypervolume (``metaml.results``).
+
+        Read from this process's view of the study, brought up to date by what changed.
+        """
+        picture = self.view().trials if trials is None else tuple(trials)
+        return StudyResults(tuple(picture), self.objectives, self.full_fidelity)
 
     def feasible(self, record: TrialRecord) -> bool:
         """Whether a trial's metrics respect every objective's limit."""
-        assert record.metrics is not None
-        return all(o.feasible(record.metrics[o.name]) for o in self.objectives)
+        return is_feasible(record, self.objectives)
 
     def pareto_front(self) -> list[TrialRecord]:
         """Non-dominated completed trials at full fidelity that respect every limit."""
-        candidates = [t for t in self._final() if self.feasible(t)]
-        if not candidates:
-            return []
-        losses = to_loss_matrix(self.objectives, [t.metrics or {} for t in candidates])
-        mask = nondominated(losses)
-        return [t for t, keep in zip(candidates, mask) if keep]
+        return self.results().front
 
     def best(self, objective: str | None = None) -> TrialRecord | None:
         """The front member best on ``objective`` (the first objective by default), or None without a front.
@@ -438,13 +479,7 @@ class Study:
         Always a member of ``pareto_front()``: trials that tie on the objective go to the one
         better on the others (in their order), then to the earlier trial.
         """
-        names = [o.name for o in self.objectives]
-        name = names[0] if objective is None else objective
-        if name not in names:
-            raise ObjectiveError(f"no objective named {objective!r}; objectives: {names}")
-        front = self.pareto_front()
-        index = best_row(to_loss_matrix(self.objectives, [t.metrics or {} for t in front]), names.index(name))
-        return None if index is None else front[index]
+        return self.results().best(objective)
 
     def reference(self, trials: Sequence[TrialRecord] | None = None) -> Reference:
         """The hypervolume reference point and how it moved, from the results in the order they finished.
@@ -454,9 +489,7 @@ class Study:
         later front member lies outside it. It is a function of the store's history, so
         the progress line, ``metaml status``, ``metaml pareto`` and the report agree.
         """
-        results = sorted((t for t in self._final(trials) if self.feasible(t)), key=lambda t: (t.ended_at or 0.0, t.number))
-        losses = to_loss_matrix(self.objectives, [t.metrics or {} for t in results])
-        return hypervolume_reference(self.objectives, losses, [t.number for t in results])
+        return self.results(trials).reference
 
     def reference_point(self) -> np.ndarray | None:
         """The hypervolume reference point (lower is better in every column); None before any result.
@@ -472,7 +505,8 @@ class Study:
         the reference moved; reading commands leave the store untouched.
         """
         ref = self.reference()
-        stored = self.store.get_study(self.name).info.get("reference_point")
+        known_point = self.metadata.reference_point
+        stored = None if known_point is None else list(known_point)
         if ref.point is None or stored == list(ref.point):
             return ref
         known = [i for i, c in enumerate(ref.changes) if stored == list(c.after)]
@@ -487,31 +521,20 @@ class Study:
             self.store.add_event(self.id, "reference_point", message, change.trial,
                                  {"before": None if change.before is None else list(change.before),
                                   "after": list(change.after), "objectives": [self.objectives[j].name for j in change.columns]})
-        self.store.update_study_info(self.id, {"reference_point": list(ref.point)})
+        self.update_metadata(reference_point=tuple(ref.point))
         return ref
 
     def hypervolume(self) -> float:
         """Hypervolume of the Pareto front against ``reference_point()`` (0 without a front)."""
-        front = self.pareto_front()
-        ref = self.reference_point()
-        if not front or ref is None:
-            return 0.0
-        return hypervolume(to_loss_matrix(self.objectives, [t.metrics or {} for t in front]), ref)
+        return self.results().hypervolume
 
     def evaluate_front(self, function: Any = None) -> Any:
         """The front's test metrics, each model scored once after the search (see ``metaml.final_evaluation``)."""
-        from metaml.final_evaluation import evaluate_front
-
         return evaluate_front(self, function)
 
     def front_note(self) -> str | None:
         """Why the front is empty, in words, or None when it is not."""
-        if self.pareto_front():
-            return None
-        final = self._final()
-        if not final:
-            return "no trial has completed at full fidelity yet"
-        return f"none of the {len(final)} full-fidelity trials respects every limit yet"
+        return self.results().front_note()
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, store={self.store.safe_url!r})"
@@ -585,14 +608,10 @@ def _pid_alive(pid_text: str) -> bool:
         return True  # not a pid we can check: trust the heartbeat instead
     if pid == os.getpid():
         return True  # this process may be running it (another thread); a stale one shows in its heartbeat
-    from metaml.execution.signals import parent_alive
-
     return parent_alive(pid)  # (a zombie counts as dead: it runs nothing)
 
 
 def _creation_info() -> dict[str, Any]:
-    from metaml import __version__
-
     return {
         "metaml_version": __version__,
         "python": sys.version.split()[0],

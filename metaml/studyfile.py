@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +13,14 @@ from typing import Any
 import yaml
 
 from metaml.budget import Budget, parse_budget
+from metaml.core.trial_context import RunSettings
 from metaml.errors import MetamlError, StudyFileError, shown
-from metaml.execution.local import FunctionRef
+from metaml.execution.functions import FunctionRef, import_function
 from metaml.execution.settings import ExecutionSettings
 from metaml.objectives import Objective, parse_objectives
 from metaml.optimizers import make_optimizer
 from metaml.safe_yaml import read_yaml
-from metaml.space import Space
+from metaml.space import Constant, Space
 
 #: The largest seed: numpy's and torch's generators take 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
@@ -38,8 +37,13 @@ FIELDS: dict[str, str] = {
     "seed": "the study's seed",
     "artifacts": "where trial checkpoints are kept",
     "description": "free text for the report",
-    "execution": "workers, executor, timeout, memory_mb, retries, heartbeat, stale_after, cpus, gpus",
+    "execution": (
+        "workers, executor, timeout, memory_mb, retries, heartbeat, stale_after, cpus, gpus, device, threads, "
+        "ray_address, max_failures, fail_fast"
+    ),
 }
+#: Run settings (how a trial trains here, not what): under ``execution:``, no longer in the space.
+RUN_SETTINGS = tuple(RunSettings.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class StudyFile:
     description: str = ""
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    #: What the file still does the old way, with what to write instead (``metaml run`` shows them).
+    deprecations: tuple[str, ...] = ()
 
     def resolve_store(self, cli_store: str | None = None) -> str:
         """The store to use: command line, then METAML_STORE, then the file, then runs/<name>/study.db.
@@ -186,37 +192,37 @@ def load_study_file(path: str | Path) -> StudyFile:
         description=str(data.get("description", "")),
         execution=execution,
         lines=lines,
+        deprecations=_run_settings_in_space(path, lines, function, space, execution),
     )
 
 
-def import_function(spec: str, base_dir: Path | None = None, where: str = "") -> Callable[..., Mapping[str, Any]]:
-    """Import ``module:function``, looking in ``base_dir`` (the YAML's folder) and the working folder."""
-    module_name, _, func_name = spec.partition(":")
-    prefix = f"{where}: " if where else ""
-    if not module_name or not func_name:
-        raise StudyFileError(f"{prefix}write the function as module:function, got {spec!r}")
-    search = [str(p) for p in (base_dir, Path.cwd()) if p is not None]
-    for entry in reversed(search):
-        if entry not in sys.path:
-            sys.path.insert(0, entry)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise StudyFileError(
-                f"{prefix}cannot import the module {module_name!r} (looked in {', '.join(search)} and the "
-                "installed packages): check the name, or run from the folder that holds it"
-            ) from None
-        raise StudyFileError(f"{prefix}importing {module_name!r} failed: {exc}") from None
-    except Exception as exc:
-        raise StudyFileError(f"{prefix}importing {module_name!r} raised {type(exc).__name__}: {exc}") from None
-    fn = getattr(module, func_name, None)
-    if fn is None or not callable(fn):
-        public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-        raise StudyFileError(
-            f"{prefix}the module {module_name!r} has no function {func_name!r} (it has: {', '.join(public) or 'none'})"
+def _run_settings_in_space(
+    path: Path, lines: Mapping[str, int], function: str, space: Space, execution: ExecutionSettings
+) -> tuple[str, ...]:
+    """A note for each run setting (device, threads) a built-in pipeline's space still holds as a constant.
+
+    They still work (a built-in pipeline reads them while ``execution:`` leaves them unset), so
+    an older file runs and resumes as before; but as part of the space, changing one on resume
+    makes it "a different space".
+    """
+    if not function.startswith("metaml.pipelines."):
+        return ()  # a user's function reads its own constants: they are its business
+    notes = []
+    for name in RUN_SETTINGS:
+        param = space.parameters.get(name)
+        if not isinstance(param, Constant):
+            continue
+        line = _line_for(lines, f"space.{name}")
+        where = f"{path}:{line}" if line else str(path)
+        chosen = getattr(execution, name)
+        now = (f"execution.{name} ({chosen!r}) overrides it" if chosen is not None
+               else f"it applies while execution.{name} is unset")  # fmt: skip
+        notes.append(
+            f"{where}: field 'space.{name}': {name} is a run setting, not something to search; in the space, "
+            f"changing it on resume counts as a different space. Write it under execution: ({name}: "
+            f"{param.value!r}) for a new study; a study already started keeps it in its space, and {now}"
         )
-    return fn  # type: ignore[no-any-return]
+    return tuple(notes)
 
 
 #: Plain scalars that YAML 1.1 (PyYAML) reads as booleans but YAML 1.2 and most readers as words.

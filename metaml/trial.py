@@ -1,22 +1,63 @@
-"""The trial context handed to the user's function: config, fidelity, reporting, checkpoints."""
+"""The trial context handed to the user's function: config, fidelity, reporting, checkpoints.
+
+``Trial`` is the study's implementation of ``metaml.core.trial_context.TrialContext``. It
+reaches its study only through ``TrialHost`` (what a trial reads and writes), which
+``metaml.Study`` satisfies: this module sits below the study (tests/test_layers.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from metaml.checkpoint import CHECKPOINT_FILE, CheckpointOwner, load_checkpoint, save_checkpoint
 from metaml.core.records import TrialRecord
+from metaml.core.trial_context import RunSettings
+from metaml.core.view import StudyView
 from metaml.errors import ClaimLostError, TrialError
+from metaml.objectives import Objective
 from metaml.spending import EPSILON_FTE, committed_fte, planned_cost
+from metaml.store.base import Store
 
 if TYPE_CHECKING:
     from metaml.budget import Budget
-    from metaml.study import Study
 
 log = logging.getLogger(__name__)
+
+
+class TrialHost(Protocol):
+    """What a trial needs of its study: the store it writes through, its identity, and its decisions."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def uid(self) -> str | None: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def objectives(self) -> Sequence[Objective]: ...
+
+    @property
+    def full_fidelity(self) -> float | None: ...
+
+    @property
+    def fte_per_step(self) -> float | None: ...
+
+    def view(self) -> StudyView: ...
+
+    def should_stop(self, trial: Trial) -> str | None: ...
+
+    def trial_directory(self, number: int) -> Path: ...
+
+    def log_event(
+        self, kind: str, message: str, trial: int | None = None, data: Mapping[str, Any] | None = None
+    ) -> None: ...
 
 
 class Trial:
@@ -27,7 +68,7 @@ class Trial:
     the step it reached, so that only the missing steps are trained (and charged).
     """
 
-    def __init__(self, study: Study, record: TrialRecord, budget: Budget | None = None) -> None:
+    def __init__(self, study: TrialHost, record: TrialRecord, budget: Budget | None = None) -> None:
         self.study = study
         self.record = record
         #: The budget this run was admitted under: a run that trains past its plan is cut at it.
@@ -35,9 +76,10 @@ class Trial:
         self.number = record.number
         self.config: dict[str, Any] = dict(record.config)
         self.fidelity = _as_step(record.fidelity)
-        full = study.space.fidelity
-        #: The fidelity of one full run: define schedules on it, so that a fidelity is a prefix.
-        self.max_fidelity = None if full is None else _as_step(full.upper)
+        full = study.full_fidelity
+        #: The fidelity of one full run (the study's one, ``Study.full_fidelity``): define schedules on
+        #: it, so that a fidelity is a prefix of the full run.
+        self.max_fidelity = None if full is None else _as_step(full)
         self.continue_from = record.continue_from
         self.start_step: float = 0.0
         self.last_step: float | None = None
@@ -48,12 +90,20 @@ class Trial:
         #: Set when the store refused a write or a heartbeat: the next write raises ClaimLostError.
         self.claim_lost = False
         self._restored = False
+        #: How this run trains on this machine (device, threads): set by the executor from the
+        #: study's execution settings, never part of the configuration.
+        self.run_settings = RunSettings()
 
     # ------------------------------------------------------------------ paths
     @property
     def directory(self) -> Path:
         """This trial's own folder (checkpoints, and any file the user wants to keep)."""
         return self.study.trial_directory(self.number)
+
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        """The metrics the study ranks on (its objectives' names): compute each one your function can."""
+        return tuple(o.name for o in self.study.objectives)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -81,7 +131,7 @@ class Trial:
         reason = self._over_budget() or self.study.should_stop(self)
         if reason:
             self.stop_reason = reason
-            self.study.store.add_event(self.study.id, "stopped", reason, self.number, {"step": self.last_step})
+            self.study.log_event("stopped", reason, self.number, {"step": self.last_step})
             return True
         return False
 

@@ -23,11 +23,13 @@ import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.problems.base import Problem, ProblemUnavailable, as_fidelity_array
+from metaml.core.trial_context import RunSettings
 from metaml.objectives import Objective
 from metaml.space import Categorical, Fidelity, Float, Int, Space
 
@@ -67,6 +69,7 @@ class _Run:
     curve: list[float] = field(default_factory=list)
     state: dict[str, Any] | None = None
     diverged: int | None = None  # the epoch whose loss went NaN: it and every later epoch score 1.0
+    number: int = 0  # the order in which the problem first saw the config (its trial context's number)
 
     def value(self, epochs: int) -> float | None:
         """The error after ``epochs``, None when not trained that far yet."""
@@ -75,15 +78,28 @@ class _Run:
         return self.curve[epochs - 1] if epochs <= len(self.curve) else None
 
 
-class _MemoryTrial:
-    """The part of ``metaml.Trial`` the pipeline's training loop uses, with checkpoints held in memory."""
+class MemoryTrial:
+    """A trial context (``metaml.core.trial_context.TrialContext``) whose curve and checkpoint live in memory.
 
-    directory = None  # no study folder: the pipeline writes no provenance file
+    Only the state checkpointed at the request's own fidelity is kept: it is the one a
+    longer request continues from.
+    """
 
-    def __init__(self, fidelity: int, max_fidelity: int, run: _Run) -> None:
+    #: No study folder: the pipeline writes no provenance file.
+    directory: Path | None = None
+    #: The problem's objective is val_error, which the pipeline always computes.
+    objective_names: tuple[str, ...] = ()
+
+    def __init__(
+        self, fidelity: int, max_fidelity: int, run: _Run, *, number: int = 0, config: Mapping[str, Any] | None = None
+    ) -> None:
+        self.number = number
+        self.config: Mapping[str, Any] = dict(config or {})
         self.fidelity = fidelity
         self.max_fidelity = max_fidelity
         self.run = run
+        #: The problem's config carries its own device and threads (one CPU thread).
+        self.run_settings = RunSettings()
 
     def restore(self, **objects: Any) -> int:
         if self.run.state is None:
@@ -169,7 +185,7 @@ class TabularPipeline(Problem):
         epochs = int(self.effective_fidelity(epochs))
         self.epochs_requested += epochs
         key = _key(config)
-        run = self._runs.setdefault(key, _Run())
+        run = self._runs.setdefault(key, _Run(number=len(self._runs)))
         value = run.value(epochs)
         if value is None:
             self._train(config, run, epochs)
@@ -186,7 +202,7 @@ class TabularPipeline(Problem):
         # What metaml.pipelines.tabular.train does up to scoring: the curve's val_error is the objective.
         cfg = resolve(self.pipeline_config(config))
         before = len(run.curve) if run.state is not None else 0
-        trial = _MemoryTrial(epochs, int(self.max_fidelity), run)
+        trial = MemoryTrial(epochs, int(self.max_fidelity), run, number=run.number, config=config)
         try:
             with torch_threads(cfg["threads"]):
                 train_model(cfg, trial, prepare(cfg), pick_device(cfg["device"]))

@@ -73,10 +73,8 @@ def run(
         load_if_exists=True,
     )
     # What `metaml worker` needs to join this study from another process or machine.
-    study.store.update_study_info(study.id, {
-        "function": spec.function, "function_dir": str(spec.path.parent.resolve()),
-        "budget": chosen.to_dict(), "execution": settings.to_dict(),
-    })
+    study.update_metadata(function=spec.function, function_dir=str(spec.path.parent.resolve()),
+                          budget=chosen.to_dict(), execution=settings.to_dict())
     already = len(study.trials())
     default = enqueue_default(study, spec.function) if default_first and study.created_now else None
     if not quiet:
@@ -84,7 +82,7 @@ def run(
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")
         console.print(
             f"[bold]{escape(study.name)}[/]: optimizer {escape(study.optimizer.name)}, budget {chosen.describe()}, "
-            f"executor {how}, store {escape(study.store.safe_url)}{note}",
+            f"executor {how}, store {escape(study.store_url)}{note}",
             highlight=False,
         )
         legacy = None if (store or os.environ.get("METAML_STORE")) else spec.legacy_store()
@@ -94,6 +92,8 @@ def run(
                 f"is now beside the study file. Pass --store {legacy} to go on with the study in it.",
                 style="yellow",
             ))
+        for note in spec.deprecations:
+            console.print(Text(f"deprecated: {note}", style="yellow"))
         if default is not None:
             console.print(f"trial {default.number} is the pipeline's default configuration at full fidelity "
                           "(the baseline to beat)", highlight=False)  # fmt: skip

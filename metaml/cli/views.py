@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from metaml.cli.common import (
@@ -59,11 +60,11 @@ def warn_edited_limits(s: Study, spec: StudyFile | None, applied: bool = False) 
         stored = "no limit" if e.stored is None else f"the limit {e.stored:g}"
         in_file = "no limit" if e.in_file is None else f"the limit {e.in_file:g}"
         if applied:
-            err_console.print(f"[yellow]warning:[/] objective {e.objective}: ranked with {in_file} from the study file "
+            err_console.print(f"[yellow]warning:[/] objective {escape(e.objective)}: ranked with {in_file} from the study file "
                               f"(--limits-from-file); the study stores {stored}, which stays as it is", highlight=False)
         else:
             err_console.print(
-                f"[yellow]warning:[/] objective {e.objective}: the study file sets {in_file}, but the study stores "
+                f"[yellow]warning:[/] objective {escape(e.objective)}: the study file sets {in_file}, but the study stores "
                 f"{stored}; what the study stores counts here. To rank with the file's limits, run "
                 "`metaml pareto STUDY.yaml --limits-from-file` (nothing stored changes)", highlight=False)
     return edited
@@ -114,7 +115,7 @@ def status(
     ]
     data: dict[str, Any] = {
         "study": s.name,
-        "store": s.store.safe_url,
+        "store": s.store_url,
         "optimizer": s.optimizer.name,
         "objectives": [o.to_dict() for o in s.objectives],
         "trials": counts,
@@ -131,16 +132,16 @@ def status(
     if as_json:
         emit_json(data)
         return
-    console.print(f"[bold]{s.name}[/] in {s.store.safe_url} — optimizer {s.optimizer.name}", highlight=False)
-    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "trials: none yet", highlight=False)
+    console.print(f"[bold]{escape(s.name)}[/] in {escape(s.store_url)} — optimizer {escape(s.optimizer.name)}", highlight=False)
+    console.print("trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "trials: none yet", highlight=False, markup=False)
     console.print(f"cost: {data['fte']:.2f} FTE; retried trials: {data['retried']}", highlight=False)
     if data["throughput_per_min"]:
         console.print(f"throughput: {data['throughput_per_min']:.1f} trials/min", highlight=False)
     if best is not None:
-        console.print(f"best: trial {best.number}: {fmt_metrics(best.metrics)}", highlight=False)
+        console.print(f"best: trial {best.number}: {fmt_metrics(best.metrics)}", highlight=False, markup=False)
     _print_hypervolume(data)
     for r in running_rows:
-        console.print(f"running: trial {r['number']} on {r['worker']} for {r['age_s']:.0f} s (heartbeat {r['heartbeat_age_s']:.0f} s ago)", highlight=False)
+        console.print(f"running: trial {r['number']} on {r['worker']} for {r['age_s']:.0f} s (heartbeat {r['heartbeat_age_s']:.0f} s ago)", highlight=False, markup=False)
 
 
 def _print_hypervolume(data: dict[str, Any]) -> None:
@@ -155,16 +156,17 @@ def print_front(s: Study) -> None:
     """The Pareto front as a table (or why it is empty)."""
     front = s.pareto_front()
     if not front:
-        console.print(f"[yellow]no Pareto front yet[/]: {s.front_note()}", highlight=False)
+        console.print(f"[yellow]no Pareto front yet[/]: {escape(s.front_note() or '')}", highlight=False)
         return
     names = [o.name for o in s.objectives]
-    table = Table(title=f"Pareto front of {s.name} ({len(front)} trials)")
+    table = Table(title=escape(f"Pareto front of {s.name} ({len(front)} trials)"))
     table.add_column("trial", justify="right")
     for n, o in zip(names, s.objectives):
-        table.add_column(f"{n} ({o.goal})", justify="right")
+        table.add_column(escape(f"{n} ({o.goal})"), justify="right")
     table.add_column("config")
     for t in sorted(front, key=lambda r: (r.metrics or {})[names[0]] * s.objectives[0].sign):
-        table.add_row(str(t.number), *(fmt((t.metrics or {}).get(n)) for n in names), ", ".join(f"{k}={fmt(v)}" for k, v in t.config.items()))
+        table.add_row(str(t.number), *(fmt((t.metrics or {}).get(n)) for n in names),
+                      escape(", ".join(f"{k}={fmt(v)}" for k, v in t.config.items())))
     console.print(table)
 
 
@@ -172,21 +174,21 @@ def print_test_front(s: Study, final: FinalEvaluation | None = None) -> None:
     """The front's test metrics, computed once after the search, as a table of their own (or one line why not)."""
     final = final if final is not None else stored_evaluation(s)
     if final.status in ("not_builtin", "no_front"):
-        console.print(f"[dim]{TITLE}: {final.message}[/]", highlight=False)
+        console.print(f"[dim]{TITLE}: {escape(final.message)}[/]", highlight=False)
         return
     names = final.metric_names()
     table = Table(title=f"{TITLE}: {len(final.results)} of {len(final.front)} front trials")
     table.add_column("trial", justify="right")
     for n in names:
-        table.add_column(n, justify="right")
+        table.add_column(escape(n), justify="right")
     table.add_column("note")
     for number in final.front:
         metrics = final.results.get(number)
         note = "" if metrics else final.errors.get(number, "not scored yet")
-        table.add_row(str(number), *(fmt((metrics or {}).get(n)) for n in names), note)
+        table.add_row(str(number), *(fmt((metrics or {}).get(n)) for n in names), escape(note))
     console.print(table)
     if final.status == "not_evaluated":
-        console.print(f"[yellow]{final.message}[/]", highlight=False)
+        console.print(f"[yellow]{escape(final.message)}[/]", highlight=False)
 
 
 @friendly_errors
@@ -250,11 +252,11 @@ def trials(
         writer.writerow(header)
         writer.writerows(rows)
         return
-    table = Table(title=f"{s.name}: {len(records)} trials")
+    table = Table(title=escape(f"{s.name}: {len(records)} trials"))
     for h in header[: 5 + len(metric_names)]:
-        table.add_column(h)
+        table.add_column(escape(h))
     for row in rows:
-        table.add_row(*(fmt(c) for c in row[: 5 + len(metric_names)]))
+        table.add_row(*(escape(fmt(c)) for c in row[: 5 + len(metric_names)]))
     console.print(table)
 
 
@@ -263,4 +265,4 @@ def studies(store: str = typer.Option(..., "--store", help="SQLAlchemy URL or SQ
     """The studies a store holds."""
     db = open_store(store, create=False)
     names = db.list_studies()
-    console.print("\n".join(names) if names else "this store holds no study yet", highlight=False)
+    console.print("\n".join(names) if names else "this store holds no study yet", highlight=False, markup=False)

@@ -31,22 +31,22 @@ def worker(
     """Claim and run trials of an existing study until its budget is spent (start as many as you like)."""
     given: Budget | None = parse_budget(budget) if budget else None  # a usage error before the store is opened
     s, spec = open_study(study_file, store, study)
-    info = s.record.info
+    info = s.metadata
     if function:
         ref = FunctionRef(spec=function)
     elif spec is not None:
         ref = spec.function_ref()
-    elif info.get("function"):
-        ref = FunctionRef(spec=info["function"], base_dir=info.get("function_dir"))
+    elif info.function:
+        ref = FunctionRef(spec=info.function, base_dir=info.function_dir)
     else:
         raise StudyFileError("this study does not say which function it runs: pass --function module:function")
-    chosen = given or (parse_budget(info["budget"]) if info.get("budget") else None)
+    chosen = given or (parse_budget(dict(info.budget)) if info.budget else None)
     if chosen is None:
         raise StudyFileError("this study has no stored budget: pass --budget (e.g. trials=40)")
-    settings = ExecutionSettings.from_dict(info.get("execution")) if info.get("execution") else ExecutionSettings()
+    settings = ExecutionSettings.from_dict(dict(info.execution)) if info.execution else ExecutionSettings()
     me = worker_id()
     if not quiet:
-        console.print(f"worker {me} joins {s.name} in {s.store.safe_url} (budget {chosen.describe()})",
+        console.print(f"worker {me} joins {s.name} in {s.store_url} (budget {chosen.describe()})",
                       markup=False, highlight=False)  # fmt: skip
 
     ran: list[int] = []

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from metaml.core.metadata import StudyMetadata
+
 
 class TrialStatus(str, Enum):
     """Where a trial is in its life: queued, running, or finished one way or another."""
@@ -35,6 +37,11 @@ class StudyRecord:
     seed: int
     created_at: float
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metadata(self) -> StudyMetadata:
+        """The study's metadata, typed (``info`` is how the store keeps it)."""
+        return StudyMetadata.from_info(self.info)
 
 
 @dataclass(frozen=True)

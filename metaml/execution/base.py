@@ -2,7 +2,7 @@
 
 Every executor runs the same worker loop against the same store, so the guarantees of the
 store (exactly-once recording, fencing) hold whatever runs the trials. What an executor
-adds, and what ``tests/execution/test_conformance.py`` checks of each one:
+adds, and what ``metaml.testing.executors.ExecutorSuite`` checks of each one:
 
 - it enforces each execution setting it claims in ``enforces`` (a trial past ``timeout`` is
   failed "timed out", one past ``memory_mb`` fails "out of memory"), and refuses, with a
@@ -10,28 +10,29 @@ adds, and what ``tests/execution/test_conformance.py`` checks of each one:
 - it loses and duplicates no trial;
 - ``run`` returns the trials that reached a final state while it ran, each once, in number
   order, read back from the store: the same value whatever the executor.
+
+Executors sit below ``metaml.study``: they see a study through ``StudyHandle``
+(``metaml.execution.handle``), which ``metaml.Study`` satisfies.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from metaml.budget import Budget
 from metaml.core.records import TrialRecord
 from metaml.errors import MetamlError
-from metaml.execution.runner import TrialFunction
+from metaml.execution.functions import FunctionRef, TrialFunction
+from metaml.execution.handle import StudyHandle
 from metaml.execution.settings import ExecutionSettings
-
-if TYPE_CHECKING:
-    from metaml.execution.local import FunctionRef
-    from metaml.study import Study
 
 #: The execution settings that are limits on a trial: an executor enforces each or refuses it.
 LIMITS = ("timeout", "memory_mb")
 
 OnTrial = Callable[[TrialRecord], None]
+
 
 
 class Executor(ABC):
@@ -58,7 +59,7 @@ class Executor(ABC):
 
     def run(
         self,
-        study: Study,
+        study: StudyHandle,
         fn: TrialFunction | FunctionRef,
         budget: Budget,
         settings: ExecutionSettings,
@@ -76,7 +77,7 @@ class Executor(ABC):
     @abstractmethod
     def launch(
         self,
-        study: Study,
+        study: StudyHandle,
         fn: TrialFunction | FunctionRef,
         budget: Budget,
         settings: ExecutionSettings,
@@ -85,12 +86,12 @@ class Executor(ABC):
         """Run the trials (``run`` has checked the limits)."""
 
 
-def finished_numbers(study: Study) -> frozenset[int]:
+def finished_numbers(study: StudyHandle) -> frozenset[int]:
     """The numbers of the trials of ``study`` in a final state now (taken when a run starts)."""
     return frozenset(t.number for t in study.trials() if t.status.finished)
 
 
-def finished_since(study: Study, before: frozenset[int]) -> list[TrialRecord]:
+def finished_since(study: StudyHandle, before: frozenset[int]) -> list[TrialRecord]:
     """The trials of ``study`` that are final now and were not in ``before``, in number order.
 
     Read back from the store, so each appears once with its recorded outcome, whichever

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from metaml.budget import Budget
 from metaml.core.records import TrialRecord
 from metaml.errors import MetamlError
 from metaml.execution.base import Executor
-from metaml.execution.local import FunctionRef
-from metaml.execution.runner import TrialFunction
+from metaml.execution.functions import FunctionRef, TrialFunction
+from metaml.execution.handle import StudyHandle
 from metaml.execution.settings import ExecutionSettings
-
-if TYPE_CHECKING:
-    from metaml.study import Study
 
 _REGISTRY: dict[str, Executor] = {}
 _BUILTINS_LOADED = False
@@ -45,7 +41,7 @@ def get_executor(name: str) -> Executor:
 
 
 def execute(
-    study: Study,
+    study: StudyHandle,
     fn: TrialFunction | FunctionRef,
     budget: Budget,
     settings: ExecutionSettings,

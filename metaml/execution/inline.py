@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from metaml.budget import Budget
 from metaml.core.records import TrialRecord
 from metaml.execution.base import Executor, OnTrial, finished_numbers, finished_since
-from metaml.execution.runner import TrialFunction
+from metaml.execution.functions import FunctionRef, TrialFunction
+from metaml.execution.handle import StudyHandle
 from metaml.execution.settings import ExecutionSettings
 from metaml.execution.worker import work
-
-if TYPE_CHECKING:
-    from metaml.execution.local import FunctionRef
-    from metaml.study import Study
 
 
 class InlineExecutor(Executor):
@@ -32,19 +29,17 @@ class InlineExecutor(Executor):
 
     def launch(
         self,
-        study: Study,
+        study: StudyHandle,
         fn: TrialFunction | FunctionRef,
         budget: Budget,
         settings: ExecutionSettings,
         on_trial: OnTrial | None,
     ) -> list[TrialRecord]:
-        from metaml.execution.local import FunctionRef
-
         return run_inline(study, fn.load() if isinstance(fn, FunctionRef) else fn, budget, settings=settings, on_trial=on_trial)
 
 
 def run_inline(
-    study: Study,
+    study: StudyHandle,
     fn: TrialFunction,
     budget: Budget,
     *,

@@ -7,29 +7,25 @@ limit or its timeout) and a fresh worker takes its place.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing as mp
 import os
-import pickle
 import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from metaml.budget import Budget
 from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.execution.base import LIMITS, Executor, finished_numbers, finished_since
-from metaml.execution.runner import TrialFunction
+from metaml.execution.functions import FunctionRef, TrialFunction
+from metaml.execution.handle import StudyHandle
 from metaml.execution.settings import ExecutionSettings
 from metaml.execution.signals import Terminated
-
-if TYPE_CHECKING:
-    from metaml.study import Study
 
 log = logging.getLogger(__name__)
 
@@ -37,37 +33,13 @@ log = logging.getLogger(__name__)
 WATCH_S = 0.2
 
 
-@dataclass(frozen=True)
-class FunctionRef:
-    """How a worker process finds the training function: ``module:function`` or a pickle of it."""
-
-    spec: str | None = None
-    base_dir: str | None = None
-    pickled: bytes | None = None
-
-    @classmethod
-    def of(cls, fn: TrialFunction) -> FunctionRef:
-        try:
-            return cls(pickled=pickle.dumps(fn))
-        except (pickle.PicklingError, AttributeError, TypeError) as exc:
-            raise MetamlError(
-                f"the training function {getattr(fn, '__qualname__', fn)!r} cannot be sent to worker processes "
-                f"({exc}): define it at the top level of a module"
-            ) from None
-
-    def load(self) -> TrialFunction:
-        if self.spec is not None:
-            from metaml.studyfile import import_function
-
-            return import_function(self.spec, Path(self.base_dir) if self.base_dir else None)
-        assert self.pickled is not None
-        fn: TrialFunction = pickle.loads(self.pickled)
-        return fn
+def study_opener(study: StudyHandle) -> Callable[[], StudyHandle]:
+    """How a worker process opens ``study`` again: its own ``load`` by name and store URL (picklable)."""
+    return functools.partial(type(study).load, study.name, study.store.url)
 
 
 def worker_main(
-    store_url: str,
-    study_name: str,
+    open_study: Callable[[], StudyHandle],
     fn_ref: FunctionRef,
     budget: Budget,
     settings: ExecutionSettings,
@@ -76,19 +48,18 @@ def worker_main(
 ) -> None:
     """The body of one worker process (also used by the Ray executor's tasks).
 
-    With ``parent_pid`` the worker stops (returning its trial to the queue) as soon as that
+    ``open_study`` (``study_opener``) opens the study in this process. With ``parent_pid`` the worker stops (returning its trial to the queue) as soon as that
     process is gone, so that a killed ``metaml run`` leaves no unsupervised workers.
     """
     from metaml.execution.signals import ParentWatch, install_sigterm_handler
     from metaml.execution.worker import work
-    from metaml.study import Study
 
     if parent_pid is not None:
         install_sigterm_handler()
         ParentWatch(parent_pid).start()
     if settings.memory_mb is not None:
         _limit_memory(settings.memory_mb)
-    study = Study.load(study_name, store_url)
+    study = open_study()
     try:
         work(study, fn_ref.load(), budget, settings, started=started)
     except KeyboardInterrupt:
@@ -105,7 +76,7 @@ def _limit_memory(memory_mb: float) -> None:
 
 
 def run_local(
-    study: Study,
+    study: StudyHandle,
     fn_ref: FunctionRef,
     budget: Budget,
     settings: ExecutionSettings,
@@ -131,7 +102,7 @@ def run_local(
     def spawn() -> None:
         p = ctx.Process(
             target=worker_main,
-            args=(study.store.url, study.name, fn_ref, budget, settings, started, os.getpid()),
+            args=(study_opener(study), fn_ref, budget, settings, started, os.getpid()),
             name=f"metaml-worker-{len(procs)}",
         )
         p.start()
@@ -169,8 +140,7 @@ def run_local(
                 if p.exitcode == 0 and not held:
                     continue  # its loop ended: the budget is spent or nothing is left
                 how = describe_exit(p.exitcode)
-                study.store.add_event(
-                    study.id, "worker_died", f"worker process {worker} {how}", data={"exit_code": p.exitcode, "trials": held}
+                study.log_event("worker_died", f"worker process {worker} {how}", data={"exit_code": p.exitcode, "trials": held}
                 )
                 if held:
                     # The trial killed its worker (a segfault, os._exit, a leak): the retry limit
@@ -209,7 +179,7 @@ class LocalExecutor(Executor):
 
     def launch(
         self,
-        study: Study,
+        study: StudyHandle,
         fn: TrialFunction | FunctionRef,
         budget: Budget,
         settings: ExecutionSettings,
@@ -241,7 +211,7 @@ def _stop_all(procs: dict[int, BaseProcess], grace: float = 0.0) -> None:
     procs.clear()
 
 
-def _kill_timed_out(study: Study, trials: list[TrialRecord], procs: dict[int, BaseProcess], host: str, timeout: float) -> None:
+def _kill_timed_out(study: StudyHandle, trials: list[TrialRecord], procs: dict[int, BaseProcess], host: str, timeout: float) -> None:
     now = time.time()
     for t in trials:
         if t.status is not TrialStatus.RUNNING or t.started_at is None or now - t.started_at <= timeout:
@@ -253,12 +223,13 @@ def _kill_timed_out(study: Study, trials: list[TrialRecord], procs: dict[int, Ba
         p.kill()
         p.join()
         message = f"timed out: ran for more than {timeout:g} s, so its worker process was killed"
-        study.store.finish(study.id, t.number, TrialStatus.FAILED, error=message, fte_per_step=study.fte_per_step)
+        study.store.finish(study.id, t.number, TrialStatus.FAILED, error=message, fte_per_step=study.fte_per_step,
+                           attempt=t.attempt)
         log.warning("trial %s %s", t.number, message)
         # the dead process is replaced by the parent's loop (exit code is non-zero)
 
 
-def _work_left(study: Study, budget: Budget, started: float) -> bool:
+def _work_left(study: StudyHandle, budget: Budget, started: float) -> bool:
     from metaml.spending import budget_left
 
     if budget.seconds is not None and time.time() - started >= budget.seconds:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from metaml.budget import Budget
 from metaml.core.records import TrialStatus
+from metaml.execution.handle import StudyHandle
 from metaml.execution.settings import ExecutionSettings
 from metaml.spending import EPSILON_FTE, admit, committed_fte, consecutive_failures
-
-if TYPE_CHECKING:
-    from metaml.study import Study
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,7 @@ class RunOutcome:
     first_traceback: str | None = None
 
 
-def run_outcome(study: Study, budget: Budget, settings: ExecutionSettings, started: float) -> RunOutcome:
+def run_outcome(study: StudyHandle, budget: Budget, settings: ExecutionSettings, started: float) -> RunOutcome:
     """Read from the store why the run that started at ``started`` ended."""
     trials = study.trials()
     completed = [t for t in trials if t.status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)]

@@ -10,18 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from metaml.budget import Budget
 from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.execution.base import Executor, finished_numbers, finished_since
-from metaml.execution.local import FunctionRef, worker_main
-from metaml.execution.runner import TrialFunction
+from metaml.execution.functions import FunctionRef, TrialFunction
+from metaml.execution.handle import StudyHandle
+from metaml.execution.local import study_opener, worker_main
 from metaml.execution.settings import ExecutionSettings
-
-if TYPE_CHECKING:
-    from metaml.study import Study
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +36,7 @@ def _import_ray() -> Any:
 
 
 def run_ray(
-    study: Study,
+    study: StudyHandle,
     fn_ref: FunctionRef,
     budget: Budget,
     settings: ExecutionSettings,
@@ -64,7 +62,7 @@ def run_ray(
     started = time.time()
 
     def submit() -> Any:
-        return remote.remote(study.store.url, study.name, fn_ref, budget, settings, started)
+        return remote.remote(study_opener(study), fn_ref, budget, settings, started)
 
     pending = [submit() for _ in range(settings.workers)]
     seen = {t.number for t in study.trials() if t.status.finished}
@@ -81,7 +79,7 @@ def run_ray(
                 try:
                     ray.get(ref)
                 except Exception as exc:  # the task died: its trial comes back through its heartbeat
-                    study.store.add_event(study.id, "worker_died", f"Ray worker task failed: {type(exc).__name__}: {exc}")
+                    study.log_event("worker_died", f"Ray worker task failed: {type(exc).__name__}: {exc}")
                     study.recover_lost(settings.stale_after, settings.retries)
                     if resubmits_left > 0 and _in_flight_or_left(study, budget, started):
                         resubmits_left -= 1
@@ -109,7 +107,7 @@ class RayExecutor(Executor):
 
     def launch(
         self,
-        study: Study,
+        study: StudyHandle,
         fn: TrialFunction | FunctionRef,
         budget: Budget,
         settings: ExecutionSettings,
@@ -119,7 +117,7 @@ class RayExecutor(Executor):
         return run_ray(study, ref, budget, settings, on_trial=on_trial)
 
 
-def _in_flight_or_left(study: Study, budget: Budget, started: float) -> bool:
+def _in_flight_or_left(study: StudyHandle, budget: Budget, started: float) -> bool:
     from metaml.spending import budget_left
 
     if budget.seconds is not None and time.time() - started >= budget.seconds:

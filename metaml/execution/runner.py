@@ -5,11 +5,13 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from metaml.core.records import TrialRecord
 from metaml.errors import ClaimLostError
+from metaml.execution.functions import TrialFunction
+from metaml.execution.handle import StudyHandle
 from metaml.trial import Trial
 
 log = logging.getLogger(__name__)
@@ -17,7 +19,7 @@ log = logging.getLogger(__name__)
 #: Seconds between two heartbeats of a running trial.
 HEARTBEAT_INTERVAL_S = 5.0
 
-TrialFunction = Callable[..., Mapping[str, Any]]
+__all__ = ["HEARTBEAT_INTERVAL_S", "Heartbeat", "TrialFunction", "call_trial_function", "run_trial"]
 
 
 class Heartbeat:
@@ -63,9 +65,10 @@ def call_trial_function(fn: TrialFunction, trial: Trial) -> Mapping[str, Any]:
     return fn(trial.config, trial)
 
 
-def run_trial(trial: Trial, fn: TrialFunction, worker: str, heartbeat: float = HEARTBEAT_INTERVAL_S) -> TrialRecord:
-    """Run one claimed trial to its end and record it; only Ctrl-C escapes (after requeueing it)."""
-    study = trial.study
+def run_trial(
+    study: StudyHandle, trial: Trial, fn: TrialFunction, worker: str, heartbeat: float = HEARTBEAT_INTERVAL_S
+) -> TrialRecord:
+    """Run one trial ``study`` handed out to its end and record it; only Ctrl-C escapes (after requeueing it)."""
     try:
         with Heartbeat(trial, worker, heartbeat):
             metrics = call_trial_function(fn, trial)

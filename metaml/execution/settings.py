@@ -1,4 +1,4 @@
-"""How trials are executed: workers, timeouts, memory, retries, heartbeats, Ray resources."""
+"""How trials are executed: workers, timeouts, memory, retries, heartbeats, Ray resources, device and threads."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from metaml.core.trial_context import RunSettings
 from metaml.errors import MetamlError
 
 EXECUTORS = ("inline", "local", "ray")
@@ -22,6 +23,11 @@ class ExecutionSettings:
     The failure policy: the study stops proposing once ``max_failures`` trials in a row have
     failed (None: never), or at the first failure with ``fail_fast``; ``metaml run`` then
     exits non-zero and shows the first traceback.
+
+    ``device`` and ``threads`` are the run settings each trial gets (``trial.run_settings``):
+    where and on how many torch threads the built-in pipelines train. They are not part of
+    the search space, so a study may be resumed with other ones. None leaves the choice to
+    the training function (a built-in pipeline then reads its space's setting, else ``auto``).
     """
 
     executor: str = "auto"
@@ -36,6 +42,8 @@ class ExecutionSettings:
     ray_address: str | None = None
     max_failures: int | None = 10
     fail_fast: bool = False
+    device: str | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.executor not in (*EXECUTORS, "auto"):
@@ -64,6 +72,12 @@ class ExecutionSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise MetamlError(f"{name} must be a number >= 0, got {value!r}")
+        if self.device is not None and (not isinstance(self.device, str) or not self.device.strip()):
+            raise MetamlError(f"device must be a device name (auto, cpu, cuda, cuda:1, mps), got {self.device!r}")
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise MetamlError(f"threads must be a whole number >= 1 (or null for torch's default), got {self.threads!r}")
 
     @property
     def resolved_executor(self) -> str:
@@ -71,6 +85,11 @@ class ExecutionSettings:
             return self.executor
         needs_process = self.workers > 1 or self.timeout is not None or self.memory_mb is not None
         return "local" if needs_process else "inline"
+
+    @property
+    def run_settings(self) -> RunSettings:
+        """What each trial is told about how to train here (device, threads)."""
+        return RunSettings(device=self.device, threads=self.threads)
 
     @property
     def failure_limit(self) -> int | None:

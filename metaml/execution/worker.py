@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from metaml.budget import Budget
 from metaml.core.records import TrialRecord, TrialStatus
-from metaml.execution.runner import TrialFunction, run_trial
+from metaml.execution.functions import TrialFunction
+from metaml.execution.handle import StudyHandle
+from metaml.execution.runner import run_trial
 from metaml.execution.settings import ExecutionSettings
-
-if TYPE_CHECKING:
-    from metaml.study import Study
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,13 @@ log = logging.getLogger(__name__)
 POLL_S = 0.2
 
 
+def worker_id() -> str:
+    """This process's name in the store: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def work(
-    study: Study,
+    study: StudyHandle,
     fn: TrialFunction,
     budget: Budget,
     settings: ExecutionSettings | None = None,
@@ -36,8 +41,6 @@ def work(
     A worker that finds nothing to do while other trials still run waits instead of
     leaving: if one of those workers dies, its trial comes back to the queue and is run here.
     """
-    from metaml.study import worker_id
-
     settings = settings or ExecutionSettings()
     worker = worker or worker_id()
     started = time.time() if started is None else started
@@ -56,7 +59,8 @@ def work(
                 break  # the budget is spent (or the optimizer has nothing left) and nobody is running
             time.sleep(POLL_S)
             continue
-        record = run_trial(trial, fn, worker, heartbeat=settings.heartbeat)
+        trial.run_settings = settings.run_settings  # how it trains here: the execution settings, not the space
+        record = run_trial(study, trial, fn, worker, heartbeat=settings.heartbeat)
         done.append(record)
         if on_trial is not None:
             on_trial(record)

@@ -3,8 +3,8 @@
 An optimizer reads a ``StudyView`` (every trial, every learning curve, every event, kept up to
 date by the store's deltas) and keeps no state that the view does not hold, so that a study
 resumed from its store, or an optimizer rebuilt in another worker, makes exactly the same
-decisions. Caches are a speed-up only: ``metaml.testing.check_optimizer`` proves they change
-no decision.
+decisions. Caches are a speed-up only: the suite in ``metaml.testing.optimizers`` (a fresh optimizer
+replaying the history decides the same) proves they change no decision.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from metaml.objectives import Objective
 from metaml.optimizers.bo.encoding import collect_rows, training_data
 from metaml.optimizers.hyperband import Hyperband
 from metaml.optimizers.rungs import ladder_index
-from metaml.optimizers.samplers import SampleContext, Sampler, make_sampler
+from metaml.optimizers.samplers import SampleContext, Sampler, make_sampler, register_sampler
 from metaml.space import Constant, Space
 
 logger = logging.getLogger(__name__)
@@ -151,6 +151,9 @@ class ModelSampler(Sampler):
             f"model: {chosen.acquisition} maximum of a GP on the {data.n_completed} results at "
             f"{fidelity:g} (the highest rung with {self.needed(space)})"
         )
+
+
+register_sampler(ModelSampler.name, ModelSampler)
 
 
 class BOHB(Hyperband):

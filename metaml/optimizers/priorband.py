@@ -28,7 +28,7 @@ from metaml.objectives import Objective
 from metaml.optimizers.hyperband import Hyperband
 from metaml.optimizers.multifidelity import SamplerSpec
 from metaml.optimizers.rungs import BracketPlan, bracket_resources, ladder_index
-from metaml.optimizers.samplers import SampleContext, Sampler
+from metaml.optimizers.samplers import SampleContext, Sampler, register_sampler
 from metaml.space import CONFIDENCE_MASS, CONFIDENCE_STD, Categorical, Float, Space
 from metaml.space.parameters import truncated_normal_pdf, truncated_normal_sample
 
@@ -140,6 +140,9 @@ class PriorBandSampler(Sampler):
             else:
                 x[dim.start] = _truncated_normal(rng, float(x[dim.start]), self.mutation_std)
         return space.decode(x)
+
+
+register_sampler(PriorBandSampler.name, PriorBandSampler)
 
 
 class PriorBand(Hyperband):

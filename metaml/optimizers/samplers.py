@@ -88,24 +88,18 @@ class PriorSampler(Sampler):
         return space.sample(rng, use_prior=True), "drawn from the expert priors"
 
 
-def _priorband(**settings: Any) -> Sampler:
-    from metaml.optimizers.priorband import PriorBandSampler  # late: priorband imports this module
-
-    return PriorBandSampler(**settings)
-
-
-def _model(**settings: Any) -> Sampler:
-    from metaml.optimizers.model_sampler import ModelSampler  # late: it imports the schedulers, which import this
-
-    return ModelSampler(**settings)
-
-
+#: Samplers by name. Those defined beside a scheduler (``priorband``, ``model``) register
+#: themselves when their module is imported, which ``metaml.optimizers`` does for every one:
+#: this module, which the schedulers import, never imports them (tests/test_layers.py).
 _SAMPLERS: dict[str, Callable[..., Sampler]] = {
     UniformSampler.name: UniformSampler,
     PriorSampler.name: PriorSampler,
-    "priorband": _priorband,
-    "model": _model,
 }
+
+
+def register_sampler(name: str, factory: Callable[..., Sampler]) -> None:
+    """Make ``factory(**settings)`` the sampler a spec names ``name`` (replacing one of that name)."""
+    _SAMPLERS[name] = factory
 
 
 def sampler_names() -> list[str]:

@@ -7,9 +7,13 @@ the pipeline's parameters (the ones worth searching); ``resolve_config`` fills i
 others from the defaults and checks the result against the pipeline's whole space, so a
 typo or a value the pipeline cannot take fails the trial with a clear message.
 
-Settings (the data, the sensitive attribute, the metrics to compute, the seed, the device)
-are ``Constant`` parameters of the same space: they are stored with the study, so a result
-is always traceable to what produced it.
+Settings (the data, the sensitive attribute, the metrics to compute, the seed) are
+``Constant`` parameters of the same space: they are stored with the study, so a result is
+always traceable to what produced it. The run settings (``device``, ``threads``) say how a
+trial trains on a machine, not what it trains: they come from the study's execution
+settings through the trial context (``trial.run_settings``), so a study may be resumed on
+another device; the space's ``device``/``threads`` constants (their older place) are read
+only when the execution settings leave them unset.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metaml.core.trial_context import TrialContext
 from metaml.errors import SpaceError, TrialError
 from metaml.space import Categorical, Constant, Float, Int, Parameter, Space
 
@@ -38,6 +43,15 @@ class OutOfMemoryError(PipelineError, MemoryError):
 
 #: Settings every pipeline reads from its space's constants (see docs/pipelines.md, "Settings").
 COMMON_SETTINGS = ("seed", "device", "threads", "train_rows", "metric_settings", "latency_batch")
+#: The settings that say how a trial trains on a machine, not what: the trial's run settings win over the space's.
+RUN_SETTINGS = ("device", "threads")
+
+
+def with_run_settings(config: Mapping[str, Any], trial: TrialContext) -> dict[str, Any]:
+    """A resolved ``config`` with the trial's run settings (device, threads) in place of the space's, where set."""
+    run = trial.run_settings
+    chosen = {name: getattr(run, name) for name in RUN_SETTINGS if getattr(run, name) is not None}
+    return {**config, **chosen}
 
 
 def settings_parameters(settings: Mapping[str, Any]) -> dict[str, Parameter]:
@@ -158,10 +172,10 @@ def data_provenance(content_hash: str, train: Sized, val: Sized, test: Sized | N
 
 
 def write_provenance(
-    trial: Any, pipeline: str, config: Mapping[str, Any], data: Mapping[str, Any], metrics: Sequence[str] = ()
+    trial: TrialContext, pipeline: str, config: Mapping[str, Any], data: Mapping[str, Any], metrics: Sequence[str] = ()
 ) -> None:
     """The resolved config, the data's hash and sizes and the metrics computed, as ``pipeline.json`` beside the checkpoint."""
-    directory = getattr(trial, "directory", None)
+    directory = trial.directory
     if directory is None:  # a stand-in trial without a study folder
         return
     directory.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,6 @@ from metaml.pipelines.base import PipelineSpec
 from metaml.space import Constant, Space
 from metaml.store import TrialRecord
 
-#: Study-info key holding the default trial's number and configuration.
-DEFAULT_TRIAL_KEY = "default_trial"
-
 
 def builtin_pipeline(function: str | Callable[..., Any] | None) -> PipelineSpec | None:
     """The built-in pipeline a study's function names (``metaml.pipelines.tabular:train``), or None."""
@@ -66,10 +63,10 @@ def enqueue_default(study: Any, function: str | Callable[..., Any] | None) -> Tr
         return None
     config, why = default_config(spec, study.space)
     if config is None:
-        study.store.add_event(study.id, "default_skipped", f"the default configuration is not run first: {why}")
+        study.log_event("default_skipped", f"the default configuration is not run first: {why}")
         return None
     record: TrialRecord = study.enqueue(config, reason=f"the {spec.name} pipeline's default configuration, run first "
                                                        "at full fidelity as the baseline to beat")  # fmt: skip
     info: Mapping[str, Any] = {"number": record.number, "config": dict(record.config), "pipeline": spec.name}
-    study.store.update_study_info(study.id, {DEFAULT_TRIAL_KEY: dict(info)})
+    study.update_metadata(default_trial=dict(info))
     return record

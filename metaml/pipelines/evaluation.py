@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from metaml.checkpoint import CHECKPOINT_FILE, CheckpointOwner, load_checkpoint
+from metaml.core.trial_context import RunSettings
 from metaml.pipelines.base import PROVENANCE_FILE, PipelineError
 from metaml.pipelines.training import DEFAULT_EPOCHS
 
@@ -34,19 +35,34 @@ class CheckpointTrial:
 
     ``fidelity`` and ``max_fidelity`` are the trial's, so that every schedule is rebuilt on
     the same full length as in training; a checkpoint at another epoch is refused rather
-    than trained further.
+    than trained further. It is a ``TrialContext`` that refuses to train: ``report`` and
+    ``checkpoint`` raise, ``should_stop`` is always False.
     """
 
-    directory = None  # no provenance file is written: this is not a new run
+    #: No provenance file is written: this is not a new run.
+    directory: Path | None = None
+    #: A stand-in computes the metrics its trial recorded (``pipeline.json``), not the study's objectives.
+    objective_names: tuple[str, ...] = ()
 
     def __init__(
-        self, number: int, folder: Path, fidelity: float | None, max_fidelity: float | None, study_uid: str | None = None
+        self,
+        number: int,
+        folder: Path,
+        fidelity: float | None,
+        max_fidelity: float | None,
+        study_uid: str | None = None,
+        *,
+        config: Mapping[str, Any] | None = None,
+        run_settings: RunSettings | None = None,
     ) -> None:
         self.number = number
+        self.config: Mapping[str, Any] = dict(config or {})
         self.owner = CheckpointOwner(study_uid, number)
         self.path = Path(folder) / CHECKPOINT_FILE
         self.fidelity = None if fidelity is None else int(fidelity)
         self.max_fidelity = None if max_fidelity is None else int(max_fidelity)
+        #: The device and threads to score on (the study's execution settings at the evaluation).
+        self.run_settings = run_settings or RunSettings()
         self.step: float | None = None
 
     def require_checkpoint(self) -> None:
@@ -90,13 +106,13 @@ class CheckpointTrial:
                 "run the study again on the new data"
             )
 
-    def report(self, step: float, **metrics: Any) -> None:  # pragma: no cover - no epoch is trained
+    def report(self, step: float, **metrics: Any) -> None:
         raise PipelineError(f"trial {self.number}: restoring a checkpoint must not train")
 
-    def checkpoint(self, step: float, **objects: Any) -> None:  # pragma: no cover - no epoch is trained
+    def checkpoint(self, step: float, **objects: Any) -> None:
         raise PipelineError(f"trial {self.number}: restoring a checkpoint must not write one")
 
-    def should_stop(self) -> bool:  # pragma: no cover - no epoch is trained
+    def should_stop(self) -> bool:
         return False
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaml.core.trial_context import TrialContext
 from metaml.metrics import MetricError, ResourceUsage, available_metrics, compute_metrics, get_metric
 from metaml.pipelines.base import PipelineError, recorded_metrics
 from metaml.pipelines.training import Arrays, predict
@@ -52,7 +53,7 @@ def check_metric_names(names: Sequence[str], has_sensitive: bool) -> list[str]:
     return wanted
 
 
-def trial_metric_names(listed: Sequence[str], has_sensitive: bool, trial: Any) -> list[str]:
+def trial_metric_names(listed: Sequence[str], has_sensitive: bool, trial: TrialContext) -> list[str]:
     """What a trial computes: ``val_error``, the listed metrics and every objective of its study that is a known metric.
 
     Naming a metric in the study's ``objectives:`` is enough: the search ranks on it, so the
@@ -61,11 +62,10 @@ def trial_metric_names(listed: Sequence[str], has_sensitive: bool, trial: Any) -
     return check_metric_names([*listed, *objective_metrics(trial)], has_sensitive)
 
 
-def objective_metrics(trial: Any) -> list[str]:
+def objective_metrics(trial: TrialContext) -> list[str]:
     """The names of the trial's study objectives that ``metaml.metrics`` knows (none for a stand-in trial)."""
     known = set(available_metrics())
-    objectives = getattr(getattr(trial, "study", None), "objectives", ())
-    return [o.name for o in objectives if o.name in known]
+    return [name for name in trial.objective_names if name in known]
 
 
 def evaluated_metric_names(listed: Sequence[str], has_sensitive: bool, folder: Path) -> list[str]:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from metaml.core.trial_context import TrialContext
 from metaml.data import Dataset, load_dataset
 from metaml.pipelines import base, scoring
 from metaml.pipelines.base import PipelineError, PipelineSpec
@@ -49,7 +50,6 @@ from metaml.pipelines.training import (
     torch_threads,
 )
 from metaml.space import Fidelity, Parameter
-from metaml.trial import Trial
 
 #: The default of every searched parameter, in every branch of the space.
 DEFAULTS: dict[str, Any] = {
@@ -136,13 +136,13 @@ class Prepared:
         return base.data_provenance(self.content_hash, self.train, self.val, self.test)
 
 
-def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
+def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
     """Train the configured tabular pipeline up to ``trial.fidelity`` epochs; return its metrics.
 
     Returns ``val_error`` and the metrics the ``metrics`` setting names, all on the
     validation rows; the test rows are left for the final evaluation (``evaluate``).
     """
-    cfg = resolve(config)
+    cfg = base.with_run_settings(resolve(config), trial)
     names = scoring.trial_metric_names(cfg["metrics"], cfg["sensitive"] is not None, trial)
     with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
@@ -153,11 +153,10 @@ def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
                              cfg["metric_settings"])  # fmt: skip
 
 
-def train_model(cfg: Mapping[str, Any], trial: Any, data: Prepared, device: torch.device) -> Outcome:
+def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, device: torch.device) -> Outcome:
     """Build the resolved config's model and train it up to ``trial.fidelity`` epochs: ``train`` before scoring.
 
-    ``trial`` is anything with the trial context's ``fidelity``, ``max_fidelity``, ``report``,
-    ``checkpoint``, ``restore`` and ``should_stop`` (the benchmark's in-memory runs use it so).
+    The benchmark's in-memory runs call it with their own trial context.
     """
     seed = int(cfg["seed"])
     model = _model(cfg, data, seed, device)
@@ -169,7 +168,7 @@ def train_model(cfg: Mapping[str, Any], trial: Any, data: Prepared, device: torc
 
 def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
     """The test-row metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
-    cfg = resolve(config)
+    cfg = base.with_run_settings(resolve(config), trial)
     names = scoring.evaluated_metric_names(cfg["metrics"], cfg["sensitive"] is not None, trial.path.parent)
     with torch_threads(cfg["threads"]), kept_random_state():
         device = pick_device(cfg["device"])
@@ -179,7 +178,7 @@ def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, flo
         if data.test is None or not len(data.test):
             raise PipelineError(f"dataset {cfg['dataset']!r} has no test rows: there is nothing to evaluate on")
         model = _model(cfg, data, seed, device)
-        outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)  # type: ignore[arg-type]
+        outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)
         return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"])
 
 

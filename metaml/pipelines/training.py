@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaml.core.trial_context import TrialContext
 from metaml.metrics import ResourceMeter, ResourceUsage
 from metaml.pipelines import regularization as reg
 from metaml.pipelines.base import DivergedError, OutOfMemoryError, PipelineError
 from metaml.pipelines.optim import LRSchedule, build_optimizer, cycle_boundaries
-from metaml.trial import Trial
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 def fit(
     config: Mapping[str, Any],
-    trial: Trial,
+    trial: TrialContext,
     model: nn.Module,
     train: Arrays,
     val: Arrays,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from metaml.core.trial_context import TrialContext
 from metaml.pipelines import base, scoring
 from metaml.pipelines.augment import AUGMENT_DEFAULTS, augment_parameters, augmenter, image_cutmix
 from metaml.pipelines.base import PipelineSpec
@@ -37,7 +38,6 @@ from metaml.pipelines.training import Arrays, Hooks, fit, pick_device, seeded, s
 from metaml.pipelines.vision_data import Images, load_images
 from metaml.pipelines.vision_models import VISION_MODEL_DEFAULTS, VisionNet, vision_model_parameters
 from metaml.space import Fidelity, Parameter
-from metaml.trial import Trial
 
 DEFAULTS: dict[str, Any] = {
     **VISION_MODEL_DEFAULTS,
@@ -113,13 +113,13 @@ class Prepared:
         return base.data_provenance(self.content_hash, self.train, self.val, self.test)
 
 
-def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
+def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
     """Train the configured vision pipeline up to ``trial.fidelity`` epochs; return its metrics.
 
     Returns ``val_error`` and the metrics the ``metrics`` setting names, all on the
     validation images; the test images are left for the final evaluation (``evaluate``).
     """
-    cfg = resolve(config)
+    cfg = base.with_run_settings(resolve(config), trial)
     names = scoring.trial_metric_names(cfg["metrics"], False, trial)
     with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
@@ -135,7 +135,7 @@ def train(config: dict[str, Any], trial: Trial) -> dict[str, float]:
 
 def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
     """The test-image metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
-    cfg = resolve(config)
+    cfg = base.with_run_settings(resolve(config), trial)
     names = scoring.evaluated_metric_names(cfg["metrics"], False, trial.path.parent)
     with torch_threads(cfg["threads"]), kept_random_state():
         device = pick_device(cfg["device"])
@@ -143,7 +143,7 @@ def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, flo
         data = prepare(cfg["dataset"], seed, cfg["train_rows"])
         trial.check_data(data.provenance())
         model = _model(cfg, data, seed, device)
-        outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)  # type: ignore[arg-type]
+        outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)
         return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"])
 
 

@@ -20,7 +20,7 @@ from metaml.errors import MetamlError
 from metaml.pipelines.base import PROVENANCE_FILE
 from metaml.pipelines.baseline import builtin_pipeline
 from metaml.report.provenance import provenance, reproduce_snippet
-from metaml.report.summary import final_trials, find_trial, front_of
+from metaml.report.summary import find_trial
 from metaml.study import Study
 
 
@@ -28,16 +28,17 @@ def trade_off(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord]) -
     """Where ``trial`` sits among the results, in words (on the front, dominated, over a limit, ...)."""
     if trial.status is not TrialStatus.COMPLETED:
         return f"This trial did not complete ({trial.status.value}), so it has no place among the results."
-    final = final_trials(study, trials)
+    results = study.results(trials)
+    final = results.final
     if trial.number not in {t.number for t in final}:
         return (f"This trial was trained to fidelity {trial.fidelity} only, short of the full run "
-                f"({study.optimizer.full_fidelity}); the Pareto front is made of full runs, so it is not on it.")
+                f"({study.full_fidelity}); the Pareto front is made of full runs, so it is not on it.")
     broken = [o for o in study.objectives if not o.feasible((trial.metrics or {})[o.name])]
     if broken:
         return "It breaks the limit of " + ", ".join(
             f"{o.name} ({'at most' if o.goal == 'min' else 'at least'} {o.limit:g})" for o in broken
         ) + ", so it is not on the Pareto front."
-    front = front_of(study, final)
+    front = results.front
     numbers = [t.number for t in front]
     if trial.number not in numbers:
         losses = {o.name: o.sign * (trial.metrics or {})[o.name] for o in study.objectives}
@@ -109,7 +110,6 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
                study_file: str | Path | None = None) -> str:
     """The MODEL_CARD.md text of one trial."""
     pv = provenance(study, study_file, [trial])
-    info = study.record.info
     names = [o.name for o in study.objectives]
     cost, chain = lineage_cost(trial, trials)
     total = sum(t.cost_fte for t in trials)
@@ -117,7 +117,7 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
         f"# Model card: {study.name}, trial {trial.number}",
         "",
         f"Trained by the training function `{pv['function'] or 'not recorded'}` as trial {trial.number} of the "
-        f"metaml study `{study.name}` (store `{study.store.safe_url}`), "
+        f"metaml study `{study.name}` (store `{study.store_url}`), "
         f"status **{trial.status.value}**" + (f", fidelity {trial.fidelity:g}" if trial.fidelity is not None else "") + ".",
     ]
     if trial.error:
@@ -133,7 +133,7 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
         lines += ["", "Other metrics: " + ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
                                                     for k, v in extra.items()) + "."]
     lines += ["", trade_off(study, trial, trials), "", "## Data", ""]
-    lines.append(str(info.get("description") or "The study records no description of its data."))
+    lines.append(study.record.metadata.description or "The study records no description of its data.")
     lines.append("")
     lines.append(f"Data hash: `{pv['data_hash']}`." if pv["data_hash"] else
                  f"No hash of the data was recorded, neither with the study nor in the trial's `{PROVENANCE_FILE}`.")
@@ -174,7 +174,7 @@ def export_trial(study: Study, number: int, directory: str | Path, *, study_file
     trials = study.trials()
     trial = find_trial(study, number, trials)
     if trial.status is not TrialStatus.COMPLETED:
-        front = [t.number for t in front_of(study, final_trials(study, trials))]
+        front = [t.number for t in study.results(trials).front]
         why = f" ({trial.error})" if trial.error else ""
         raise MetamlError(
             f"trial {trial.number} of study {study.name!r} is {trial.status.value}{why}: it has no trained model to "

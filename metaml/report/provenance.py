@@ -61,7 +61,7 @@ def git_commit(folder: Path) -> dict[str, Any] | None:
 
 def study_function(study: Study) -> str | None:
     """The ``module:function`` the study file names, if the store holds the file."""
-    text = study.record.info.get("study_yaml")
+    text = study.record.metadata.study_yaml
     if not isinstance(text, str):
         return None
     try:
@@ -76,7 +76,7 @@ def study_file_path(study: Study, given: str | Path | None) -> Path | None:
     """The study file: the one the command was given, else the one recorded at creation (if it still exists)."""
     if given:
         return Path(given).resolve()
-    recorded = study.record.info.get("study_file")
+    recorded = study.record.metadata.study_file
     if isinstance(recorded, str) and Path(recorded).exists():
         return Path(recorded).resolve()
     return None
@@ -103,7 +103,7 @@ def reproduce_snippet(study: Study, trial: TrialRecord) -> str:
         "import metaml",
         f"from {module} import {func}",
         "",
-        f"source = metaml.Study.load({study.name!r}, store={study.store.safe_url!r})",
+        f"source = metaml.Study.load({study.name!r}, store={study.store_url!r})",
         'config = json.loads(r"""' + config + '""")',
         "replay = metaml.Study.create(",
         f"    {study.name + '-replay-' + str(trial.number)!r}, source.space, list(source.objectives),",
@@ -139,34 +139,34 @@ def provenance(
 ) -> dict[str, Any]:
     """Everything needed to judge whether the study can be run again to the same results.
 
-    The data hash is the one the study's info records, else the one the trials' provenance
-    files agree on (``data_hashes`` lists them all, by hash, of ``trials`` or of every trial).
+    The data hash is the one given at the study's creation, else the one the trials'
+    provenance files agree on (``data_hashes`` lists them all, by hash, of ``trials`` or of
+    every trial).
     """
-    info = study.record.info
+    info = study.record.metadata
     path = study_file_path(study, study_file)
-    recorded_git = info.get("git")
+    recorded_git = info.git
     hashes = data_hashes(study, study.trials() if trials is None else trials)
-    recorded_hash = info.get("data_hash")
     return {
-        "metaml_version": info.get("metaml_version"),
-        "python": info.get("python"),
-        "platform": info.get("platform"),
-        "host": info.get("host"),
-        "command": info.get("command"),
+        "metaml_version": info.metaml_version,
+        "python": info.python,
+        "platform": info.platform,
+        "host": info.host,
+        "command": info.command,
         "created_at": study.record.created_at,
         "seed": study.seed,
         "optimizer": {"name": study.record.optimizer, "settings": study.record.optimizer_settings},
-        "study_file": str(path) if path else info.get("study_file"),
-        "study_yaml": info.get("study_yaml"),
+        "study_file": str(path) if path else info.study_file,
+        "study_yaml": info.study_yaml,
         "function": study_function(study),
-        "data_hash": recorded_hash or (next(iter(hashes)) if len(hashes) == 1 else None),
+        "data_hash": info.data_hash or (next(iter(hashes)) if len(hashes) == 1 else None),
         "data_hashes": hashes,
-        "recorded_packages": info.get("packages"),
+        "recorded_packages": None if info.packages is None else dict(info.packages),
         # Read now: the store does not hold them unless the run put them in info.
         "installed_packages": installed_versions(),
         "report_python": sys.version.split()[0],
         "report_platform": platform_module.platform(),
-        "git": recorded_git if isinstance(recorded_git, dict) else (git_commit(path.parent) if path else None),
-        "git_recorded": isinstance(recorded_git, dict),
-        "store": study.store.safe_url,
+        "git": dict(recorded_git) if recorded_git is not None else (git_commit(path.parent) if path else None),
+        "git_recorded": recorded_git is not None,
+        "store": study.store_url,
     }

@@ -23,7 +23,7 @@ from metaml.budget import Budget, parse_budget
 from metaml.core.records import Event, Observation, TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.final_evaluation import stored_evaluation
-from metaml.objectives import Reference, best_row, hypervolume, nondominated, to_loss_matrix
+from metaml.objectives import Reference, hypervolume, to_loss_matrix
 from metaml.optimizers.steering import single_objective_warning
 from metaml.report.ablation import AblationPath, ablation_path, same_config
 from metaml.report.importance import MIN_TRIALS, Importance, Surrogate, fit_surrogate, importance, training_data
@@ -100,8 +100,8 @@ class ReportData:
         names = [o.name for o in s.objectives]
         return {
             "study": s.name,
-            "description": s.record.info.get("description") or "",
-            "store": s.store.safe_url,
+            "description": s.record.metadata.description or "",
+            "store": s.store_url,
             "generated_at": self.generated_at,
             "still_running": self.running,
             "objectives": [o.to_dict() for o in s.objectives],
@@ -144,29 +144,6 @@ def _trial_json(t: TrialRecord, names: Sequence[str]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ pieces
-def final_trials(study: Study, trials: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """Completed trials at full fidelity that report every objective (what the front is made of)."""
-    full = study.optimizer.full_fidelity
-    out = []
-    for t in trials:
-        if t.status is not TrialStatus.COMPLETED or not t.metrics:
-            continue
-        if full is not None and (t.fidelity is None or t.fidelity < full):
-            continue
-        if all(t.metrics.get(o.name) is not None for o in study.objectives):
-            out.append(t)
-    return out
-
-
-def front_of(study: Study, final: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """The non-dominated feasible trials among ``final`` (as ``Study.pareto_front``, without a query)."""
-    feasible = [t for t in final if study.feasible(t)]
-    if not feasible:
-        return []
-    mask = nondominated(to_loss_matrix(study.objectives, [t.metrics or {} for t in feasible]))
-    return [t for t, keep in zip(feasible, mask) if keep]
-
-
 def trajectory(study: Study, trials: Sequence[TrialRecord], ref: Reference | None = None) -> list[dict[str, Any]]:
     """Best value (one objective) or hypervolume (several) after each finished trial, against cumulative FTE.
 
@@ -175,7 +152,7 @@ def trajectory(study: Study, trials: Sequence[TrialRecord], ref: Reference | Non
     number they show, and every point of it is measured against the same point.
     """
     finished = sorted((t for t in trials if t.status.finished), key=lambda t: (t.ended_at or 0.0, t.number))
-    final_ids = {t.number for t in final_trials(study, finished)}
+    final_ids = {t.number for t in study.results(finished).final}
     objs = study.objectives
     point = (ref if ref is not None else study.reference(trials)).array()
     points, seen, fte = [], [], 0.0
@@ -195,16 +172,6 @@ def trajectory(study: Study, trials: Sequence[TrialRecord], ref: Reference | Non
         points.append({"trial": t.number, "fte": fte, "value": value, "trial_value": own, "fidelity": t.fidelity,
                        "status": t.status.value})
     return points
-
-
-def best_of(study: Study, front: Sequence[TrialRecord]) -> dict[str, TrialRecord | None]:
-    """The front member best on each objective, as ``Study.best`` picks it (ties go to the other objectives)."""
-    losses = to_loss_matrix(study.objectives, [t.metrics or {} for t in front])
-    out: dict[str, TrialRecord | None] = {}
-    for j, o in enumerate(study.objectives):
-        index = best_row(losses, j)
-        out[o.name] = None if index is None else front[index]
-    return out
 
 
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!x)")
@@ -240,10 +207,10 @@ def _tail(text: str | None, lines: int = 25) -> str | None:
 
 def _budget(study: Study) -> Budget | None:
     """The budget the study ran with (``metaml run`` stores it, ``--budget`` included), else its file's."""
-    ran = study.store.get_study(study.name).info.get("budget")
+    ran = study.metadata.budget
     if isinstance(ran, dict) and ran:
         return parse_budget(ran)
-    text = study.record.info.get("study_yaml")
+    text = study.record.metadata.study_yaml
     if not isinstance(text, str):
         return None
     try:
@@ -280,10 +247,10 @@ def _why(study: Study) -> str:
 
 
 def _default(study: Study, trials: Sequence[TrialRecord], surrogates: dict[str, Surrogate | None]) -> dict[str, Any]:
-    recorded = study.store.get_study(study.name).info.get("default_trial") or {}
+    recorded = study.metadata.default_trial or {}
     # a built-in pipeline's study runs the pipeline's own default first; else the space's middle
     config = dict(recorded["config"]) if recorded.get("config") else study.space.default()
-    full = study.optimizer.full_fidelity
+    full = study.full_fidelity
     runs = [t for t in trials if t.status is TrialStatus.COMPLETED and same_config(t.config, config)]
     runs.sort(key=lambda t: (-(t.fidelity or 0.0), t.number))
     run = runs[0] if runs else None
@@ -346,8 +313,8 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
     """Read the study from its store and compute every number the report shows."""
     now = time.time()
     trials = study.trials()
-    final = final_trials(study, trials)
-    front = front_of(study, final)
+    results = study.results(trials)
+    final, front = results.final, results.front
     counts = {st.value: sum(1 for t in trials if t.status is st) for st in TrialStatus}
     started = [t.started_at for t in trials if t.started_at is not None]
     ended = [t.ended_at for t in trials if t.ended_at is not None]
@@ -355,8 +322,8 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
     if started:
         last = now if any(t.status is TrialStatus.RUNNING for t in trials) else max(ended, default=max(started))
         wall = max(0.0, last - min(started))
-    best = best_of(study, front)
-    reference = study.reference(trials)
+    best = {o.name: results.best(o.name) for o in study.objectives}
+    reference = results.reference
     surrogates = {o.name: fit_surrogate(study.space, trials, o.name, study.seed) for o in study.objectives}
     importances = importance(study.space, trials, study.objectives, study.seed, surrogates)
     default = _default(study, trials, surrogates)
@@ -367,11 +334,9 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
         trials=trials,
         final=final,
         front=front,
-        front_note=None if front else (
-            "no trial has completed at full fidelity yet" if not final
-            else f"none of the {len(final)} full-fidelity trials respects every limit yet"),
+        front_note=results.front_note(),
         counts=counts,
-        fte=float(sum(t.cost_fte for t in trials)),
+        fte=results.cost_fte,
         budget=_budget(study),
         wall_s=wall,
         compute_s=float(sum(t.duration or 0.0 for t in trials)),
@@ -379,7 +344,7 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
         default=default,
         best=best,
         trajectory=trajectory(study, trials, reference),
-        observations=study.store.observations(study.id),
+        observations=study.observations(),
         surrogates=surrogates,
         importance=importances,
         ablation=path,
@@ -387,7 +352,7 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
         ablation_note=note,
         reference=reference,
         failures=failures(trials),
-        events=study.store.events(study.id),
+        events=study.events(),
         provenance=provenance(study, study_file, trials),
     )
     data.test_set = stored_evaluation(study, front).to_dict()

@@ -1,4 +1,4 @@
-"""The store contract: what every study database backend must do (see tests/store/test_conformance.py)."""
+"""The store contract: what every study database backend must do (its conformance suite: ``metaml.testing.store.StoreSuite``)."""
 
 from __future__ import annotations
 

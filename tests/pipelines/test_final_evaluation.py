@@ -11,7 +11,7 @@ import pytest
 from metaml import Study
 from metaml.final_evaluation import EVENT, FAILED_EVENT, evaluate_front, score_trials, stored_evaluation
 from metaml.pipelines import scoring
-from metaml.pipelines.baseline import DEFAULT_TRIAL_KEY, builtin_pipeline, default_config, enqueue_default
+from metaml.pipelines.baseline import builtin_pipeline, default_config, enqueue_default
 from metaml.pipelines.evaluation import CheckpointTrial
 from metaml.pipelines.training import Hooks, fit, pick_device
 from metaml.store import Proposal, TrialStatus
@@ -137,7 +137,7 @@ def test_the_default_is_enqueued_first_for_built_in_pipelines_only(tabular_case:
 
     assert {k: v for k, v in record.config.items() if k in tabular.DEFAULT_CONFIG} == {
         k: v for k, v in tabular.DEFAULT_CONFIG.items() if k in record.config}  # fmt: skip
-    assert study.store.get_study("d").info[DEFAULT_TRIAL_KEY]["number"] == 0
+    assert study.metadata.default_trial is not None and study.metadata.default_trial["number"] == 0
     assert enqueue_default(study, FUNCTION) is None  # a study with trials is never given another
     assert builtin_pipeline("quickstart:train") is None and builtin_pipeline(tabular.train) is tabular.SPEC
 
