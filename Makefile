@@ -1,26 +1,35 @@
-# Set-up and the two everyday commands: `make demo` (the quickstart study) and `make test`.
+# Set-up and the two everyday commands: `make demo` (the quickstart, tuned with Hyperband) and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # A CPU build of torch is installed first and explicitly, so that no multi-GB CUDA build is pulled in.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,postgres,bench,ray,peers
+# What the tests need beyond the core: `make demo` installs only the core (`pip install metaml`).
+EXTRAS ?= dev,postgres,bench,ray,peers,integrations
 
-.PHONY: demo test lint typecheck unit slow venv clean bench-lcbench bench-compare bench-scaling bench-pipelines
+.PHONY: demo test lint typecheck unit slow venv venv-core clean bench-lcbench bench-compare bench-scaling bench-pipelines
 
 venv: $(VENV)/.installed
+venv-core: $(VENV)/.installed-core
 
-$(VENV)/.installed: pyproject.toml
+# The core alone: torch, then metaml without extras (what the demo and the built-in pipelines need), as
+# `pip install metaml` installs it (not editable: setuptools prints a banner for every editable mode).
+$(VENV)/.installed-core: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q .
+	touch $@
+
+# Everything the tests and benchmarks use, on top of the core, installed editable (the working tree).
+$(VENV)/.installed: pyproject.toml $(VENV)/.installed-core
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
-## The main job: run (or resume) the quickstart study and print its Pareto front.
-demo: venv
-	$(BIN)/metaml run examples/quickstart.yaml
-	$(BIN)/metaml pareto examples/quickstart.yaml
+## The main job: run (or resume) the quickstart with multi-objective Hyperband, which promotes the best
+## runs by continuing their checkpoints, and print its Pareto front.
+demo: venv-core
+	$(BIN)/metaml run examples/quickstart_hyperband.yaml
 
 ## Everything CI checks: lint, types, and the default (not slow) tests.
 test: lint typecheck unit

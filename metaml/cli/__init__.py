@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from metaml.cli import report_cmds, views
+from metaml.cli import integration_cmds, report_cmds, views
 from metaml.cli.common import DEBUG
 from metaml.cli.run import run
 from metaml.cli.worker_cmd import worker
@@ -38,6 +38,8 @@ app.command()(views.trials)
 app.command()(views.studies)
 app.command()(report_cmds.report)
 app.command()(report_cmds.export)
+app.command()(integration_cmds.tensorboard)
+app.command()(integration_cmds.mlflow)
 
 
 def main() -> None:
