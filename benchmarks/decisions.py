@@ -11,7 +11,8 @@ same run (the history read and the optimizer called inside the write lock, ``SQL
    finished (a worker's steady state).
 2. **Report latency while a ~1 s ``bo`` decision is made** on SQLite: N-1 worker processes
    report a curve point and beat their heartbeat in a loop while one process decides; p50 and
-   p99 of a report.
+   p99 of a report, next to the same reporters while nothing is decided (what the machine
+   and SQLite's own commits cost).
 3. **Store reads per report** (a curve point plus ASHA's ``should_stop``): SQL statements
    counted at each study size.
 """
@@ -132,12 +133,17 @@ def _reporter(url: str, name: str, number: int, seconds: float, out: Any) -> Non
     out.put(latencies)
 
 
-def _decider(url: str, name: str, seconds: float, under_lock: bool, out: Any) -> None:
+def _decider(url: str, name: str, seconds: float, under_lock: bool | None, out: Any) -> None:
+    """Decide in a loop (None: decide nothing, so that the reporters' own latency shows alone)."""
     study = Study.load(name, url)
     asks = []
     deadline = time.time() + seconds
     while time.time() < deadline:
         began = time.perf_counter()
+        if under_lock is None:
+            time.sleep(0.5)
+            asks.append(time.perf_counter() - began)
+            continue
         record = decide_under_lock(study) if under_lock else decide_on_view(study)
         asks.append(time.perf_counter() - began)
         if record is not None:
@@ -145,7 +151,7 @@ def _decider(url: str, name: str, seconds: float, under_lock: bool, out: Any) ->
     out.put(asks)
 
 
-def report_latency(folder: Path, workers: int, seconds: float, under_lock: bool, tag: str) -> dict[str, float]:
+def report_latency(folder: Path, workers: int, seconds: float, under_lock: bool | None, tag: str) -> dict[str, float]:
     url = f"sqlite:///{folder / f'latency-{tag}.db'}"
     study = build_study(url, "lat", 30, 5, {"name": "bo"})
     for i in range(workers - 1):  # the trials the reporters hold
@@ -203,8 +209,8 @@ def main(argv: list[str] | None = None) -> None:
         latency = Table(title=f"report latency while bo decides, {args.workers} workers on SQLite ({args.seconds:g} s)")
         for column in ("decisions", "bo ask median (s)", "report p50 (ms)", "report p99 (ms)", "reports"):
             latency.add_column(column, justify="right")
-        for label, lock in (("view + commit", False), ("under the lock", True)):
-            row = report_latency(folder, args.workers, args.seconds, lock, "lock" if lock else "view")
+        for label, lock in (("none (reporters alone)", None), ("view + commit", False), ("under the lock", True)):
+            row = report_latency(folder, args.workers, args.seconds, lock, {None: "none", False: "view", True: "lock"}[lock])
             figures["latency"][label] = row
             latency.add_row(label, f"{row['ask_median_s']:.2f}", f"{row['report_p50_ms']:.1f}",
                             f"{row['report_p99_ms']:.1f}", f"{row['reports']:.0f}")  # fmt: skip

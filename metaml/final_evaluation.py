@@ -18,14 +18,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Protocol
 
 from metaml.core.metadata import StudyMetadata
 from metaml.core.records import Event, TrialRecord
 from metaml.core.trial_context import RunSettings
 from metaml.errors import MetamlError
-from metaml.store.base import Store
+from metaml.trial import TrialHost
 
 log = logging.getLogger(__name__)
 
@@ -36,35 +35,20 @@ FAILED_EVENT = "test_evaluation_failed"
 TITLE = "test set (computed once, after the search)"
 
 
-class EvaluatedStudy(Protocol):
-    """What the final evaluation needs of a study (``metaml.Study`` is one; this module sits below it)."""
+class EvaluatedStudy(TrialHost, Protocol):
+    """What the final evaluation needs of a study (``metaml.Study`` is one; this module sits below it).
 
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def uid(self) -> str | None: ...
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def full_fidelity(self) -> float | None: ...
+    A trial's host, plus the study's metadata, front and decision log.
+    """
 
     @property
     def metadata(self) -> StudyMetadata: ...
 
     def update_metadata(self, **changes: Any) -> None: ...
 
-    def trial_directory(self, number: int) -> Path: ...
-
     def pareto_front(self) -> list[TrialRecord]: ...
 
     def front_note(self) -> str | None: ...
-
-    def log_event(
-        self, kind: str, message: str, trial: int | None = None, data: Mapping[str, Any] | None = None
-    ) -> None: ...
 
     def events(self, kinds: Sequence[str] | None = None) -> list[Event]: ...
 
