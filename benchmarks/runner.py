@@ -14,6 +14,12 @@ Peers (``benchmarks.peers``: Optuna, SMAC3, DEHB, NePS, Syne Tune) go through th
 a peer's ``ask()`` says what to train (config, fidelity, the evaluation it continues or None)
 and ``tell()`` hears the result, so the same lines charge them. The optimizer's overhead is
 the run's wall time minus the problem's evaluation time.
+
+Learning curves: every epoch a trial trains is recorded as an ``Observation`` (the problem's
+metrics at that step, one vectorized call), as ``trial.report`` records it in a real study: a
+fresh trial to ``f`` yields steps ``1..f``, a continuation from ``a`` to ``b`` yields ``a+1..b``
+under its own number. The optimizer sees them in ``view.curve(number)``; optimizers that decide
+on final metrics alone (every one but ``freeze_thaw``) decide exactly as without them.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import numpy as np
 from benchmarks.peers import Peer, Request, is_peer, make_peer, peer_versions, preload
 from benchmarks.problems.base import Problem
 from benchmarks.targets import Targets
-from metaml.core.records import TrialRecord, TrialStatus
+from metaml.core.records import Changes, Observation, TrialRecord, TrialStatus
 from metaml.core.view import StudyView
 from metaml.errors import MetamlError
 from metaml.optimizers import Optimizer, make_optimizer
@@ -116,11 +122,11 @@ def simulate(problem: Problem, optimizer: str | Optimizer | Peer, seed: int, bud
     return log, history, settings
 
 
-def _ask(driver: Optimizer | Peer, history: list[TrialRecord]) -> Request | None:
+def _ask(driver: Optimizer | Peer, view: StudyView) -> Request | None:
     """The next evaluation as a Request, from a metaml optimizer or a peer alike."""
     if isinstance(driver, Peer):
         return driver.ask()
-    proposal = driver.propose(StudyView.of(history))
+    proposal = driver.propose(view)
     if proposal is None:
         return None
     return Request(proposal.config, proposal.fidelity, proposal.continue_from, dict(proposal.info))
@@ -131,6 +137,7 @@ def _loop(problem: Problem, driver: Optimizer | Peer, seed: int, budget_fte: flo
     f_max = problem.max_fidelity
     sign = problem.primary.sign
     history: list[TrialRecord] = []
+    view = StudyView()  # the history and its curves, extended by each evaluation (not rebuilt per ask)
     trained = 0.0  # in fidelity units (epochs): exact sums, so that 81 epochs of 27 are exactly 3 FTE
     while trained / f_max < budget_fte:
         if len(history) >= max_evaluations:
@@ -141,7 +148,7 @@ def _loop(problem: Problem, driver: Optimizer | Peer, seed: int, budget_fte: flo
             break
         try:
             t0 = time.perf_counter()
-            request = _ask(driver, history)
+            request = _ask(driver, view)
             log.ask_seconds.append(time.perf_counter() - t0)
         except Exception as exc:  # a broken optimizer ends its run, not the benchmark
             log.stopped, log.error = "error", f"ask raised {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
@@ -172,6 +179,11 @@ def _loop(problem: Problem, driver: Optimizer | Peer, seed: int, budget_fte: flo
             start_step=start, end_step=fidelity, cost_fte=cost, info=dict(request.info), id=len(history) + 1,
         )
         history.append(record)
+        if not isinstance(driver, Peer):  # peers keep their own history; the curve is for metaml's view
+            t0 = time.perf_counter()
+            points = curve_points(problem, record, seed)
+            log.problem_seconds += time.perf_counter() - t0
+            view = view.apply(Changes(cursor=view.cursor, trials=(record,), observations=points))
         log.evaluations.append(Evaluation(
             record.number, fidelity, start, cost, trained / f_max, sign * metrics[problem.primary.name], fidelity >= f_max,
         ))
@@ -184,6 +196,22 @@ def _loop(problem: Problem, driver: Optimizer | Peer, seed: int, budget_fte: flo
             log.stopped, log.error = "error", f"tell raised {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
             break
     return history
+
+
+def curve_points(problem: Problem, record: TrialRecord, seed: int) -> tuple[Observation, ...]:
+    """The learning-curve points the trial reported: every step after its start up to its end.
+
+    The last point's metrics are the trial's own (the same evaluation), so a curve and the
+    final result never disagree.
+    """
+    end, start = float(record.end_step or 0.0), float(record.start_step or 0.0)
+    curve = problem.curve(record.config, end, seed)
+    steps = np.asarray(curve.pop("fidelity"), dtype=float)
+    points = [Observation(record.number, float(step), {k: float(v[i]) for k, v in curve.items()}, 0.0)
+              for i, step in enumerate(steps) if step > start + 1e-9]
+    if points and record.metrics is not None and math.isclose(points[-1].step, end):
+        points[-1] = Observation(record.number, points[-1].step, dict(record.metrics), 0.0)
+    return tuple(points)
 
 
 def _parent(history: Sequence[TrialRecord], number: int, config: dict[str, Any], fidelity: float) -> TrialRecord:

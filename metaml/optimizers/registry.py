@@ -72,14 +72,17 @@ def _load_builtins() -> None:
     from metaml.optimizers.asha import ASHA
     from metaml.optimizers.auto import Auto
     from metaml.optimizers.bo import BayesianOptimization
+    from metaml.optimizers.freeze_thaw import FreezeThaw
     from metaml.optimizers.hyperband import Hyperband
     from metaml.optimizers.model_sampler import BOHB
     from metaml.optimizers.multiobjective import MOASHA, MOHB
+    from metaml.optimizers.one_epoch import OneEpoch
     from metaml.optimizers.priorband import PriorBand
     from metaml.optimizers.random_search import RandomSearch
     from metaml.optimizers.successive_halving import SuccessiveHalving
 
     for factory in (
         RandomSearch, SuccessiveHalving, Hyperband, ASHA, PriorBand, BayesianOptimization, BOHB, MOASHA, MOHB, Auto,
+        FreezeThaw, OneEpoch,
     ):
         register(factory.name, factory)

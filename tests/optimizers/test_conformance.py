@@ -15,16 +15,18 @@ OPTIMIZERS = [
     "auto",
     "bo",
     "bohb",
+    "freeze_thaw",
     "hyperband",
     "moasha",
     "mohb",
+    "one_epoch",
     "priorband",
     "random",
     "successive_halving",
 ]
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
 #: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial).
-MODEL_BASED = {"bo": 14, "bohb": 65}
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60}
 
 
 class TestOptimizers(OptimizerSuite):
