@@ -12,13 +12,16 @@ configuration's later steps (the curve) and nearby configurations at every step 
 shared shape), which is what freeze-thaw needs from a model. Its prediction at ``z = 1`` is
 the final value of a paused run or of a configuration not yet tried.
 
-Chosen by measurement among the candidates of the literature (docs/benchmarks.md,
-"Freeze-thaw"): on 250 LCBench configurations per development task with curves of random
-lengths, this GP ranked the partial curves by their final value with Spearman 0.63 to 0.98
-(the curves' current values: 0.25 to 0.57), and 94% of the held-out final values fell
-within two standard deviations; the same GP on the raw loss ranked 0.56 to 0.90, and an
-ensemble of five power-law networks (Deep Power Laws' model) 0.63 to 0.90 with only half of
-the values within two standard deviations and a fit 20 times slower.
+Chosen by measurement among the candidates of the literature (``python -m
+benchmarks.freeze_thaw models``, figures in docs/benchmarks.md): on 250 LCBench
+configurations per development task with curves of random lengths, this GP ranked the
+partial curves by their final value with Spearman 0.71 to 0.98 (their current values: 0.25
+to 0.57), with 75 to 92% of the final values within two standard deviations; the same GP on
+the raw loss ranked 0.65 to 0.91, and an ensemble of five power-law networks (the model of
+Deep Power Laws) 0.62 to 0.90, with only 43 to 65% within two standard deviations and fits
+15 to 40 times slower. A linear trend in the step as the GP's mean (so that extrapolations
+revert to an average curve instead of the average loss) was tried and dropped: fitted on
+mostly first steps, it extrapolated to absurdly small final losses.
 
 **Rows.** A run contributes the points at steps of a geometric set (1, 2, 3, 4, 6, 8, 12,
 16, ... of the fidelity's range) and always its last point; a run frozen by a failure or a
