@@ -3,9 +3,12 @@
 Every configuration trained so far is a *run* paused at its checkpoint (``freeze_thaw_runs``).
 At each ask a Gaussian process over (configuration, step) (``freeze_thaw_model``) predicts
 the final value, at the full fidelity, of every paused run and of a pool of configurations
-not yet tried, and the one with the largest expected improvement over the incumbent there
-wins (the acquisition of Deep Power Laws, Kadra et al. 2023, on the model of freeze-thaw
-BO, Swersky et al. 2014, and DyHPO, Wistuba et al. 2022):
+not yet tried. Each candidate is scored by its expected improvement over the incumbent at
+the full fidelity (the acquisition of Deep Power Laws, Kadra et al. 2023, on the model of
+freeze-thaw BO, Swersky et al. 2014), divided by ``cost_exponent``-th power of the share
+of a full run it still has to train (a paused run at step ``t``: ``(full - t) / full``; a
+new configuration: 1), so that an improvement that is nearly paid for counts more; the
+best score wins:
 
 * a paused run is **continued** from its checkpoint (``continue_from`` its latest trial) by
   one step: from step ``t`` to ``max(t + 1, growth * t)`` (whole numbers for an integer
@@ -14,11 +17,16 @@ BO, Swersky et al. 2014, and DyHPO, Wistuba et al. 2022):
 * a new configuration is **started** at the lowest fidelity.
 
 The incumbent is the best loss observed at the full fidelity, or, before the first run
-gets there, the best predicted final loss. Improvement is measured on the model's log
-scale, so it is relative. Runs whose trial failed, was lost or stopped, or whose curve
-holds a NaN are frozen for good. Pending and running trials are never proposed again, and
-the model is told their points at their predicted values (a "kriging believer"), so
-parallel workers get different proposals. Several objectives are scalarized
+gets there, the best loss seen at any step. Improvement is measured on the model's log
+scale, so it is relative. ``acquisition: next`` (DyHPO, Wistuba et al. 2022: improvement at
+the step a candidate reaches over the best seen there) and ``random`` (ifBO's MFPI-random,
+Rakotoarison et al. 2024) are the alternatives measured against it (docs/benchmarks.md).
+*Anytime*: once ``first_full_after`` FTE are spent with no run at (or on its way to) the
+full fidelity, the run with the best predicted final value goes straight there, so a user
+who stops early has a trained pipeline. Runs whose trial failed, was lost or stopped, or
+whose curve holds a NaN are frozen for good. Pending and running trials are never proposed
+again, and the model is told their points at their predicted values (a "kriging believer"),
+so parallel workers get different proposals. Several objectives are scalarized
 (``freeze_thaw_runs``: augmented Chebyshev on scaled losses, weights rotating by trial);
 expert priors start the study from their configuration, seed the pool and weight the new
 configurations' acquisition by ``prior(x) ** (prior_weight / runs)`` (πBO).
