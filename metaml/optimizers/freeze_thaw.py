@@ -57,6 +57,7 @@ from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
+from metaml.optimizers.bo.optimizer import brief, one_thread
 from metaml.optimizers.freeze_thaw_model import (
     CurveModel,
     Encodings,
@@ -66,7 +67,6 @@ from metaml.optimizers.freeze_thaw_model import (
     build_rows,
     fit,
     log_expected_improvement,
-    one_thread,
     transform,
 )
 from metaml.optimizers.freeze_thaw_runs import BUSY, DONE, PAUSED, Run, build_runs, rotating_weights
@@ -203,7 +203,7 @@ class FreezeThaw(Optimizer):
         except GPFitError as exc:
             logger.warning("freeze_thaw: the curve model's fit failed at trial %d (%s); one-epoch rule instead",
                            len(history), exc)
-            return self._fallback(history, runs, f"the curve model's fit failed ({_short(exc)})")
+            return self._fallback(history, runs, f"the curve model's fit failed ({brief(exc)})")
         except Exception as exc:  # the contract: a numerical failure never stops the study
             logger.warning("freeze_thaw: the model-based decision failed at trial %d", len(history), exc_info=True)
             return self._fallback(history, runs, f"the model-based decision failed ({type(exc).__name__})")
@@ -451,8 +451,3 @@ def _whole(name: str, value: Any, minimum: int, optional: bool = False) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise OptimizerError(f"freeze_thaw: {name} must be a whole number >= {minimum}, got {value!r}")
     return value
-
-
-def _short(exc: BaseException, limit: int = 120) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

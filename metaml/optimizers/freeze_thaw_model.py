@@ -41,8 +41,7 @@ fresh optimizer computes exactly what a long-running one takes from its cache.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -258,21 +257,6 @@ def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float | np
         direct = np.log(np.maximum(np.exp(log_phi) + u * np.exp(log_ndtr(u)), 1e-300))
         tail = log_phi - 2.0 * np.log(np.abs(u)) + np.log1p(-3.0 / u**2)
     return np.log(std) + np.where(u > -6.0, direct, tail)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Torch on one intra-op thread for the model's small matrices (faster here, and the same on every machine)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if before != 1:
-            torch.set_num_threads(before)
 
 
 __all__ = ["BUSY", "CurveModel", "Encodings", "Rows", "StepScale", "anchor", "build_rows", "fit",

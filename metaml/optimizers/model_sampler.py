@@ -130,7 +130,7 @@ class ModelSampler(Sampler):
         self, space: Space, history: Sequence[TrialRecord], rng: np.random.Generator, ctx: SampleContext, rung: int
     ) -> tuple[dict[str, Any], str]:
         from metaml.optimizers.bo import model as gp
-        from metaml.optimizers.bo.optimizer import _one_thread
+        from metaml.optimizers.bo.optimizer import one_thread
         from metaml.optimizers.bo.propose import propose
 
         fidelity = ctx.ladder[rung]
@@ -140,7 +140,7 @@ class ModelSampler(Sampler):
         data = training_data(rows, pending, len(ctx.objectives), space.n_dims)
         if self._cache is None:
             self._cache = gp.HyperparameterCache(size=32)
-        with _one_thread():
+        with one_thread():
             chosen = propose(
                 space, ctx.objectives, rows, data,
                 seed=rung, ask_seed=int(rng.integers(2**62)), rng=rng, cache=self._cache,

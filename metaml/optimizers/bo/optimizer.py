@@ -10,7 +10,7 @@ fitted to the completed and failed trials at the full fidelity, with the pending
 
 Determinism: everything random is drawn from generators seeded by (seed, len(history)) (the
 hyperparameter fit by (seed, anchor), ``model.py``), inside ``torch.random.fork_rng`` so the
-caller's global torch RNG is left as it was; torch runs on one thread (``_one_thread``); and
+caller's global torch RNG is left as it was; torch runs on one thread (``one_thread``); and
 the hyperparameter cache cannot change a result. A fresh optimizer given the same
 history therefore proposes exactly what a long-running one does. A numerical failure of the
 model never raises: the proposal falls back to a sample from the priors (or uniform) and
@@ -145,14 +145,14 @@ class BayesianOptimization(Optimizer):
         from metaml.optimizers.bo.model import GPFitError
 
         try:
-            with _one_thread():
+            with one_thread():
                 return self._model_based(history, rows, data)
         except GPFitError as exc:
             logger.warning("bo: GP fit failed at trial %d (%s); falling back to a sample", len(history), exc)
-            return self._fallback(history, f"GP fit failed ({_short(exc)})")
+            return self._fallback(history, f"GP fit failed ({brief(exc)})")
         except Exception as exc:  # the contract: a numerical failure never stops the study
             logger.warning("bo: model-based proposal failed at trial %d", len(history), exc_info=True)
-            return self._fallback(history, f"model-based proposal failed ({type(exc).__name__}: {_short(exc)})")
+            return self._fallback(history, f"model-based proposal failed ({type(exc).__name__}: {brief(exc)})")
 
     def _window_start(self, history: Sequence[TrialRecord]) -> int | None:
         """The first trial number this decision treats as pending whatever its state (None: none, as by default)."""
@@ -234,7 +234,7 @@ def _uniform_stream_seed(seed: int) -> int:
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
     """Run torch on one intra-op thread, then restore the caller's setting.
 
     The GP's matrices (a few hundred rows) are far too small for intra-op parallelism: on
@@ -263,6 +263,6 @@ def _count(name: str, value: Any, minimum: int, optional: bool = False) -> Any:
     return value
 
 
-def _short(exc: BaseException, limit: int = 120) -> str:
+def brief(exc: BaseException, limit: int = 120) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
