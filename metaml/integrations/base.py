@@ -6,7 +6,6 @@ import importlib
 import math
 import os
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -95,19 +94,17 @@ class StudySnapshot:
 
     @classmethod
     def read(cls, study: Study) -> StudySnapshot:
-        trials = tuple(study.trials())
-        by_trial: dict[int, list[Observation]] = defaultdict(list)
-        for point in study.observations():
-            by_trial[point.trial_number].append(point)
-        curves = {n: tuple(sorted(points, key=lambda p: p.step)) for n, points in by_trial.items()}
+        """One picture, from the study's view (one delta read) and the results of that same picture."""
+        view = study.view()
+        trials = view.trials
         created = min([t.created_at for t in trials if t.created_at is not None], default=0.0)
         return cls(
             name=study.name,
             uid=study.uid,
             objectives=tuple(study.objectives),
             trials=trials,
-            curves=curves,
-            front=frozenset(t.number for t in study.pareto_front()),
+            curves=dict(view.curves),
+            front=frozenset(t.number for t in study.results(trials).front),
             created_at=created,
             seed=study.seed,
         )
