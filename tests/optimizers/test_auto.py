@@ -23,7 +23,7 @@ PRIORS = {"lr": Float(1e-4, 1e-1, log=True, prior=1e-2), "act": Categorical(["re
     ("params", "objectives", "chosen", "words"),
     [
         ({**PRIORS, "epochs": Fidelity(1, 27)}, ONE, "priorband", "with expert priors"),
-        ({**PLAIN, "epochs": Fidelity(1, 27)}, ONE, "bohb", "without expert priors: BOHB"),
+        ({**PLAIN, "epochs": Fidelity(1, 27)}, ONE, "freeze_thaw", "without expert priors: freeze-thaw"),
         ({**PLAIN, "epochs": Fidelity(1, 27)}, TWO, "moasha", "2 objectives"),
         (PLAIN, ONE, "bo", "no fidelity"),
         (PRIORS, TWO, "bo", "qLogNEHVI"),
@@ -57,6 +57,8 @@ def test_without_botorch_auto_falls_back_to_priorband_and_random_search(monkeypa
 def test_a_stored_choice_is_kept_and_a_wrong_one_is_refused() -> None:
     space = Space({**PLAIN, "epochs": Fidelity(1, 27)})
     kept = make_optimizer({"name": "auto", "chosen": "mohb", "why": "earlier"}, space, ONE, 0)
+    earlier = make_optimizer({"name": "auto", "chosen": "bohb"}, space, ONE, 0)  # a study stored before freeze_thaw
+    assert earlier.inner.name == "bohb"  # type: ignore[attr-defined]
     assert kept.settings == {"chosen": "mohb", "why": "earlier"}
     with pytest.raises(OptimizerError, match="auto: chosen must be one of"):
         make_optimizer({"name": "auto", "chosen": "grid"}, space, ONE, 0)
