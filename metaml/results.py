@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
-
 from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import ObjectiveError
 from metaml.objectives import (
@@ -114,7 +112,3 @@ class StudyResults:
         if not self.final:
             return "no trial has completed at full fidelity yet"
         return f"none of the {len(self.final)} full-fidelity trials respects every limit yet"
-
-    def losses(self, trials: Sequence[TrialRecord]) -> np.ndarray:
-        """The trials' objectives as a loss matrix (lower is better in every column)."""
-        return to_loss_matrix(self.objectives, [t.metrics or {} for t in trials])

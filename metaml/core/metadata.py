@@ -9,7 +9,7 @@ version of metaml wrote are kept in ``extra`` and written back untouched.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -80,15 +80,10 @@ class StudyMetadata:
                 out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def updated(self, **changes: Any) -> StudyMetadata:
-        """This metadata with ``changes``; an unknown field name is refused (a ``TypeError`` that names it)."""
-        unknown = sorted(set(changes) - self.field_names())
-        if unknown:
-            raise TypeError(f"unknown study metadata field(s) {unknown}; known: {sorted(self.field_names())}")
-        return replace(self, **changes)
-
     @staticmethod
     def encode(**changes: Any) -> dict[str, Any]:
-        """``changes`` as the store's JSON update (tuples as lists), after checking their names."""
-        StudyMetadata().updated(**changes)
+        """``changes`` as the store's JSON update (tuples as lists); an unknown field name is refused (a ``TypeError``)."""
+        unknown = sorted(set(changes) - StudyMetadata.field_names())
+        if unknown:
+            raise TypeError(f"unknown study metadata field(s) {unknown}; known: {sorted(StudyMetadata.field_names())}")
         return {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
