@@ -35,6 +35,10 @@ class ClaimLostError(TrialError):
     """This worker no longer holds the trial (it was requeued and claimed by another): stop, write nothing."""
 
 
+class BudgetSpentError(TrialError):
+    """A run that no longer fits in the study's budget (its earlier runs were lost and charged): stop before training."""
+
+
 class OptimizerError(MetamlError, ValueError):
     """An optimizer is unknown, or its settings do not fit the space."""
 

@@ -17,7 +17,7 @@ from metaml.checkpoint import CHECKPOINT_FILE, CheckpointOwner, load_checkpoint,
 from metaml.core.records import TrialRecord
 from metaml.core.trial_context import RunSettings
 from metaml.core.view import StudyView
-from metaml.errors import ClaimLostError, TrialError
+from metaml.errors import BudgetSpentError, ClaimLostError, TrialError
 from metaml.objectives import Objective
 from metaml.spending import EPSILON_FTE, committed_fte, planned_cost
 from metaml.store.base import Store
@@ -205,6 +205,35 @@ class Trial:
         self.start_step = float(step)
         if not self.study.store.set_start_step(self.study.id, self.number, None, float(step), attempt=self.attempt):
             self._lose_claim("restore")
+        self._check_run_fits(float(step))
+
+    def _check_run_fits(self, step: float) -> None:
+        """Refuse, before training, a run the budget can no longer pay for.
+
+        A trial was promised its planned cost when it was admitted. A retry is promised it again
+        although its lost runs were charged for what they reported, and its checkpoint may lie
+        behind that (a worker killed between a report and its checkpoint); a run that restored
+        less than planned trains more than it was promised. Either may no longer fit: then the
+        run stops here (``BudgetSpentError``: the trial ends ``lost``, nothing trained) rather
+        than take the study past its budget.
+        """
+        per_step = self.study.fte_per_step
+        if self.budget is None or self.budget.fte is None or per_step is None or self.fidelity is None:
+            return
+        history = self.study.view().trials
+        planned = planned_cost(self.fidelity, self.continue_from, history, per_step)
+        needed = max(0.0, float(self.fidelity) - step) * per_step
+        if (self.attempt or 1) <= 1 and needed <= planned + EPSILON_FTE:
+            return  # a first run within its plan: admitted, so it fits
+        projected = committed_fte(history, per_step) - planned + needed
+        if projected <= self.budget.fte + EPSILON_FTE:
+            return
+        charged = next((t.cost_fte for t in history if t.number == self.number), 0.0)
+        raise BudgetSpentError(
+            f"trial {self.number} was not resumed: its earlier runs were charged {charged:.3g} FTE, and training "
+            f"it from step {step:g} to {float(self.fidelity):g} ({needed:.3g} FTE) would take the study to "
+            f"{projected:.3g} of its {self.budget.fte:g} FTE budget"
+        )
 
     # ---------------------------------------------------------------- fencing
     def _check_claim(self) -> None:

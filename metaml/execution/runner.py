@@ -8,8 +8,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from metaml.core.records import TrialRecord
-from metaml.errors import ClaimLostError
+from metaml.core.records import TrialRecord, TrialStatus
+from metaml.errors import BudgetSpentError, ClaimLostError
 from metaml.execution.functions import TrialFunction
 from metaml.execution.handle import StudyHandle
 from metaml.trial import Trial
@@ -77,6 +77,10 @@ def run_trial(
         raise
     except ClaimLostError as exc:
         log.warning("%s", exc)
+        return study.store.trial(study.id, trial.number)
+    except BudgetSpentError as exc:
+        log.warning("%s", exc)
+        study.store.finish(study.id, trial.number, TrialStatus.LOST, error=str(exc), attempt=trial.attempt)
         return study.store.trial(study.id, trial.number)
     except SystemExit as exc:
         # sys.exit() inside a trial would end the worker as if all were well: record it instead
