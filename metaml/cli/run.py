@@ -36,6 +36,9 @@ def run(
     workers: int = typer.Option(None, "--workers", "-w", help="Trials at once, each in its own process (overrides the file)."),
     executor: str = typer.Option(None, "--executor", help="inline, local or ray (default: from the file, else auto)."),
     ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to join, e.g. 'auto' (default: start a local one)."),
+    gpus_per_trial: float = typer.Option(
+        None, "--gpus-per-trial", help="GPUs per local worker (0.5: two workers share a GPU; overrides the file).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     default_first: bool = typer.Option(
         True, "--default-first/--no-default-first",
@@ -49,7 +52,8 @@ def run(
     """
     spec = load_study_file(study_file)
     try:
-        settings = spec.execution.with_overrides(workers=workers, executor=executor, ray_address=ray_address)
+        settings = spec.execution.with_overrides(workers=workers, executor=executor, ray_address=ray_address,
+                                                 gpus_per_trial=gpus_per_trial)
     except MetamlError as exc:
         raise StudyFileError(str(exc)) from None
     chosen = spec.budget.merged(parse_budget(budget)) if spec.budget and budget else (
@@ -80,6 +84,7 @@ def run(
     if not quiet:
         note = f" (resuming: {already} trials in the store)" if already else ""
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")
+        how += f", {settings.gpus_per_trial:g} GPU per trial" if settings.gpus_per_trial is not None else ""
         console.print(
             f"[bold]{escape(study.name)}[/]: optimizer {escape(study.optimizer.name)}, budget {chosen.describe()}, "
             f"executor {how}, store {escape(study.store_url)}{note}",
