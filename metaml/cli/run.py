@@ -7,7 +7,6 @@ import time
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from metaml.budget import Budget, parse_budget
@@ -22,6 +21,7 @@ from metaml.execution.signals import Terminated, exit_code, sigterm_as_interrupt
 from metaml.final_evaluation import evaluate_front
 from metaml.optimizers.steering import single_objective_warning
 from metaml.pipelines.baseline import enqueue_default
+from metaml.progress import live_progress, optimizer_choice, progress_line
 from metaml.report.provenance import git_commit, installed_versions
 from metaml.store import TrialRecord, TrialStatus
 from metaml.study import Study
@@ -86,7 +86,7 @@ def run(
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")
         how += f", {settings.gpus_per_trial:g} GPU per trial" if settings.gpus_per_trial is not None else ""
         console.print(
-            f"[bold]{escape(study.name)}[/]: optimizer {escape(study.optimizer.name)}, budget {chosen.describe()}, "
+            f"[bold]{escape(study.name)}[/]: optimizer {escape(_optimizer_text(study))}, budget {chosen.describe()}, "
             f"executor {how}, store {escape(study.store_url)}{note}",
             highlight=False,
         )
@@ -131,6 +131,12 @@ def run(
     _say_outcome(study, outcome, quiet)
 
 
+def _optimizer_text(study: Study) -> str:
+    """The optimizer's name; for ``auto`` the one it chose and why."""
+    choice = optimizer_choice(study.optimizer)
+    return f"auto chose {choice['chosen']} ({choice['why']})" if choice["name"] == "auto" else choice["name"]
+
+
 def _say_outcome(study: Study, outcome: RunOutcome, quiet: bool) -> None:
     """Say why the run ended; a run that did not spend its budget or finish the study exits 1."""
     if outcome.complete:
@@ -149,30 +155,12 @@ def _run_with_progress(study: Study, fn: FunctionRef, budget: Budget, settings: 
         execute(study, fn, budget, settings)
         return
     if not console.is_terminal:
-        # Logs and CI get one line per trial instead of a live bar.
+        # Logs and CI get one line per trial instead of a live display.
         # (a line holds a trial's error, the user's text: printed as text, never as Rich markup)
         execute(study, fn, budget, settings,
-                on_trial=lambda r: console.print(_line(study, r, started), markup=False, highlight=False))  # fmt: skip
+                on_trial=lambda r: console.print(_line(study, r, started, budget), markup=False, highlight=False))  # fmt: skip
         return
-    description = TextColumn("{task.description}", markup=False)  # it names the objectives, the user's words
-    with Progress(SpinnerColumn(), description, TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task(_status(study, started), total=None)
-
-        def on_trial(record: TrialRecord) -> None:
-            bar.update(task, description=_status(study, started))
-            if record.status is TrialStatus.FAILED:
-                bar.console.print(f"[red]trial {record.number} failed:[/] {escape(str(record.error))}", highlight=False)
-
-        execute(study, fn, budget, settings, on_trial=on_trial)
-        bar.update(task, description=_status(study, started))
-
-
-def _status(study: Study, started: float) -> str:
-    trials = study.trials()
-    done = sum(1 for t in trials if t.status.finished)
-    failed = sum(1 for t in trials if t.status is TrialStatus.FAILED)
-    fte = sum(t.cost_fte for t in trials)
-    return f"trials {done} (failed {failed}) · FTE {fte:.2f} · {_best_text(study)}"
+    live_progress(study, budget, started, console, lambda on_trial: execute(study, fn, budget, settings, on_trial=on_trial))
 
 
 def _best_text(study: Study) -> str:
@@ -190,9 +178,10 @@ def _best_text(study: Study) -> str:
     return f"front {len(front)} trials, hypervolume {hv:.4g}{per_fte}"
 
 
-def _line(study: Study, record: TrialRecord, started: float) -> str:
+def _line(study: Study, record: TrialRecord, started: float, budget: Budget) -> str:
     what = record.error if record.status in (TrialStatus.FAILED, TrialStatus.LOST) else ", ".join(
         f"{o.name}={(record.metrics or {}).get(o.name, float('nan')):.4g}" for o in study.objectives
     )
     fid = f" @ {record.fidelity:g}" if record.fidelity is not None else ""
-    return f"trial {record.number}{fid} {record.status.value}: {what} | {_status(study, started)}"
+    return f"trial {record.number}{fid} {record.status.value}: {what} | {progress_line(study, budget, started)}"
+
