@@ -69,7 +69,10 @@ def best_text(study: Any) -> str:
     front = study.pareto_front()
     if not front:
         return "front -"
-    return f"front {len(front)} trials, hypervolume {study.hypervolume():.4g}"
+    study.record_reference()  # the decision log says when the reference moved, and why
+    hv, fte = study.hypervolume(), study.cost_fte()
+    per_fte = f" ({hv / fte:.4g} per FTE)" if fte > 0 else ""
+    return f"front {len(front)} trials, hypervolume {hv:.4g}{per_fte}"
 
 
 def summary(study: Any, budget: Budget, started: float, trials: Sequence[TrialRecord] | None = None) -> dict[str, Any]:

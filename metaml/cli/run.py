@@ -163,21 +163,6 @@ def _run_with_progress(study: Study, fn: FunctionRef, budget: Budget, settings: 
     live_progress(study, budget, started, console, lambda on_trial: execute(study, fn, budget, settings, on_trial=on_trial))
 
 
-def _best_text(study: Study) -> str:
-    """The best value (one objective) or the front's size and hypervolume, as ``metaml status`` shows them."""
-    if len(study.objectives) == 1:
-        best = study.best()
-        obj = study.objectives[0]
-        return f"best {obj.name}={best.metrics[obj.name]:.4g}" if best and best.metrics else "best -"
-    front = study.pareto_front()
-    if not front:
-        return "front -"
-    study.record_reference()  # the decision log says when the reference moved, and why
-    hv, fte = study.hypervolume(), study.cost_fte()
-    per_fte = f" ({hv / fte:.4g} per FTE)" if fte > 0 else ""
-    return f"front {len(front)} trials, hypervolume {hv:.4g}{per_fte}"
-
-
 def _line(study: Study, record: TrialRecord, started: float, budget: Budget) -> str:
     what = record.error if record.status in (TrialStatus.FAILED, TrialStatus.LOST) else ", ".join(
         f"{o.name}={(record.metrics or {}).get(o.name, float('nan')):.4g}" for o in study.objectives
