@@ -335,8 +335,12 @@ class Study:
         workers: int | None = None,
         settings: ExecutionSettings | Mapping[str, Any] | None = None,
         on_trial: Callable[[TrialRecord], None] | None = None,
+        progress: bool = False,
     ) -> list[TrialRecord]:
         """Run ``fn(config, trial)`` until the budget is spent; return the trials that finished.
+
+        ``progress=True`` shows ``metaml run``'s live display (trials, FTE of the budget, time
+        left, the best, the running trials) on the terminal while it runs.
 
         One worker runs trials in this process; ``workers=N`` (or a timeout or memory limit in
         ``settings``) runs them in N spawned processes, which needs ``fn`` defined at the top
@@ -347,7 +351,22 @@ class Study:
             chosen = chosen.with_overrides(workers=workers)
         started = time.time()
         chosen_budget = parse_budget(budget)
-        done = execute(self, fn, chosen_budget, chosen, on_trial=on_trial)
+        if progress:
+            from rich.console import Console
+
+            from metaml.progress import live_progress
+
+            def run(show: Callable[[TrialRecord], None]) -> list[TrialRecord]:
+                def both(record: TrialRecord) -> None:
+                    show(record)
+                    if on_trial is not None:
+                        on_trial(record)
+
+                return execute(self, fn, chosen_budget, chosen, on_trial=both)
+
+            done = live_progress(self, chosen_budget, started, Console(), run)
+        else:
+            done = execute(self, fn, chosen_budget, chosen, on_trial=on_trial)
         outcome = run_outcome(self, chosen_budget, chosen, started)
         if outcome.first_traceback is not None:
             raise TrialError(f"study {self.name!r} {outcome.reason}\nthe first failure was:\n{outcome.first_traceback}")

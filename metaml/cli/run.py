@@ -7,7 +7,6 @@ import time
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from metaml.budget import Budget, parse_budget
@@ -22,6 +21,7 @@ from metaml.execution.signals import Terminated, exit_code, sigterm_as_interrupt
 from metaml.final_evaluation import evaluate_front
 from metaml.optimizers.steering import single_objective_warning
 from metaml.pipelines.baseline import enqueue_default
+from metaml.progress import live_progress, optimizer_choice, progress_line
 from metaml.report.provenance import git_commit, installed_versions
 from metaml.store import TrialRecord, TrialStatus
 from metaml.study import Study
@@ -36,6 +36,9 @@ def run(
     workers: int = typer.Option(None, "--workers", "-w", help="Trials at once, each in its own process (overrides the file)."),
     executor: str = typer.Option(None, "--executor", help="inline, local or ray (default: from the file, else auto)."),
     ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to join, e.g. 'auto' (default: start a local one)."),
+    gpus_per_trial: float = typer.Option(
+        None, "--gpus-per-trial", help="GPUs per local worker (0.5: two workers share a GPU; overrides the file).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     default_first: bool = typer.Option(
         True, "--default-first/--no-default-first",
@@ -49,7 +52,8 @@ def run(
     """
     spec = load_study_file(study_file)
     try:
-        settings = spec.execution.with_overrides(workers=workers, executor=executor, ray_address=ray_address)
+        settings = spec.execution.with_overrides(workers=workers, executor=executor, ray_address=ray_address,
+                                                 gpus_per_trial=gpus_per_trial)
     except MetamlError as exc:
         raise StudyFileError(str(exc)) from None
     chosen = spec.budget.merged(parse_budget(budget)) if spec.budget and budget else (
@@ -80,8 +84,9 @@ def run(
     if not quiet:
         note = f" (resuming: {already} trials in the store)" if already else ""
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")
+        how += f", {settings.gpus_per_trial:g} GPU per trial" if settings.gpus_per_trial is not None else ""
         console.print(
-            f"[bold]{escape(study.name)}[/]: optimizer {escape(study.optimizer.name)}, budget {chosen.describe()}, "
+            f"[bold]{escape(study.name)}[/]: optimizer {escape(_optimizer_text(study))}, budget {chosen.describe()}, "
             f"executor {how}, store {escape(study.store_url)}{note}",
             highlight=False,
         )
@@ -126,6 +131,12 @@ def run(
     _say_outcome(study, outcome, quiet)
 
 
+def _optimizer_text(study: Study) -> str:
+    """The optimizer's name; for ``auto`` the one it chose and why."""
+    choice = optimizer_choice(study.optimizer)
+    return f"auto chose {choice['chosen']} ({choice['why']})" if choice["name"] == "auto" else choice["name"]
+
+
 def _say_outcome(study: Study, outcome: RunOutcome, quiet: bool) -> None:
     """Say why the run ended; a run that did not spend its budget or finish the study exits 1."""
     if outcome.complete:
@@ -144,50 +155,18 @@ def _run_with_progress(study: Study, fn: FunctionRef, budget: Budget, settings: 
         execute(study, fn, budget, settings)
         return
     if not console.is_terminal:
-        # Logs and CI get one line per trial instead of a live bar.
+        # Logs and CI get one line per trial instead of a live display.
         # (a line holds a trial's error, the user's text: printed as text, never as Rich markup)
         execute(study, fn, budget, settings,
-                on_trial=lambda r: console.print(_line(study, r, started), markup=False, highlight=False))  # fmt: skip
+                on_trial=lambda r: console.print(_line(study, r, started, budget), markup=False, highlight=False))  # fmt: skip
         return
-    description = TextColumn("{task.description}", markup=False)  # it names the objectives, the user's words
-    with Progress(SpinnerColumn(), description, TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task(_status(study, started), total=None)
-
-        def on_trial(record: TrialRecord) -> None:
-            bar.update(task, description=_status(study, started))
-            if record.status is TrialStatus.FAILED:
-                bar.console.print(f"[red]trial {record.number} failed:[/] {escape(str(record.error))}", highlight=False)
-
-        execute(study, fn, budget, settings, on_trial=on_trial)
-        bar.update(task, description=_status(study, started))
+    live_progress(study, budget, started, console, lambda on_trial: execute(study, fn, budget, settings, on_trial=on_trial))
 
 
-def _status(study: Study, started: float) -> str:
-    trials = study.trials()
-    done = sum(1 for t in trials if t.status.finished)
-    failed = sum(1 for t in trials if t.status is TrialStatus.FAILED)
-    fte = sum(t.cost_fte for t in trials)
-    return f"trials {done} (failed {failed}) · FTE {fte:.2f} · {_best_text(study)}"
-
-
-def _best_text(study: Study) -> str:
-    """The best value (one objective) or the front's size and hypervolume, as ``metaml status`` shows them."""
-    if len(study.objectives) == 1:
-        best = study.best()
-        obj = study.objectives[0]
-        return f"best {obj.name}={best.metrics[obj.name]:.4g}" if best and best.metrics else "best -"
-    front = study.pareto_front()
-    if not front:
-        return "front -"
-    study.record_reference()  # the decision log says when the reference moved, and why
-    hv, fte = study.hypervolume(), study.cost_fte()
-    per_fte = f" ({hv / fte:.4g} per FTE)" if fte > 0 else ""
-    return f"front {len(front)} trials, hypervolume {hv:.4g}{per_fte}"
-
-
-def _line(study: Study, record: TrialRecord, started: float) -> str:
+def _line(study: Study, record: TrialRecord, started: float, budget: Budget) -> str:
     what = record.error if record.status in (TrialStatus.FAILED, TrialStatus.LOST) else ", ".join(
         f"{o.name}={(record.metrics or {}).get(o.name, float('nan')):.4g}" for o in study.objectives
     )
     fid = f" @ {record.fidelity:g}" if record.fidelity is not None else ""
-    return f"trial {record.number}{fid} {record.status.value}: {what} | {_status(study, started)}"
+    return f"trial {record.number}{fid} {record.status.value}: {what} | {progress_line(study, budget, started)}"
+

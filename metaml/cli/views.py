@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from metaml.budget import parse_budget
 from metaml.cli.common import (
     FILE_ARG,
     JSON_OPT,
@@ -29,6 +30,7 @@ from metaml.cli.common import (
 )
 from metaml.errors import StudyFileError
 from metaml.final_evaluation import TITLE, FinalEvaluation, stored_evaluation
+from metaml.progress import budget_dict, optimizer_choice
 from metaml.store import TrialStatus, open_store
 from metaml.study import Study
 from metaml.studyfile import StudyFile
@@ -117,6 +119,8 @@ def status(
         "study": s.name,
         "store": s.store_url,
         "optimizer": s.optimizer.name,
+        "optimizer_choice": optimizer_choice(s.optimizer),
+        "budget": budget_dict(parse_budget(dict(s.metadata.budget)) if s.metadata.budget else None, trials),
         "objectives": [o.to_dict() for o in s.objectives],
         "trials": counts,
         "fte": s.cost_fte(),

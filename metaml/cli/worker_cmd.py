@@ -61,8 +61,9 @@ def worker(
     started = time.time()
     try:
         with sigterm_as_interrupt():
-            if settings.timeout is not None or settings.memory_mb is not None:
-                # A limit needs a process to kill: this worker supervises one worker process.
+            if settings.timeout is not None or settings.memory_mb is not None or settings.gpus_per_trial is not None:
+                # A limit needs a process to kill, a GPU a process started with its CUDA_VISIBLE_DEVICES:
+                # this worker supervises one worker process.
                 run_local(s, ref, chosen, settings.with_overrides(workers=1), on_trial=on_trial)
             else:
                 work(s, ref.load(), chosen, settings, worker=me, on_trial=on_trial)

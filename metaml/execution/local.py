@@ -45,12 +45,17 @@ def worker_main(
     settings: ExecutionSettings,
     started: float,
     parent_pid: int | None = None,
+    cuda_visible: str | None = None,
 ) -> None:
     """The body of one worker process (also used by the Ray executor's tasks).
 
     ``open_study`` (``study_opener``) opens the study in this process. With ``parent_pid`` the worker stops (returning its trial to the queue) as soon as that
     process is gone, so that a killed ``metaml run`` leaves no unsupervised workers.
+    ``cuda_visible`` becomes this process's ``CUDA_VISIBLE_DEVICES`` before the trial function
+    (and so torch's CUDA) is loaded.
     """
+    if cuda_visible is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = cuda_visible
     from metaml.execution.signals import ParentWatch, install_sigterm_handler
     from metaml.execution.worker import work
 
@@ -66,6 +71,16 @@ def worker_main(
         pass  # the running trial went back to the queue in run_trial
     finally:
         study.store.close()
+
+
+def _gpu_slots(settings: ExecutionSettings) -> list[str] | None:
+    """Each worker's CUDA_VISIBLE_DEVICES (None without ``gpus_per_trial``); checked before any worker starts."""
+    if settings.gpus_per_trial is None:
+        return None
+    from metaml.execution.gpus import discover_devices, gpu_slots, usable_devices
+
+    devices = usable_devices(settings.gpu_devices, discover_devices())
+    return gpu_slots(float(settings.gpus_per_trial), settings.workers, devices)
 
 
 def _limit_memory(memory_mb: float) -> None:
@@ -87,6 +102,7 @@ def run_local(
 
     Returns the trials that finished meanwhile (``finished_since``), as every executor does.
     """
+    slots = _gpu_slots(settings)  # refused before the store is touched
     before = finished_numbers(study)
     study.recover_lost(settings.stale_after, settings.retries, settings.timeout)
     # Each worker is forked from a clean server process that has metaml imported already: as
@@ -96,18 +112,23 @@ def run_local(
     ctx.set_forkserver_preload(["metaml.study", "metaml.execution.worker", "metaml.execution.local"])
     started = time.time()
     procs: dict[int, BaseProcess] = {}
+    slot_of: dict[int, int] = {}  # worker pid -> its index in slots
     host = socket.gethostname()
     respawns_left = 10 * settings.workers
 
     def spawn() -> None:
+        # a replacement worker takes the GPU share its dead predecessor left
+        slot = min(set(range(settings.workers)) - set(slot_of.values()))
+        visible = slots[slot] if slots is not None else None
         p = ctx.Process(
             target=worker_main,
-            args=(study_opener(study), fn_ref, budget, settings, started, os.getpid()),
-            name=f"metaml-worker-{len(procs)}",
+            args=(study_opener(study), fn_ref, budget, settings, started, os.getpid(), visible),
+            name=f"metaml-worker-{slot}",
         )
         p.start()
         assert p.pid is not None
         procs[p.pid] = p
+        slot_of[p.pid] = slot
 
     seen = {t.number for t in study.trials() if t.status.finished}
     idle_deaths = 0  # workers that died holding no trial since the last finished one
@@ -134,6 +155,7 @@ def run_local(
             running = study.trials([TrialStatus.RUNNING]) if dead else []
             for pid in dead:
                 p = procs.pop(pid)
+                slot_of.pop(pid, None)
                 p.join()
                 worker = f"{host}:{pid}"
                 held = [t.number for t in running if t.worker == worker]

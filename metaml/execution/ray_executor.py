@@ -58,7 +58,7 @@ def run_ray(
             raise MetamlError(f"cannot start or reach Ray at {settings.ray_address or 'a new local instance'}: {exc}") from None
         started_here = True
     study.recover_lost(settings.stale_after, settings.retries)
-    remote = ray.remote(num_cpus=settings.cpus, num_gpus=settings.gpus, max_retries=0)(worker_main)
+    remote = ray.remote(num_cpus=settings.cpus, num_gpus=settings.ray_gpus, max_retries=0)(worker_main)
     started = time.time()
 
     def submit() -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 from metaml.core.trial_context import RunSettings
 from metaml.errors import MetamlError
+from metaml.execution.gpus import check_gpus_per_trial
 
 EXECUTORS = ("inline", "local", "ray")
 
@@ -28,6 +29,11 @@ class ExecutionSettings:
     where and on how many torch threads the built-in pipelines train. They are not part of
     the search space, so a study may be resumed with other ones. None leaves the choice to
     the training function (a built-in pipeline then reads its space's setting, else ``auto``).
+
+    ``gpus_per_trial`` gives each local worker its own ``CUDA_VISIBLE_DEVICES`` (a share below 1
+    packs several workers on one GPU: 0.5 puts two on each); Ray gets it as ``num_gpus``. The
+    devices are the machine's (``gpu_devices`` picks some of them), and they bound how many
+    local workers may run at once. Set, it makes ``auto`` choose ``local`` and ``device`` ``cuda``.
     """
 
     executor: str = "auto"
@@ -44,6 +50,8 @@ class ExecutionSettings:
     fail_fast: bool = False
     device: str | None = None
     threads: int | None = None
+    gpus_per_trial: float | None = None
+    gpu_devices: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.executor not in (*EXECUTORS, "auto"):
@@ -79,17 +87,31 @@ class ExecutionSettings:
         ):
             raise MetamlError(f"threads must be a whole number >= 1 (or null for torch's default), got {self.threads!r}")
 
+        check_gpus_per_trial(self.gpus_per_trial)
+        if self.gpu_devices is not None and (
+            not isinstance(self.gpu_devices, (list, tuple)) or not self.gpu_devices
+            or any(isinstance(d, bool) or not isinstance(d, (int, str)) for d in self.gpu_devices)
+        ):
+            raise MetamlError(f"gpu_devices must be a list of GPU ids such as [0, 1], got {self.gpu_devices!r}")
+
     @property
     def resolved_executor(self) -> str:
         if self.executor != "auto":
             return self.executor
-        needs_process = self.workers > 1 or self.timeout is not None or self.memory_mb is not None
+        needs_process = (self.workers > 1 or self.timeout is not None or self.memory_mb is not None
+                         or self.gpus_per_trial is not None)
         return "local" if needs_process else "inline"
 
     @property
     def run_settings(self) -> RunSettings:
         """What each trial is told about how to train here (device, threads)."""
-        return RunSettings(device=self.device, threads=self.threads)
+        device = "cuda" if self.device is None and self.gpus_per_trial is not None else self.device
+        return RunSettings(device=device, threads=self.threads)
+
+    @property
+    def ray_gpus(self) -> float:
+        """GPUs per Ray task: ``gpus_per_trial`` when set, else the older ``gpus``."""
+        return self.gpus if self.gpus_per_trial is None else float(self.gpus_per_trial)
 
     @property
     def failure_limit(self) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from metaml import Trial
 from metaml.testing.executors import SPACE, hangs_on_trial_2, hungry_on_trial_1, sleepy
 
-__all__ = ["SPACE", "hangs_on_trial_2", "hungry_on_trial_1", "segfaults_on_trial_1", "sleepy"]
+__all__ = ["SPACE", "hangs_on_trial_2", "hungry_on_trial_1", "records_visible_gpu", "segfaults_on_trial_1", "sleepy"]
 
 
 def segfaults_on_trial_1(config: dict, trial: Trial) -> dict:
@@ -17,3 +17,13 @@ def segfaults_on_trial_1(config: dict, trial: Trial) -> dict:
 
         ctypes.string_at(0)  # reads address 0: the worker process dies with SIGSEGV
     return sleepy(config, trial)
+
+
+def records_visible_gpu(config: dict, trial: Trial) -> dict:
+    """Returns the GPU its worker process was given (CUDA_VISIBLE_DEVICES) as a metric."""
+    import os
+
+    result = dict(sleepy(config, trial))
+    result["gpu"] = float(os.environ["CUDA_VISIBLE_DEVICES"])
+    result["pid"] = float(os.getpid())
+    return result
