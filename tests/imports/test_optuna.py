@@ -18,7 +18,7 @@ optuna = pytest.importorskip("optuna")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def objective(trial: "optuna.Trial") -> float:
+def objective(trial: optuna.Trial) -> float:
     kind = trial.suggest_categorical("optimizer", ["sgd", "adam"])
     lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
     width = trial.suggest_int("width", 8, 64, log=True)
