@@ -40,6 +40,8 @@ def test_import_optuna_writes_a_study_and_says_what_it_did(study_dir: Path) -> N
     assert out["study"] == "earlier" and out["imported"] == {"completed": 3, "pruned": 1} and out["skipped"] == []
     study = Study.load("earlier", study_dir / "m.db")
     assert study.cost_fte() == 0.0 and all(t.imported["source"] == "optuna" for t in study.trials())  # type: ignore[index]
+    status = json.loads(run_cli(["status", "--store", "m.db", "--study", "earlier", "--json"], study_dir).stdout)
+    assert status["imported"] == 4 and status["fte"] == 0.0 and status["throughput_per_min"] is None
     again = run_cli(["import", "optuna", "--storage", url, "--study-name", "tune", "--into", "m.db", "--as", "earlier"],
                     study_dir)  # fmt: skip
     assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
