@@ -9,7 +9,7 @@ import pytest
 from metaml import Study
 from metaml.budget import Budget
 from metaml.core.records import Proposal, TrialStatus
-from metaml.errors import SpaceError, StoreError, StudyNotFoundError
+from metaml.errors import MetamlError, SpaceError, StoreError, StudyNotFoundError
 from metaml.imports import import_optuna
 from metaml.space import Categorical, Float, Int
 from metaml.spending import admit
@@ -120,3 +120,21 @@ def test_an_existing_name_is_refused_and_the_store_is_unchanged(optuna_db: str, 
         import_optuna(optuna_db, "tune", into)
     again = Study.load("tune", into)
     assert again.trials() == [] and again.space == first.space
+
+
+def test_an_imported_study_can_go_on_searching_and_its_budget_counts_only_its_own_trials(optuna_db: str, tmp_path: Path) -> None:
+    from metaml.report.export import export_trial
+
+    study = import_optuna(optuna_db, "tune", tmp_path / "m.db").study
+    before = len(study.trials())
+
+    def train(config: dict, trial: object) -> dict:
+        return {"value": config["lr"]}
+
+    study.optimize(train, budget=3)
+    own = [t for t in study.trials() if t.imported is None]
+    assert len(own) == 3 and len(study.trials()) == before + 3
+    assert [t.number for t in own] == [8, 9, 10] and study.cost_fte() == 3.0
+    with pytest.raises(MetamlError, match="imported from optuna.*not trained here"):
+        export_trial(study, 0, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
