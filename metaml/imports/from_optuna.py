@@ -69,10 +69,12 @@ def import_optuna(
     skipped = [f"Optuna trial {t.number} is {t.state.name.lower()}: only finished trials are imported"
                for t in frozen if t.state.name not in STATES]  # fmt: skip
     stepped: dict[str, float] = {}
-    params = _parameters(finished, drop_steps, stepped)
+    # the space is what the trials that ran to a result set; a failed trial may have stopped halfway
+    # through suggesting, or before a parameter no other trial has (it is then skipped, and said)
+    decided = [t for t in finished if t.state.name in ("COMPLETE", "PRUNED")] or finished
+    params = _parameters(decided, drop_steps, stepped)
     if not params:
         raise SpaceError(f"the Optuna study {study_name!r} in {where} has no finished trial with parameters: nothing to import")
-    decided = [t for t in finished if t.state.name in ("COMPLETE", "PRUNED")] or finished
     when = infer_conditions(params, [dict(t.params) for t in decided], f"the Optuna study {study_name!r}")
     space = Space({n: _with_when(p, when.get(n)) for n, p in params.items()})
     source = {"source": "optuna", "storage": where, "study": study_name}

@@ -138,3 +138,23 @@ def test_an_imported_study_can_go_on_searching_and_its_budget_counts_only_its_ow
     with pytest.raises(MetamlError, match="imported from optuna.*not trained here"):
         export_trial(study, 0, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_trial_outside_the_space_of_the_finished_ones_is_skipped_and_said(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    study = optuna.create_study(study_name="f", storage=url, sampler=optuna.samplers.RandomSampler(seed=1))
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number == 1:
+            trial.suggest_int("only_here", 1, 3)
+            raise RuntimeError("broke")
+        if trial.number == 2:
+            raise RuntimeError("broke early")
+        return x
+
+    study.optimize(objective, n_trials=4, catch=(RuntimeError,))
+    report = import_optuna(url, "f", tmp_path / "m.db")
+    assert report.imported == {"completed": 2, "failed": 1}
+    assert set(report.study.space.parameters) == {"x"}
+    assert len(report.skipped) == 1 and "Optuna trial 1" in report.skipped[0] and "only_here" in report.skipped[0]
