@@ -63,3 +63,7 @@ def shown(value: object) -> str:
     if len(text) > SHOWN_CHARS:
         return f"{text[: SHOWN_CHARS - 20]}... ({len(text)} characters)"
     return text
+
+
+class MissingExtraError(MetamlError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install (``pip install 'metaml[x]'``)."""

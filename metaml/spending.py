@@ -33,10 +33,15 @@ def planned_cost(
     return max(0.0, float(fidelity) - base) * fte_per_step
 
 
+def own_trials(history: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The trials this study ran itself: imported ones (``TrialRecord.imported``) were paid for elsewhere."""
+    return [t for t in history if t.imported is None]
+
+
 def committed_fte(history: Sequence[TrialRecord], fte_per_step: float | None) -> float:
-    """FTE charged so far plus the planned cost of every trial still running or queued."""
+    """FTE charged so far plus the planned cost of every trial still running or queued (imported ones cost 0)."""
     total = 0.0
-    for t in history:
+    for t in own_trials(history):
         total += t.cost_fte
         if t.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
             total += planned_cost(t.fidelity, t.continue_from, history, fte_per_step)
@@ -57,7 +62,7 @@ def admit(
     """Whether ``proposal`` fits the budget's trials and FTE given everything spent and promised."""
     if budget is None:
         return Admission(True)
-    if budget.trials is not None and len(history) >= budget.trials:
+    if budget.trials is not None and len(own_trials(history)) >= budget.trials:
         return Admission(False, f"the budget of {budget.trials} trials is used")
     if budget.fte is None:
         return Admission(True)
@@ -74,7 +79,7 @@ def admit(
 
 def budget_left(history: Sequence[TrialRecord], budget: Budget, fte_per_step: float | None) -> bool:
     """Whether any new trial could still start under the budget's trials and FTE (a cheap upper bound)."""
-    if budget.trials is not None and len(history) >= budget.trials:
+    if budget.trials is not None and len(own_trials(history)) >= budget.trials:
         return False
     return budget.fte is None or committed_fte(history, fte_per_step) < budget.fte - EPSILON_FTE
 

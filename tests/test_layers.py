@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("trial", ("metaml.trial",)),
     ("execution", ("metaml.execution",)),
     ("final evaluation", ("metaml.final_evaluation",)),
-    ("study", ("metaml.study", "metaml.studyfile", "metaml.progress")),
+    ("study", ("metaml.study", "metaml.studyfile", "metaml.progress", "metaml.imports")),
     ("report", ("metaml.report",)),
     ("integrations", ("metaml.integrations",)),
     ("faces", ("metaml.cli", "metaml.testing", "metaml.__main__", "metaml")),
@@ -45,6 +45,10 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {}
 
 #: Lazy imports allowed to close an import cycle inside one package, each with why.
 LAZY_CYCLES: dict[tuple[str, str], str] = {
+    ("metaml.space.space", "metaml.space.configspace"): (
+        "Space.to_configspace / from_configspace are the space's own methods, written in the module that "
+        "imports the space (and ConfigSpace, an optional extra, only when called)"
+    ),
     ("metaml.space.parameters", "metaml.space.space"): (
         "a categorical's sub-spaces are written out by the space's own parameters_to_dict, whose module "
         "imports the parameters"

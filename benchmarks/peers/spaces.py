@@ -4,9 +4,9 @@ metaml spaces hold floats and integers (some on a log scale), categoricals, nest
 (a choice switches its sub-space on) and constants, plus one fidelity. Each library gets
 as much of that as it can say:
 
-- ConfigSpace (SMAC3, DEHB): ``Categorical`` plus ``EqualsCondition`` / ``InCondition``
-  (an ``AndConjunction`` where a parameter sits under several choices): the real
-  conditional space.
+- ConfigSpace (SMAC3, DEHB): ``Space.to_configspace`` (metaml.space.configspace):
+  ``Categorical`` plus ``EqualsCondition`` / ``InCondition`` (an ``AndConjunction`` where a
+  parameter sits under several choices): the real conditional space.
 - Optuna: define-by-run, so a conditional parameter is suggested only when its parents
   switch it on: the real conditional space too.
 - NePS and Syne Tune have no conditions: they get the flattened space (every parameter
@@ -93,35 +93,12 @@ def fidelity_range(space: Space) -> tuple[int | float, int | float, str]:
 
 
 def configspace(space: Space, seed: int) -> Any:
-    """A ``ConfigSpace.ConfigurationSpace`` (SMAC3, DEHB) with its conditions, without the fidelity (a budget there)."""
-    from ConfigSpace import AndConjunction, ConfigurationSpace, EqualsCondition, InCondition
-    from ConfigSpace import Categorical as CSCategorical
-    from ConfigSpace import Float as CSFloat
-    from ConfigSpace import Integer as CSInteger
+    """A ``ConfigSpace.ConfigurationSpace`` (SMAC3, DEHB) with its conditions, without the fidelity (a budget there).
 
-    cs = ConfigurationSpace(seed=seed)
-    params = searched(space)
-    hps: dict[str, Any] = {}
-    for name, p in params.items():
-        if isinstance(p, Categorical):
-            hps[name] = CSCategorical(name, [str(c) for c in p.choices])
-        elif isinstance(p, Int):
-            hps[name] = CSInteger(name, (int(p.lower), int(p.upper)), log=p.log)
-        else:
-            assert isinstance(p, Float)
-            hps[name] = CSFloat(name, (float(p.lower), float(p.upper)), log=p.log)
-    cs.add(list(hps.values()))
-    for name in params:
-        conds = []
-        for parent, values in space.conditions.get(name, {}).items():
-            if parent not in hps:  # a constant parent: always the same value, nothing to condition on
-                continue
-            vals = [str(v) if isinstance(params[parent], Categorical) else v for v in values]
-            conds.append(EqualsCondition(hps[name], hps[parent], vals[0]) if len(vals) == 1
-                         else InCondition(hps[name], hps[parent], vals))
-        if conds:
-            cs.add(conds[0] if len(conds) == 1 else AndConjunction(*conds))
-    return cs
+    The package's own converter (``Space.to_configspace``), after checking that the peers can search the space.
+    """
+    searched(space)
+    return space.to_configspace(seed=seed, fidelity=False)
 
 
 def suggest_optuna(space: Space, trial: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import typer
 
 from metaml.cli import integration_cmds, report_cmds, views
 from metaml.cli.common import DEBUG
+from metaml.cli.import_cmds import import_app
 from metaml.cli.run import run
 from metaml.cli.worker_cmd import worker
 
@@ -40,6 +41,7 @@ app.command()(report_cmds.report)
 app.command()(report_cmds.export)
 app.command()(integration_cmds.tensorboard)
 app.command()(integration_cmds.mlflow)
+app.add_typer(import_app, name="import")
 
 
 def main() -> None:

@@ -108,7 +108,7 @@ def status(
     counts = {st.value: sum(1 for t in trials if t.status is st) for st in TrialStatus}
     now = time.time()
     running = [t for t in trials if t.status is TrialStatus.RUNNING]
-    finished = [t for t in trials if t.ended_at is not None]
+    finished = [t for t in trials if t.ended_at is not None and t.imported is None]  # imported ones ran elsewhere
     span = (max(t.ended_at for t in finished) - min(t.started_at or t.ended_at for t in finished)) if finished else 0.0  # type: ignore[type-var,operator]
     best = s.best()
     running_rows = [
@@ -125,6 +125,7 @@ def status(
         "trials": counts,
         "fte": s.cost_fte(),
         "retried": sum(1 for t in trials if t.retries),
+        "imported": sum(1 for t in trials if t.imported is not None),
         "throughput_per_min": (len(finished) / span * 60.0) if span > 0 else None,
         "running": running_rows,
         "workers_alive": sorted({t.worker for t in running if t.worker and now - (t.heartbeat or 0) < 60}),
@@ -139,6 +140,10 @@ def status(
     console.print(f"[bold]{escape(s.name)}[/] in {escape(s.store_url)} — optimizer {escape(s.optimizer.name)}", highlight=False)
     console.print("trials: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "trials: none yet", highlight=False, markup=False)
     console.print(f"cost: {data['fte']:.2f} FTE; retried trials: {data['retried']}", highlight=False)
+    if data["imported"]:
+        source = (s.metadata.imported or {}).get("source", "elsewhere")
+        console.print(f"imported: {data['imported']} trials from {source} (0 FTE: not trained here)", highlight=False,
+                      markup=False)
     if data["throughput_per_min"]:
         console.print(f"throughput: {data['throughput_per_min']:.1f} trials/min", highlight=False)
     if best is not None:

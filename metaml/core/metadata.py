@@ -38,6 +38,9 @@ class StudyMetadata:
     #: A hash of the data, when the caller gives one at creation (``Study.create(info={"data_hash": ...})``);
     #: else the report takes the one the trials' provenance files agree on.
     data_hash: str | None = None
+    #: For a study imported from elsewhere (``metaml import``): its source (``optuna``, ``csv``), where it was
+    #: read from, what was imported and what was skipped. Its trials carry their own ``info["imported"]``.
+    imported: Mapping[str, Any] | None = None
     # what `metaml worker` needs to join the study from another process or machine
     #: The training function, ``module:function`` or ``path.py:function``.
     function: str | None = None

@@ -44,6 +44,30 @@ class StudyRecord:
         return StudyMetadata.from_info(self.info)
 
 
+#: The trial ``info`` key that marks a trial as imported and holds its provenance.
+IMPORTED_KEY = "imported"
+
+
+@dataclass(frozen=True)
+class ImportedTrial:
+    """A finished trial brought in from elsewhere (an Optuna study, a CSV file): what it measured, never trained here.
+
+    ``curve`` holds its learning-curve points as ``(step, metrics)``; ``provenance`` says
+    where it came from (at least ``source``) and is kept as the trial's ``info["imported"]``.
+    """
+
+    number: int
+    config: dict[str, Any]
+    status: TrialStatus
+    provenance: dict[str, Any]
+    metrics: dict[str, Any] | None = None
+    fidelity: float | None = None
+    curve: tuple[tuple[float, dict[str, Any]], ...] = ()
+    error: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
 @dataclass(frozen=True)
 class Proposal:
     """What an optimizer decided to run next: a config, its fidelity, and the trial it continues."""
@@ -85,6 +109,16 @@ class TrialRecord:
         """The claim token: how many times the trial was claimed; writes carry it to prove they hold it."""
         value = self.info.get("attempt", 0)
         return int(value) if isinstance(value, int) else 0
+
+    @property
+    def imported(self) -> dict[str, Any] | None:
+        """Where an imported trial came from (``info["imported"]``: source, ...); None for a trial run here.
+
+        An imported trial was not trained by metaml: it costs 0 FTE, has no checkpoint, and
+        the budget of the study that holds it does not count it.
+        """
+        value = self.info.get(IMPORTED_KEY)
+        return dict(value) if isinstance(value, dict) else None
 
     @property
     def duration(self) -> float | None:

@@ -14,7 +14,7 @@ from metaml.budget import Budget
 from metaml.core.records import TrialStatus
 from metaml.execution.handle import StudyHandle
 from metaml.execution.settings import ExecutionSettings
-from metaml.spending import EPSILON_FTE, admit, committed_fte, consecutive_failures
+from metaml.spending import EPSILON_FTE, admit, committed_fte, consecutive_failures, own_trials
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def run_outcome(study: StudyHandle, budget: Budget, settings: ExecutionSettings,
         )
     if budget.seconds is not None and time.time() - started >= budget.seconds - 1e-6:
         return RunOutcome(True, f"the time budget of {budget.seconds:g} s is spent")
-    if budget.trials is not None and len(trials) >= budget.trials:
+    if budget.trials is not None and len(own_trials(trials)) >= budget.trials:
         return RunOutcome(True, f"the budget of {budget.trials} trials is spent")
     spent = sum(t.cost_fte for t in trials)
     if budget.fte is not None and committed_fte(trials, study.fte_per_step) >= budget.fte - EPSILON_FTE:

@@ -12,15 +12,11 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from metaml.core.records import Observation, TrialRecord, TrialStatus
-from metaml.errors import MetamlError
+from metaml.errors import MetamlError, MissingExtraError
 
 if TYPE_CHECKING:
     from metaml.objectives import Objective
     from metaml.study import Study
-
-
-class MissingExtraError(MetamlError, ImportError):
-    """An integration's optional dependency is not installed; the message names the extra to install."""
 
 
 class IntegrationError(MetamlError):

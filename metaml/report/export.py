@@ -173,6 +173,12 @@ def export_trial(study: Study, number: int, directory: str | Path, *, study_file
     """Write the trial's config.json, metrics.json, checkpoint (if any) and MODEL_CARD.md; return the paths."""
     trials = study.trials()
     trial = find_trial(study, number, trials)
+    if trial.imported is not None:
+        raise MetamlError(
+            f"trial {trial.number} of study {study.name!r} was imported from {trial.imported.get('source', 'elsewhere')}: "
+            "it was not trained here, so there is no model to export; its configuration and metrics are in "
+            "`metaml trials`"
+        )
     if trial.status is not TrialStatus.COMPLETED:
         front = [t.number for t in study.results(trials).front]
         why = f" ({trial.error})" if trial.error else ""

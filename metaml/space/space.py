@@ -284,6 +284,19 @@ class Space:
         """Build a space from plain data, as written in YAML or produced by ``to_dict``."""
         return cls(parameters_from_dict(data, path=""))
 
+    def to_configspace(self, *, seed: int | None = None, fidelity: bool = True) -> Any:
+        """The space as a ConfigSpace ``ConfigurationSpace`` (``pip install 'metaml[configspace]'``)."""
+        from metaml.space.configspace import to_configspace
+
+        return to_configspace(self, seed=seed, fidelity=fidelity)
+
+    @classmethod
+    def from_configspace(cls, configspace: Any) -> Space:
+        """The space a ConfigSpace ``ConfigurationSpace`` describes; what metaml cannot express is refused by name."""
+        from metaml.space.configspace import from_configspace
+
+        return from_configspace(configspace)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Space) and self.to_dict() == other.to_dict()
 

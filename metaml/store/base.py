@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
+from metaml.core.records import (
+    Changes,
+    Cursor,
+    Event,
+    ImportedTrial,
+    Observation,
+    Proposal,
+    StudyRecord,
+    TrialRecord,
+    TrialStatus,
+)
 
 #: Decides the next trial, under the study's lock, from what changed since the caller's cursor; None: nothing now.
 Decider = Callable[[Changes], "Proposal | None"]
@@ -28,6 +38,24 @@ class Store(Protocol):
         seed: int,
         info: dict[str, Any],
     ) -> StudyRecord: ...
+    def import_study(
+        self,
+        name: str,
+        space: dict[str, Any],
+        objectives: list[dict[str, Any]],
+        optimizer: str,
+        optimizer_settings: dict[str, Any],
+        seed: int,
+        info: dict[str, Any],
+        trials: Sequence[ImportedTrial],
+    ) -> StudyRecord:
+        """Create a study holding finished imported ``trials`` (their curves and an ``imported`` event), all or nothing.
+
+        Each trial keeps its number and its provenance as ``info["imported"]``, costs 0 FTE,
+        and has no worker, start step or end step beyond the curve it brings.
+        """
+        ...
+
     def get_study(self, name: str) -> StudyRecord: ...
     def list_studies(self) -> list[str]: ...
     def update_study_info(self, study_id: int, updates: dict[str, Any]) -> None: ...

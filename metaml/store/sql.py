@@ -23,7 +23,18 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, StudyRecord, TrialRecord, TrialStatus
+from metaml.core.records import (
+    IMPORTED_KEY,
+    Changes,
+    Cursor,
+    Event,
+    ImportedTrial,
+    Observation,
+    Proposal,
+    StudyRecord,
+    TrialRecord,
+    TrialStatus,
+)
 from metaml.errors import StoreError, StudyNotFoundError
 from metaml.store.base import Decider
 from metaml.store.schema import SCHEMA_VERSION, Base, EventRow, MetaRow, ObservationRow, StudyRow, TrialRow
@@ -258,6 +269,51 @@ class SQLStore:
                     info=_clean(info),
                 )
                 s.add(row)
+                s.flush()
+                return _study(row)
+
+        try:
+            return self._retry(work)
+        except IntegrityError:
+            raise StoreError(f"a study named {name!r} already exists in {self.safe_url}") from None
+
+    def import_study(
+        self,
+        name: str,
+        space: dict[str, Any],
+        objectives: list[dict[str, Any]],
+        optimizer: str,
+        optimizer_settings: dict[str, Any],
+        seed: int,
+        info: dict[str, Any],
+        trials: Sequence[ImportedTrial],
+    ) -> StudyRecord:
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
+            raise StoreError(f"a study name is a text of 1 to {MAX_NAME_LENGTH} characters, got {name!r}")
+        numbers = [t.number for t in trials]
+        if len(set(numbers)) != len(numbers) or any(not isinstance(n, int) or n < 0 for n in numbers):
+            raise StoreError(f"imported trials need distinct numbers from 0 up, got {numbers[:10]}")
+        if any(not t.status.finished for t in trials):
+            raise StoreError("only finished trials (completed, pruned, failed, lost) can be imported")
+
+        def work() -> StudyRecord:
+            now = time.time()
+            with self._session(immediate=True) as s:
+                row = StudyRow(
+                    name=name, space=_clean(space), objectives=_clean(objectives), optimizer=optimizer,
+                    optimizer_settings=_clean(optimizer_settings), seed=int(seed), created_at=now, info=_clean(info),
+                    version=1 if trials else 0,
+                )  # fmt: skip
+                s.add(row)
+                s.flush()
+                for t in trials:
+                    s.add(_imported_row(row.id, t, now))
+                    for step, metrics in t.curve:
+                        s.add(ObservationRow(study_id=row.id, trial_number=t.number, step=float(step),
+                                             metrics=_clean(metrics), time=t.ended_at or now))  # fmt: skip
+                source = (info.get(IMPORTED_KEY) or {}).get("source", "elsewhere")
+                s.add(_event_row(row.id, "imported", f"{len(trials)} trials imported from {source}", None,
+                                 {"trials": len(trials)}, now))  # fmt: skip
                 s.flush()
                 return _study(row)
 
@@ -790,6 +846,20 @@ def _new_row(study_id: int, number: int, new: Proposal, now: float, status: Tria
         retries=0,
         info=_clean({**new.info, "reason": new.reason, **({"attempt": 1} if running else {})}),
     )
+
+
+def _imported_row(study_id: int, t: ImportedTrial, now: float) -> TrialRow:
+    """A finished trial that was not trained here: 0 FTE, no worker, its provenance under ``info["imported"]``."""
+    steps = [float(step) for step, _ in t.curve]
+    return TrialRow(
+        study_id=study_id, number=t.number, config=_clean(t.config),
+        fidelity=None if t.fidelity is None else float(t.fidelity), continue_from=None, status=t.status.value,
+        worker=None, heartbeat=None, created_at=t.started_at or now, started_at=t.started_at, ended_at=t.ended_at or now,
+        metrics=None if t.metrics is None else _clean(t.metrics), start_step=None,
+        end_step=max(steps) if steps else None, cost_fte=0.0, error=t.error, traceback=None, retries=0,
+        info=_clean({IMPORTED_KEY: t.provenance, "reason": f"imported from {t.provenance.get('source', 'elsewhere')}"}),
+        version=1,
+    )  # fmt: skip
 
 
 def _event_row(study_id: int, kind: str, message: str, number: int | None, data: dict[str, Any], now: float) -> EventRow:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from metaml.core.records import Changes, Proposal, TrialRecord, TrialStatus
+from metaml.core.records import Changes, ImportedTrial, Proposal, TrialRecord, TrialStatus
 from metaml.errors import StoreError, StudyNotFoundError
 from metaml.store.base import Store
 
@@ -130,6 +130,51 @@ class StoreSuite:
             store.create_study(name, {"other": {}}, OBJECTIVES, "random", {}, 1, {})
         assert store.list_studies() == studies
         assert store.get_study(name) == first
+
+    def test_an_imported_study_holds_finished_trials_with_provenance_curves_and_no_cost(self, store: Store) -> None:
+        name = _name("imported")
+        source = {"source": "optuna", "study": "s"}
+        trials = [
+            ImportedTrial(0, {"x": 0.2}, TrialStatus.COMPLETED, {**source, "number": 0}, metrics={"loss": 0.5},
+                          curve=((1.0, {"loss": 0.9}), (2.0, {"loss": 0.5})), started_at=10.0, ended_at=20.0),
+            ImportedTrial(3, {"x": 0.7}, TrialStatus.PRUNED, {**source, "number": 3}, metrics={"loss": 0.8},
+                          curve=((1.0, {"loss": 0.8}),)),
+            ImportedTrial(4, {"x": 0.9}, TrialStatus.FAILED, {**source, "number": 4}, error="it raised"),
+        ]  # fmt: skip
+        rec = store.import_study(name, SPACE, OBJECTIVES, "random", {}, 0, {"imported": source}, trials)
+        assert store.get_study(name) == rec and rec.info == {"imported": source}
+        got = store.trials(rec.id)
+        assert [(t.number, t.status, t.config, t.metrics) for t in got] == [
+            (0, TrialStatus.COMPLETED, {"x": 0.2}, {"loss": 0.5}), (3, TrialStatus.PRUNED, {"x": 0.7}, {"loss": 0.8}),
+            (4, TrialStatus.FAILED, {"x": 0.9}, None),
+        ]  # fmt: skip
+        assert [t.imported for t in got] == [{**source, "number": n} for n in (0, 3, 4)]
+        assert all(t.cost_fte == 0.0 and t.worker is None and t.start_step is None for t in got)
+        assert [t.end_step for t in got] == [2.0, 1.0, None] and got[2].error == "it raised"
+        assert (got[0].started_at, got[0].ended_at) == (10.0, 20.0)
+        assert [(o.trial_number, o.step, o.metrics) for o in store.observations(rec.id)] == [
+            (0, 1.0, {"loss": 0.9}), (0, 2.0, {"loss": 0.5}), (3, 1.0, {"loss": 0.8}),
+        ]  # fmt: skip
+        assert [e.kind for e in store.events(rec.id)] == ["imported"]
+        assert store.snapshot(rec.id).trials == tuple(got)  # a reader from the start sees every imported trial
+        # a trial run here after the import gets the next number and is not marked imported
+        ran = _got(store.ask(rec.id, "w", _propose()))
+        assert ran.number == 5 and ran.imported is None
+
+    def test_an_import_is_all_or_nothing(self, store: Store) -> None:
+        name = _name("imported")
+        first = store.create_study(name, SPACE, OBJECTIVES, "random", {}, 0, {})
+        one = ImportedTrial(0, {"x": 0.2}, TrialStatus.COMPLETED, {"source": "csv"}, metrics={"loss": 0.5})
+        with pytest.raises(StoreError, match="already exists"):
+            store.import_study(name, SPACE, OBJECTIVES, "random", {}, 0, {}, [one])
+        assert store.get_study(name) == first and store.trials(first.id) == []
+        studies = store.list_studies()
+        with pytest.raises(StoreError, match="distinct numbers"):
+            store.import_study(_name("imported"), SPACE, OBJECTIVES, "random", {}, 0, {}, [one, one])
+        running = ImportedTrial(1, {"x": 0.3}, TrialStatus.RUNNING, {"source": "csv"})
+        with pytest.raises(StoreError, match="finished"):
+            store.import_study(_name("imported"), SPACE, OBJECTIVES, "random", {}, 0, {}, [one, running])
+        assert store.list_studies() == studies
 
     def test_an_unknown_study_lists_the_known_ones(self, store: Store) -> None:
         if not store.list_studies():
