@@ -20,15 +20,8 @@ from metaml import Fidelity, Float, Space, Study, TrialStatus
 SETTINGS = replace(QUICK, seed=3)
 
 
-#: A known defect, not yet fixed: under faults a study can spend one epoch (1/9 FTE) past its FTE
-#: budget. Seen once, in 1 of 4 runs of this test on a clean clone (SQLite, 2026-12-02); the long
-#: run (100 kills per backend) saw none. Everything else must hold; the overshoot must stay within a step.
-KNOWN_OVERSHOOT_FTE = 1 / 9 + 1e-9
-
-
 def _assert_targets(summary: dict) -> None:
-    assert [v for v in violations(summary) if not v.startswith("overshoot_fte")] == [], summary["examples"]
-    assert summary["overshoot_fte"] <= KNOWN_OVERSHOOT_FTE, summary["examples"]
+    assert violations(summary) == [], summary["examples"]
     assert summary["worker_kills"] == SETTINGS.kills
     assert summary["coordinator_kills"] == SETTINGS.coordinator_kills
     assert summary["pauses"] == SETTINGS.pauses
