@@ -55,13 +55,14 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 # ------------------------------------------------------------------ space translation round trips
 def test_configspace_keeps_the_conditions_and_round_trips() -> None:
     _need("ConfigSpace")
-    from ConfigSpace import Configuration
+    from ConfigSpace import Configuration, Constant
 
     cs = spaces.configspace(SPACE, seed=0)
     assert {c.child.name for c in cs.conditions} >= {"backbone.mlp.depth", "backbone.resnet.blocks",
                                                      "optimizer.sgd.momentum"}
     for config in _configs():
         values = {k: (str(v) if isinstance(SPACE.parameters[k], Categorical) else v) for k, v in config.items()}
+        values.update({hp.name: hp.value for hp in cs.values() if isinstance(hp, Constant)})  # e.g. data: digits
         back = spaces.to_metaml(SPACE, dict(Configuration(cs, values=values)))
         assert _same(back, config)
     for sampled in cs.sample_configuration(20):  # what SMAC/DEHB propose: only the active values
