@@ -90,19 +90,17 @@ def summary(study: Any, budget: Budget, started: float, trials: Sequence[TrialRe
     }
 
 
-def progress_line(study: Any, budget: Budget, started: float) -> str:
-    """The display in one plain line (logs, CI, a pipe)."""
-    s = summary(study, budget, started)
+def format_line(s: dict[str, Any]) -> str:
+    """One summary as a plain line."""
     of = f"/{s['budget_fte']:g}" if s["budget_fte"] is not None else ""
     eta = f" · left ~{_clock(s['eta'])}" if s["eta"] is not None else ""
     return (f"trials {s['done']} done, {len(s['running'])} running, {s['failed']} failed · FTE {s['fte']:.2f}{of}"
             f" · elapsed {_clock(s['elapsed'])}{eta} · {s['best']}")  # fmt: skip
 
 
-def progress_text(study: Any, budget: Budget, started: float) -> Text:
-    """The live display: the line above, a bar of the FTE budget, and one line per running trial."""
-    s = summary(study, budget, started)
-    out = Text(progress_line(study, budget, started))
+def format_text(s: dict[str, Any]) -> Text:
+    """One summary as the live display: the line, a bar of the FTE budget, one line per running trial."""
+    out = Text(format_line(s))
     if s["budget_fte"]:
         share = min(1.0, s["fte"] / s["budget_fte"])
         filled = round(share * BAR_WIDTH)
@@ -116,6 +114,25 @@ def progress_text(study: Any, budget: Budget, started: float) -> Text:
     return out
 
 
+def ticked(s: dict[str, Any], started: float, read_at: float) -> dict[str, Any]:
+    """The summary read at ``read_at`` with the clock moved to now (the ETA counts down with it)."""
+    now = time.time()
+    out = dict(s, elapsed=now - started)
+    if s["eta"] is not None:
+        out["eta"] = max(0.0, s["eta"] - (now - read_at))
+    return out
+
+
+def progress_line(study: Any, budget: Budget, started: float) -> str:
+    """The display in one plain line (logs, CI, a pipe)."""
+    return format_line(summary(study, budget, started))
+
+
+def progress_text(study: Any, budget: Budget, started: float) -> Text:
+    """The live display from one read of the trials."""
+    return format_text(summary(study, budget, started))
+
+
 def live_progress(study: Any, budget: Budget, started: float, console: Any, run: Any) -> Any:
     """Call ``run(on_trial)`` under a live display, redrawn once a second and read again at each finished trial.
 
@@ -124,15 +141,21 @@ def live_progress(study: Any, budget: Budget, started: float, console: Any, run:
     """
     from rich.live import Live
 
-    state = {"text": progress_text(study, budget, started)}
+    state: dict[str, Any] = {"summary": summary(study, budget, started), "read_at": time.time()}
+
+    def read() -> None:
+        state.update(summary=summary(study, budget, started), read_at=time.time())
 
     def on_trial(record: TrialRecord) -> None:
-        state["text"] = progress_text(study, budget, started)
+        read()
         if record.status is TrialStatus.FAILED:
             live.console.print(Text.assemble((f"trial {record.number} failed: ", "red"), str(record.error)))
 
-    with Live(get_renderable=lambda: state["text"], console=console, refresh_per_second=1, transient=False) as live:
+    def render() -> Text:
+        return format_text(ticked(state["summary"], started, state["read_at"]))
+
+    with Live(get_renderable=render, console=console, refresh_per_second=1, transient=False) as live:
         result = run(on_trial)
-        state["text"] = progress_text(study, budget, started)
+        read()
         live.refresh()
     return result

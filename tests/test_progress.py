@@ -86,3 +86,16 @@ def test_status_json_holds_the_choice_and_the_budget_and_the_banner_says_why(tmp
     assert data["optimizer_choice"] == choice
     assert data["budget"]["trials"] == 3 and data["budget"]["trials_left"] == 0
     assert data["budget"]["fte_spent"] == pytest.approx(study.cost_fte())
+
+
+def test_the_clock_and_the_eta_move_between_reads_without_reading_the_store_again() -> None:
+    from metaml.progress import format_line, ticked
+
+    started = time.time() - 100
+    read = {"done": 1, "failed": 0, "running": [], "fte": 1.0, "budget_fte": 2.0, "elapsed": 40.0, "eta": 40.0,
+            "best": "best -"}
+    later = ticked(read, started, read_at=time.time() - 30)
+    assert later["elapsed"] == pytest.approx(100, abs=2)
+    assert later["eta"] == pytest.approx(10, abs=2)  # counted down by the 30 s since the read
+    assert "elapsed 0:01:40" in format_line(later) or "elapsed 0:01:41" in format_line(later)
+    assert ticked(dict(read, eta=None), started, time.time())["eta"] is None
