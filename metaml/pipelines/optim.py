@@ -37,6 +37,8 @@ OPTIM_DEFAULTS: dict[str, Any] = {
     "schedule.one_cycle.peak_at": 0.3,
     "warmup": 0.0,
     "batch_size": 256,
+    "hypergradient": "disabled",
+    "hypergradient.enabled.beta": 0.02,
 }
 
 
@@ -63,6 +65,8 @@ def optimizer_parameters(batch_size: tuple[int, int] = (16, 1024)) -> dict[str, 
         # one-cycle brings its own warm-up (up to its peak)
         "warmup": Float(0.0, 0.3, when={"schedule": ["constant", "cosine", "step"]}),
         "batch_size": Int(batch_size[0], batch_size[1], log=True),
+        # hypergradient descent learns a factor on the schedule's rate during the run (metaml.pipelines.hypergradient)
+        "hypergradient": Categorical({"disabled": {}, "enabled": {"beta": Float(0.002, 0.1, log=True)}}),
     }
 
 

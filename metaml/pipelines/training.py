@@ -31,6 +31,7 @@ from metaml.core.trial_context import TrialContext
 from metaml.metrics import ResourceMeter, ResourceUsage
 from metaml.pipelines import regularization as reg
 from metaml.pipelines.base import DivergedError, OutOfMemoryError, PipelineError
+from metaml.pipelines.hypergradient import HypergradientLR, from_config
 from metaml.pipelines.optim import LRSchedule, build_optimizer, cycle_boundaries
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,8 @@ def fit(
         params = [p for p in model.parameters() if p.requires_grad]
         lookahead = reg.Lookahead(params, int(config["lookahead.enabled.k"]), float(config["lookahead.enabled.alpha"]))
     snapshots = reg.Snapshots(cycle_boundaries(full, cycles)) if cycles > 1 else None
-    for name, extra in (("swa", swa), ("lookahead", lookahead), ("snapshots", snapshots)):
+    hyper = from_config(config)
+    for name, extra in (("swa", swa), ("lookahead", lookahead), ("snapshots", snapshots), ("hypergradient", hyper)):
         if extra is not None:
             objects[name] = extra
     start = int(trial.restore(**objects))
@@ -216,7 +218,7 @@ def fit(
         with ResourceMeter(gpus=1 if device.type == "cuda" else 0) as meter, _memory_errors(config, device):
             loss = _train_epoch(
                 config, model, optimizer, schedule, lookahead, train, hooks, sample_weight,
-                stream_seed(seed, epoch), device, batch_size, smoothing, clip,
+                stream_seed(seed, epoch), device, batch_size, smoothing, clip, hyper,
             )
         if not math.isfinite(loss):
             raise DivergedError(
@@ -233,6 +235,8 @@ def fit(
         probs = predict(evaluated, val)
         error = float(np.mean(probs.argmax(1) != val.y.cpu().numpy()))
         point = {"val_error": error, "train_loss": loss, "lr": schedule.lr()}
+        if hyper is not None:  # the learned schedule: the rate of the coming step and its learned factor
+            point.update(lr=schedule.lr() * hyper.scale, lr_scale=hyper.scale)
         curve.append(point)
         trial.report(epoch, **point)
         trial.checkpoint(epoch, **objects)
@@ -255,12 +259,14 @@ def _train_epoch(
     batch_size: int,
     smoothing: float,
     clip: float | None,
+    hyper: HypergradientLR | None = None,
 ) -> float:
     """One epoch over the training rows; return the mean training loss."""
     generator = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     total = torch.zeros((), device=device)
     batches = epoch_batches(len(train), batch_size, generator)
+    trained = [p for p in model.parameters() if p.requires_grad] if hyper is not None else []
     model.train()
     with seeded(seed, device):
         for rows in batches:
@@ -292,11 +298,18 @@ def _train_epoch(
             if hooks.penalty is not None:
                 loss = loss + hooks.penalty(logits, rows)
             optimizer.zero_grad(set_to_none=True)
-            schedule.apply()
+            lr = schedule.apply()
             loss.backward()
+            if hyper is not None:  # the gradient at this point tells how good the last step's rate was
+                lr *= hyper.observe(trained)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                before = [p.detach().clone() for p in trained]
             if clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
+            if hyper is not None:
+                hyper.remember(trained, before, lr)
             schedule.advance()
             if lookahead is not None:
                 lookahead.step()

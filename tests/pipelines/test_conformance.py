@@ -5,7 +5,7 @@
   on the validation rows only (the test rows wait for the final evaluation);
 - every choice of every categorical builds and trains (and every numeric knob at its ends);
 - continuing from a checkpoint gives bitwise the weights and metrics of training straight
-  through, with SWA, lookahead, snapshot ensembling and mixup/cutmix switched on;
+  through, with SWA, lookahead, snapshot ensembling, hypergradient and mixup/cutmix switched on;
 - a diverging configuration fails with a message that says so.
 """
 
@@ -150,7 +150,7 @@ COCKTAIL = {
     "swa": "enabled", "swa.enabled.start": 0.5, "lookahead": "enabled", "lookahead.enabled.k": 3,
     "lookahead.enabled.alpha": 0.5, "snapshots": "enabled", "snapshots.enabled.cycles": 2,
     "batch_size": 32, "batch_norm": "enabled", "dropout": "enabled", "dropout.enabled.rate": 0.2,
-    "label_smoothing": "enabled",
+    "label_smoothing": "enabled", "hypergradient": "enabled", "hypergradient.enabled.beta": 0.05,
 }  # fmt: skip
 AUGMENTED = {"crop": "enabled", "trivial_augment": "enabled", "cutout": "enabled", "flip": "enabled"}
 
@@ -176,7 +176,7 @@ def test_continuing_from_a_checkpoint_equals_training_straight_through(
         return {k: v for k, v in payload["states"].items() if k != "progress"}  # resources used differ, of course
 
     continued, direct = states(1), states(2)
-    assert set(continued) == {"model", "optimizer", "schedule", "swa", "lookahead", "snapshots"}
+    assert set(continued) == {"model", "optimizer", "schedule", "swa", "lookahead", "snapshots", "hypergradient"}
     _assert_equal(continued, direct, "states")
     deterministic = [k for k in records[2].metrics or {} if k not in ("latency_ms", "energy_wh")]
     assert {k: records[1].metrics[k] for k in deterministic} == {k: records[2].metrics[k] for k in deterministic}  # type: ignore[index]
