@@ -26,8 +26,8 @@ from metaml.objectives import (
 
 def is_final(trial: TrialRecord, objectives: Sequence[Objective], full_fidelity: float | None) -> bool:
     """Whether a trial counts for the front: completed at the full fidelity, with every objective reported."""
-    if trial.status is not TrialStatus.COMPLETED or not trial.metrics:
-        return False
+    if trial.status is not TrialStatus.COMPLETED or not trial.metrics or trial.is_supernet:
+        return False  # a supernet's metrics are its derived network's, not its configuration's
     if full_fidelity is not None and (trial.fidelity is None or trial.fidelity < full_fidelity):
         return False
     return all(trial.metrics.get(o.name) is not None for o in objectives)

@@ -93,6 +93,8 @@ class Trial:
         #: How this run trains on this machine (device, threads): set by the executor from the
         #: study's execution settings, never part of the configuration.
         self.run_settings = RunSettings()
+        #: What the optimizer said of this run besides its configuration (``Proposal.info``).
+        self.info: dict[str, Any] = dict(record.info)
 
     # ------------------------------------------------------------------ paths
     @property

@@ -56,6 +56,9 @@ LAZY_CYCLES: dict[tuple[str, str], str] = {
     ("metaml.optimizers.auto", "metaml.optimizers.registry"): (
         "auto builds the optimizer it picks by name through the registry, which lists auto among the built-ins"
     ),
+    ("metaml.optimizers.oneshot", "metaml.optimizers.registry"): (
+        "oneshot builds its black-box optimizer (then: bohb) by name through the registry, which lists oneshot"
+    ),
 }
 
 

@@ -100,6 +100,8 @@ class MemoryTrial:
         self.run = run
         #: The problem's config carries its own device and threads (one CPU thread).
         self.run_settings = RunSettings()
+        #: The benchmark runs ordinary trials only: nothing beyond the configuration.
+        self.info: Mapping[str, Any] = {}
 
     def restore(self, **objects: Any) -> int:
         if self.run.state is None:

@@ -46,6 +46,8 @@ class StudyRecord:
 
 #: The trial ``info`` key that marks a trial as imported and holds its provenance.
 IMPORTED_KEY = "imported"
+#: The trial ``info`` key of a one-shot search's trials: ``supernet`` (never a result) or ``derived``.
+ONESHOT_KEY = "oneshot"
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,11 @@ class TrialRecord:
         """The claim token: how many times the trial was claimed; writes carry it to prove they hold it."""
         value = self.info.get("attempt", 0)
         return int(value) if isinstance(value, int) else 0
+
+    @property
+    def is_supernet(self) -> bool:
+        """Whether this trial trained a one-shot search's supernet: charged and kept, never a model of its config."""
+        return self.info.get(ONESHOT_KEY) == "supernet"
 
     @property
     def imported(self) -> dict[str, Any] | None:

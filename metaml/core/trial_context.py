@@ -42,7 +42,9 @@ class TrialContext(Protocol):
     says whether the scheduler (or the budget) wants the run to end now. ``directory`` is a
     folder of the run's own for files worth keeping, or None for a stand-in that must write
     nothing. ``objective_names`` are the metrics the study ranks on, so that a pipeline
-    computes each one it knows.
+    computes each one it knows. ``info`` is what the optimizer said of this run besides its
+    configuration (``Proposal.info``, e.g. ``{"oneshot": "supernet"}`` for a one-shot
+    search's supernet); empty for most runs.
     """
 
     @property
@@ -65,6 +67,9 @@ class TrialContext(Protocol):
 
     @property
     def run_settings(self) -> RunSettings: ...
+
+    @property
+    def info(self) -> Mapping[str, Any]: ...
 
     def report(self, step: float, **metrics: Any) -> None: ...
 

@@ -54,6 +54,7 @@ class CheckpointTrial:
         *,
         config: Mapping[str, Any] | None = None,
         run_settings: RunSettings | None = None,
+        info: Mapping[str, Any] | None = None,
     ) -> None:
         self.number = number
         self.config: Mapping[str, Any] = dict(config or {})
@@ -63,6 +64,8 @@ class CheckpointTrial:
         self.max_fidelity = None if max_fidelity is None else int(max_fidelity)
         #: The device and threads to score on (the study's execution settings at the evaluation).
         self.run_settings = run_settings or RunSettings()
+        #: What the optimizer said of the trial (its ``info``), so the model is rebuilt as it was trained.
+        self.info: Mapping[str, Any] = dict(info or {})
         self.step: float | None = None
 
     def require_checkpoint(self) -> None:

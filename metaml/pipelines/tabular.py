@@ -30,7 +30,7 @@ import torch
 
 from metaml.core.trial_context import TrialContext
 from metaml.data import Dataset, load_dataset
-from metaml.pipelines import base, scoring
+from metaml.pipelines import base, oneshot, scoring
 from metaml.pipelines.base import PipelineError, PipelineSpec
 from metaml.pipelines.evaluation import CheckpointTrial, kept_random_state
 from metaml.pipelines.fairness import FAIRNESS_DEFAULTS, fairness_hooks, fairness_parameters
@@ -148,9 +148,27 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
         device = pick_device(cfg["device"])
         data = prepare(cfg)
         base.write_provenance(trial, "tabular", cfg, data.provenance(), names)
-        outcome = train_model(cfg, trial, data, device)
-        return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
-                             cfg["metric_settings"])  # fmt: skip
+        found: dict[str, float] = {}
+        if trial.info.get("oneshot") == "supernet":  # a one-shot search's supernet (metaml.optimizers.oneshot)
+            outcome, found = train_supernet(cfg, trial, data, device)
+        else:
+            outcome = train_model(cfg, trial, data, device)
+        metrics = scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
+                                cfg["metric_settings"])  # fmt: skip
+        return {**metrics, **found}
+
+
+def train_supernet(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared,
+                   device: torch.device) -> tuple[Outcome, dict[str, float]]:  # fmt: skip
+    """Train the supernet over the candidates in ``trial.info``; the derived network and what the search found.
+
+    The fairness hooks do not apply to the supernet: it decides the architecture, the
+    ordinary trial of the derived architecture trains with them.
+    """
+    seed = int(cfg["seed"])
+    with seeded(stream_seed(seed, 0), device):
+        model = oneshot.build_supernet(cfg, trial.info, data.n_numeric, data.cardinalities, data.n_classes)
+    return oneshot.search(cfg, trial, model, data.train, data.val, seed, device)
 
 
 def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, device: torch.device) -> Outcome:

@@ -104,6 +104,7 @@ class TrialContextSuite:
         assert context.directory is None or isinstance(context.directory, Path)
         assert isinstance(context.objective_names, tuple) and all(isinstance(n, str) for n in context.objective_names)
         assert isinstance(context.run_settings, RunSettings)
+        assert isinstance(context.info, Mapping)
 
     def test_should_stop_is_false_when_nothing_asks_the_run_to_stop(self, maker: ContextMaker) -> None:
         assert maker.fresh(FIRST).should_stop() is False

@@ -91,6 +91,7 @@ class _Trial:
         self.directory = None
         self.objective_names = ("val_error",)
         self.run_settings = RunSettings()
+        self.info: Mapping[str, Any] = {}
         self.stop_after = stop_after
         self.points: list[tuple[float, dict[str, Any]]] = []
         self.saved: list[float] = []

@@ -6,7 +6,11 @@ decisions fit a model, a cap to ``MODEL_BASED``), not by writing its own copies.
 
 from __future__ import annotations
 
-from metaml.optimizers import available
+from collections.abc import Sequence
+
+from metaml.objectives import Objective
+from metaml.optimizers import Optimizer, available, make_optimizer
+from metaml.space import Space
 from metaml.testing.optimizers import OptimizerSuite
 
 #: Every optimizer the conformance suite checks: a new one is added here.
@@ -20,18 +24,26 @@ OPTIMIZERS = [
     "moasha",
     "mohb",
     "one_epoch",
+    "oneshot",
     "priorband",
     "random",
     "successive_halving",
 ]
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
 #: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial).
-MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60}
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "oneshot": 30}
+#: Settings an optimizer needs for the suite's space: oneshot relaxes its depth and width (the suite's trials
+#: report no architecture, so after the supernet it runs its fallback, bohb, which the suite then checks too).
+SETTINGS = {"oneshot": {"architecture": ["depth", "model.mlp.width"]}}
 
 
 class TestOptimizers(OptimizerSuite):
     names = OPTIMIZERS
     longest = MODEL_BASED
+
+    @staticmethod
+    def build(name: str, space: Space, objectives: Sequence[Objective], seed: int = 0) -> Optimizer:
+        return make_optimizer({"name": name, **SETTINGS.get(name, {})}, space, objectives, seed)
 
 
 def test_the_schedulers_are_registered() -> None:

@@ -1,0 +1,244 @@
+"""``oneshot``: one-shot architecture search, then a black-box optimizer over the outer choices.
+
+The gradient-based and the black-box roads of Deep Learning 2.0 in one study:
+
+1. **supernet**: one trial at full fidelity trains a weight-sharing supernet over the
+   architecture choices of the built-in tabular pipeline's MLP that the space searches
+   (``backbone.mlp.depth``, ``backbone.mlp.width``, ``activation``), the other parameters at
+   their defaults (or priors). It is charged like any trial, its curve holds the mixture
+   weights of every epoch and the failure signs (``metaml.pipelines.oneshot``), and it is
+   never a result: its configuration's architecture values are not what it trained, so it
+   is kept off the front, the best and the exports (``info['oneshot'] = 'supernet'``).
+2. **derived**: the architecture it found is trained as an ordinary trial at full fidelity.
+3. **then** (``bohb`` by default) searches the rest of the space with the architecture
+   pinned to the derived one; each proposal's reason says so.
+
+When the supernet fails, or reports a collapse that robustness could not remedy, or the
+derived trial fails, the whole budget left goes to ``then`` over the whole space, and the
+proposals' reason says why: the fallback is a decision in the log like any other.
+
+Pure like every optimizer: the phase and the pinned architecture are read from the trials
+in the view (the supernet's ``oneshot.*`` metrics), nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from metaml.core.records import ONESHOT_KEY, Proposal, TrialRecord, TrialStatus
+from metaml.core.view import StudyView
+from metaml.errors import OptimizerError
+from metaml.objectives import Objective
+from metaml.optimizers.base import Optimizer
+from metaml.space import Categorical, Constant, Int, Space
+from metaml.spending import own_trials
+
+DEPTH, WIDTH, ACTIVATION, BACKBONE = "backbone.mlp.depth", "backbone.mlp.width", "activation", "backbone"
+ARCHITECTURE = (DEPTH, WIDTH, ACTIVATION)
+#: The ``info`` key that marks a one-shot search's trials (``supernet``, ``derived``).
+ROLE = ONESHOT_KEY
+SELECTIONS = ("perturbation", "argmax")
+#: An Int with at most this many values is relaxed over all of them (a depth); a wider one over ``widths``.
+MAX_INTEGERS = 8
+
+
+def candidates(space: Space, architecture: Sequence[str] | None = None, widths: int = 4) -> dict[str, list[Any]]:
+    """The values the supernet relaxes, for each architecture choice the space searches.
+
+    ``architecture`` names the parameters (default: those of the tabular pipeline's MLP the
+    space searches). An Int takes every integer of its range when it has at most
+    ``MAX_INTEGERS`` of them (a depth), else ``widths`` values spread evenly on a log scale
+    (a width); a categorical takes every choice. Anything else, or nothing, is refused.
+    """
+    explicit = architecture is not None
+    names = list(architecture) if architecture is not None else [n for n in ARCHITECTURE if n in space.parameters]
+    if not explicit:
+        backbone = space.parameters.get(BACKBONE)
+        if isinstance(backbone, Categorical) and "mlp" not in backbone.choices:
+            raise OptimizerError(f"oneshot: the space's backbone choices {list(backbone.choices)} have no 'mlp'; "
+                                 "one-shot search relaxes the MLP's depth, width and activation")  # fmt: skip
+        if isinstance(backbone, Constant) and backbone.value != "mlp":
+            raise OptimizerError(f"oneshot: the space fixes backbone to {backbone.value!r}; one-shot search needs 'mlp'")
+    out: dict[str, list[Any]] = {}
+    for name in names:
+        param = space.parameters.get(name)
+        if param is None:
+            raise OptimizerError(f"oneshot: the architecture parameter {name!r} is not in the space")
+        if isinstance(param, Int) and param.upper > param.lower:
+            lo, hi = int(param.lower), int(param.upper)
+            if hi - lo + 1 <= MAX_INTEGERS:
+                out[name] = list(range(lo, hi + 1))
+            else:
+                out[name] = sorted({int(round(v)) for v in np.geomspace(lo, hi, max(2, int(widths)))})
+        elif isinstance(param, Categorical) and len(param.choices) > 1:
+            out[name] = list(param.choices)
+        elif explicit:
+            raise OptimizerError(f"oneshot: {name!r} is not a searched integer or categorical; "
+                                 "one-shot search relaxes discrete architecture choices")  # fmt: skip
+    if not out:
+        raise OptimizerError(
+            "oneshot: the space searches no architecture choice one-shot search can relax "
+            f"({', '.join(ARCHITECTURE)} of the tabular pipeline, or name them with architecture: [...]); "
+            "use bohb or another black-box optimizer"
+        )
+    return out
+
+
+def candidates_of(supernet: TrialRecord) -> list[str]:
+    """The architecture parameters a supernet trial relaxed (as its proposal named them)."""
+    return list(supernet.info.get("candidates") or {})
+
+
+def activating(space: Space, names: Sequence[str]) -> dict[str, Any]:
+    """The parent values that switch every parameter of ``names`` on (the first value each condition allows)."""
+    out: dict[str, Any] = {}
+    pending = list(names)
+    while pending:
+        for parent, values in space.conditions.get(pending.pop(), {}).items():
+            if parent in out and out[parent] not in values:
+                raise OptimizerError(f"oneshot: the architecture parameters need {parent!r} to be both "
+                                     f"{out[parent]!r} and one of {list(values)}")  # fmt: skip
+            if parent not in out:
+                out[parent] = values[0]
+                pending.append(parent)
+    return out
+
+
+class OneShot(Optimizer):
+    """A supernet trial, its derived architecture, then ``then`` over the outer choices (or everything, on failure)."""
+
+    name = "oneshot"
+
+    def __init__(
+        self,
+        space: Space,
+        objectives: Sequence[Objective],
+        seed: int = 0,
+        then: str = "bohb",
+        robust: bool = True,
+        selection: str = "perturbation",
+        arch_lr: float = 3e-3,
+        widths: int = 4,
+        architecture: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(space, objectives, seed)
+        if selection not in SELECTIONS:
+            raise OptimizerError(f"oneshot: selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
+        if not arch_lr > 0:
+            raise OptimizerError(f"oneshot: arch_lr must be > 0, got {arch_lr}")
+        if then in (self.name, "auto"):
+            raise OptimizerError(f"oneshot: then must be a black-box optimizer, not {then!r}")
+        self.architecture_names = None if architecture is None else [str(n) for n in architecture]
+        self.candidates = candidates(space, self.architecture_names, widths)
+        self.switch_on = activating(space, list(self.candidates))
+        self.then, self.robust, self.selection = str(then), bool(robust), str(selection)
+        self.arch_lr, self.widths = float(arch_lr), int(widths)
+        from metaml.optimizers.registry import make_optimizer  # late: the registry imports this module
+
+        self.inner = make_optimizer(self.then, space, self.objectives, seed)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"then": self.then, "robust": self.robust, "selection": self.selection, "arch_lr": self.arch_lr,
+                "widths": self.widths, "architecture": self.architecture_names}  # fmt: skip
+
+    @property
+    def first_objective_only(self) -> bool:
+        return self.inner.first_objective_only
+
+    # ------------------------------------------------------------------ the phases
+    def propose(self, view: StudyView) -> Proposal | None:
+        trials = own_trials(view.trials)
+        supernet = next((t for t in trials if t.info.get(ROLE) == "supernet"), None)
+        if supernet is None:
+            return self._supernet()
+        if supernet.status in (TrialStatus.PENDING, TrialStatus.RUNNING):
+            return None  # the next decisions all depend on it
+        derived = next((t for t in trials if t.info.get(ROLE) == "derived"), None)
+        failure = self.failure(supernet, derived)
+        if failure is None and derived is None:
+            return self._derived(supernet)
+        # the outer search may start while the derived trial runs: it is pinned to the same architecture
+        pins = {} if failure is not None else self.architecture(supernet)
+        proposal = self.inner.propose(self._inner_view(view))
+        if proposal is None:
+            return None
+        if failure is not None:
+            return replace(proposal, reason=f"oneshot fell back to {self.then} over the whole space ({failure}): "
+                                            f"{proposal.reason}")  # fmt: skip
+        config = self.pinned(proposal.config, pins)
+        parent = None if proposal.continue_from is None else view.trial(proposal.continue_from)
+        if parent is not None and parent.config != config:
+            proposal = replace(proposal, continue_from=None)  # another architecture's checkpoint is no start
+        return replace(proposal, config=config, reason=f"{self.then} over the outer choices, architecture from the "
+                                                        f"supernet (trial {supernet.number}): {proposal.reason}")  # fmt: skip
+
+    def should_stop(self, view: StudyView, trial: TrialRecord) -> str | None:
+        if trial.info.get(ROLE) in ("supernet", "derived"):
+            return None  # both run to full fidelity: the search depends on them
+        return self.inner.should_stop(self._inner_view(view), trial)
+
+    def tell(self, trial: TrialRecord) -> None:
+        if trial.info.get(ROLE) != "supernet":
+            self.inner.tell(trial)
+
+    # ------------------------------------------------------------------ reading the supernet
+    @staticmethod
+    def failure(supernet: TrialRecord, derived: TrialRecord | None) -> str | None:
+        """Why the one-shot result cannot be used (the fallback's reason), or None."""
+        if supernet.status is not TrialStatus.COMPLETED:
+            return f"the supernet (trial {supernet.number}) {supernet.status.value}: {supernet.error or 'no result'}"
+        metrics = supernet.metrics or {}
+        if metrics.get("oneshot.unremedied"):
+            return f"the supernet (trial {supernet.number}) collapsed and robustness could not remedy it"
+        if not all(f"oneshot.{n}" in metrics for n in candidates_of(supernet)):
+            return f"the supernet (trial {supernet.number}) reported no architecture"
+        if derived is not None and derived.status in (TrialStatus.FAILED, TrialStatus.LOST):
+            return f"the derived architecture (trial {derived.number}) {derived.status.value}: {derived.error}"
+        return None
+
+    def architecture(self, supernet: TrialRecord) -> dict[str, Any]:
+        """The derived architecture the supernet reported, as values of the space (backbone pinned to mlp)."""
+        metrics = supernet.metrics or {}
+        out: dict[str, Any] = dict(self.switch_on)
+        for name, values in self.candidates.items():
+            value = metrics[f"oneshot.{name}"]
+            out[name] = values[int(value)] if isinstance(self.space.parameters[name], Categorical) else int(value)
+        return out
+
+    # ------------------------------------------------------------------ proposals
+    def _supernet(self) -> Proposal:
+        config = self.pinned(self.space.default(), self.switch_on)
+        info = {ROLE: "supernet", "candidates": self.candidates, "robust": self.robust,
+                "selection": self.selection, "arch_lr": self.arch_lr}  # fmt: skip
+        what = ", ".join(f"{n} {v}" for n, v in self.candidates.items())
+        return Proposal(config, self.full_fidelity, reason=f"oneshot: train the supernet over {what}", info=info)
+
+    def _derived(self, supernet: TrialRecord) -> Proposal:
+        arch = self.architecture(supernet)
+        config = self.pinned(supernet.config, arch)
+        shown = ", ".join(f"{n}={v}" for n, v in arch.items() if n in self.candidates)
+        return Proposal(config, self.full_fidelity, reason=f"oneshot: train the architecture the supernet "
+                        f"(trial {supernet.number}) derived: {shown}", info={ROLE: "derived", "supernet": supernet.number})  # fmt: skip
+
+    def pinned(self, config: dict[str, Any], pins: dict[str, Any]) -> dict[str, Any]:
+        """``config`` with ``pins`` set, completed with defaults where a pin switched a branch on, and valid."""
+        wanted = {**config, **pins}
+        default = {n: p.default() for n, p in self.space.searchable.items() if not isinstance(p, Constant)}  # type: ignore[union-attr]
+        out: dict[str, Any] = {}
+        for name in self.space.order:
+            if not self.space.is_active(name, out):
+                continue
+            param = self.space.parameters[name]
+            out[name] = param.value if isinstance(param, Constant) else wanted.get(name, default[name])  # type: ignore[union-attr]
+        return self.space.validate(out)
+
+    def _inner_view(self, view: StudyView) -> StudyView:
+        """The view without the supernet: its result is not a configuration's, so no model may learn from it."""
+        kept = tuple(t for t in view.trials if t.info.get(ROLE) != "supernet")
+        curves = {n: c for n, c in view.curves.items() if any(t.number == n for t in kept)}
+        return StudyView(cursor=view.cursor, trials=kept, curves=curves, events=view.events)
