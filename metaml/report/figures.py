@@ -224,6 +224,36 @@ def learning_curves(data: ReportData) -> go.Figure | None:
     return _layout(fig, height=420)
 
 
+def architecture_weights(data: ReportData) -> go.Figure | None:
+    """A one-shot search's mixture weights (``alpha.*``) epoch by epoch, and where its architecture stopped."""
+    supernets = [t for t in data.trials if t.is_supernet]
+    if not supernets:
+        return None
+    trial = supernets[0]
+    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for o in data.observations:
+        if o.trial_number != trial.number:
+            continue
+        for key, value in o.metrics.items():
+            if key.startswith("alpha.") and isinstance(value, (int, float)):
+                series[key].append((o.step, float(value)))
+    if not series:
+        return None
+    fig = go.Figure()
+    for i, (key, pts) in enumerate(sorted(series.items())):
+        xs, ys = zip(*sorted(pts), strict=True)
+        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name=esc(key[len("alpha."):]),
+                                 line={"color": PALETTE[i % len(PALETTE)], "width": 1.5}, marker={"size": 4},
+                                 hovertemplate=f"{esc(key)}<br>epoch %{{x}}: %{{y:.3f}}<extra></extra>"))  # fmt: skip
+    stopped = (trial.metrics or {}).get("oneshot.architecture_stopped_at")
+    if stopped:
+        fig.add_vline(x=float(stopped), line={"dash": "dot", "color": "#d62728"},
+                      annotation_text="architecture stopped (a failure sign)")  # fmt: skip
+    fig.update_xaxes(title=f"epoch of the supernet (trial {trial.number})")
+    fig.update_yaxes(title="mixture weight", range=[0, 1])
+    return _layout(fig, height=380)
+
+
 def _curve_metric(data: ReportData) -> str:
     """The objective reported along the curves, else the metric reported most often."""
     counts: dict[str, int] = defaultdict(int)
@@ -297,7 +327,7 @@ def all_figures(data: ReportData) -> dict[str, Mapping[str, Any]]:
     """Every figure of the report by the id of the element it goes in (absent when it has nothing to show)."""
     out: dict[str, Any] = {}
     for key, fig in (("fig-pareto", pareto(data)), ("fig-trajectory", trajectory(data)),
-                     ("fig-curves", learning_curves(data))):
+                     ("fig-curves", learning_curves(data)), ("fig-oneshot", architecture_weights(data))):
         if fig is not None:
             out[key] = fig
     for k, imp in enumerate(data.importance.values()):

@@ -35,6 +35,9 @@ HOW_TO_READ = {
                   "spent, so a line that goes flat means that more search bought little.",
     "learning-curves": "Each line is one trial's score as it trained; the colour says how long it was allowed "
                        "to train, and a dotted line joins a short run to the longer run that continued it.",
+    "oneshot": "Each line is the weight the one-shot search's supernet gave one candidate (a layer kept, a width, "
+               "an activation) as it trained; the candidates with the larger weights at the end, checked one by "
+               "one on held-out rows, make the derived architecture.",
     "importance": "Longer bars mark the settings that change the result most according to a model fitted to "
                   "the trials, and the curves show the predicted result as one setting varies while the "
                   "others are averaged out.",

@@ -1,0 +1,121 @@
+"""The oneshot optimizer's phases on hand-made histories: supernet, derived, pinned outer search, fallback."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from metaml.core.records import TrialStatus
+from metaml.core.view import StudyView
+from metaml.errors import OptimizerError
+from metaml.objectives import Objective
+from metaml.optimizers import make_optimizer
+from metaml.optimizers.oneshot import OneShot, candidates
+from metaml.space import Categorical, Constant, Fidelity, Float, Int, Space
+from metaml.testing.optimizers import record
+
+OBJ = (Objective("val_error"),)
+
+
+def _space() -> Space:
+    return Space({
+        "backbone": Categorical({"mlp": {"depth": Int(1, 4), "width": Int(16, 256, log=True)},
+                                 "resnet": {"blocks": Int(1, 3)}}, prior="resnet"),
+        "activation": Categorical(["relu", "gelu"]),
+        "lr": Float(1e-4, 1e-1, log=True),
+        "epochs": Fidelity(1, 9),
+    })  # fmt: skip
+
+
+def _oneshot(**settings: object) -> OneShot:
+    opt = make_optimizer({"name": "oneshot", **settings}, _space(), OBJ, 0)
+    assert isinstance(opt, OneShot)
+    return opt
+
+
+def test_candidates_cover_depths_widths_on_a_log_scale_and_every_activation() -> None:
+    c = candidates(_space())
+    assert c == {"backbone.mlp.depth": [1, 2, 3, 4], "backbone.mlp.width": [16, 40, 102, 256],
+                 "activation": ["relu", "gelu"]}  # fmt: skip
+
+
+def test_a_space_without_an_architecture_choice_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(OptimizerError, match="no architecture choice"):
+        make_optimizer("oneshot", Space({"lr": Float(1e-3, 1e-1, log=True)}), OBJ)
+    with pytest.raises(OptimizerError, match="fixes backbone"):
+        make_optimizer("oneshot", Space({"backbone": Constant("resnet"), "activation": Categorical(["relu", "gelu"])}),
+                       OBJ)  # fmt: skip
+    with pytest.raises(OptimizerError, match="not in the space"):
+        _oneshot(architecture=["nope"])
+    with pytest.raises(OptimizerError, match="selection"):
+        _oneshot(selection="best")
+    with pytest.raises(OptimizerError, match="black-box"):
+        _oneshot(then="oneshot")
+
+
+def _supernet_done(opt: OneShot, **metrics: float) -> list:
+    first = opt.propose(StudyView.of([]))
+    assert first is not None and first.info["oneshot"] == "supernet" and first.fidelity == 9
+    assert first.config["backbone"] == "mlp"  # the prior says resnet, the supernet needs the MLP branch
+    found = {"val_error": 0.2, "oneshot.backbone.mlp.depth": 3.0, "oneshot.backbone.mlp.width": 102.0,
+             "oneshot.activation": 1.0, "oneshot.unremedied": 0.0, **metrics}  # fmt: skip
+    return [replace(record(0, first), metrics=found)]
+
+
+def test_the_supernet_comes_first_and_everything_waits_for_it() -> None:
+    opt = _oneshot()
+    first = opt.propose(StudyView.of([]))
+    assert first is not None and "train the supernet" in first.reason
+    running = [record(0, first, TrialStatus.RUNNING)]
+    assert opt.propose(StudyView.of(running)) is None
+
+
+def test_the_derived_architecture_then_the_outer_search_with_it_pinned() -> None:
+    opt = _oneshot()
+    history = _supernet_done(opt)
+    derived = opt.propose(StudyView.of(history))
+    assert derived is not None and derived.info == {"oneshot": "derived", "supernet": 0} and derived.fidelity == 9
+    assert (derived.config["backbone.mlp.depth"], derived.config["backbone.mlp.width"],
+            derived.config["activation"]) == (3, 102, "gelu")  # fmt: skip
+    history.append(record(1, derived, TrialStatus.COMPLETED, loss=None))
+    history[1] = replace(history[1], metrics={"val_error": 0.15})
+    for n in range(2, 12):
+        outer = opt.propose(StudyView.of(history))
+        assert outer is not None and "architecture from the supernet (trial 0)" in outer.reason
+        assert outer.config["backbone"] == "mlp" and outer.config["backbone.mlp.depth"] == 3
+        assert outer.config["backbone.mlp.width"] == 102 and outer.config["activation"] == "gelu"
+        history.append(replace(record(n, outer), metrics={"val_error": 0.1 + n / 100}))
+
+
+@pytest.mark.parametrize("what,expected", [
+    ("failed", "the supernet (trial 0) failed"),
+    ("unremedied", "collapsed and robustness could not remedy it"),
+    ("derived_failed", "the derived architecture (trial 1) failed"),
+])  # fmt: skip
+def test_a_failed_one_shot_hands_the_whole_space_to_bohb_and_says_why(what: str, expected: str) -> None:
+    opt = _oneshot()
+    history = _supernet_done(opt, **({"oneshot.unremedied": 1.0} if what == "unremedied" else {}))
+    if what == "failed":
+        history[0] = replace(history[0], status=TrialStatus.FAILED, error="out of memory", metrics=None)
+    if what == "derived_failed":
+        derived = opt.propose(StudyView.of(history))
+        assert derived is not None
+        history.append(record(1, derived, TrialStatus.FAILED))
+    proposal = opt.propose(StudyView.of(history))
+    assert proposal is not None and proposal.reason.startswith("oneshot fell back to bohb over the whole space")
+    assert expected in proposal.reason
+    configs = set()
+    for n in range(len(history), len(history) + 12):
+        p = opt.propose(StudyView.of(history))
+        assert p is not None
+        configs.add(p.config["backbone"])
+        history.append(replace(record(n, p), metrics={"val_error": 0.3}))
+    assert "resnet" in configs  # the architecture is searched again
+
+
+def test_the_outer_search_never_learns_from_the_supernet() -> None:
+    opt = _oneshot()
+    history = _supernet_done(opt)
+    inner = opt._inner_view(StudyView.of(history))
+    assert inner.trials == ()
