@@ -3,8 +3,9 @@
 The gradient-based and the black-box roads of Deep Learning 2.0 in one study:
 
 1. **supernet**: one trial at full fidelity trains a weight-sharing supernet over the
-   architecture choices of the built-in tabular pipeline's MLP that the space searches
-   (``backbone.mlp.depth``, ``backbone.mlp.width``, ``activation``), the other parameters at
+   architecture choices the space searches (the tabular pipeline's MLP: ``backbone.mlp.depth``,
+   ``backbone.mlp.width``, ``activation``; the vision pipeline's CNN: ``backbone.cnn.convs``,
+   ``backbone.cnn.width``, ``kernel_size``, ``activation``), the other parameters at
    their defaults (or priors). It is charged like any trial, its curve holds the mixture
    weights of every epoch and the failure signs (``metaml.pipelines.oneshot``), and it is
    never a result: its configuration's architecture values are not what it trained, so it
@@ -38,7 +39,12 @@ from metaml.space import Categorical, Constant, Int, Space
 from metaml.spending import own_trials
 
 DEPTH, WIDTH, ACTIVATION, BACKBONE = "backbone.mlp.depth", "backbone.mlp.width", "activation", "backbone"
-ARCHITECTURE = (DEPTH, WIDTH, ACTIVATION)
+#: The architecture each built-in pipeline's supernet relaxes, by the backbone choice it lives in.
+ARCHITECTURES = {
+    "mlp": (DEPTH, WIDTH, ACTIVATION),  # the tabular pipeline
+    "cnn": ("backbone.cnn.convs", "backbone.cnn.width", "kernel_size", ACTIVATION),  # the vision pipeline
+}
+ARCHITECTURE = ARCHITECTURES["mlp"]
 #: The ``info`` key that marks a one-shot search's trials (``supernet``, ``derived``).
 ROLE = ONESHOT_KEY
 SELECTIONS = ("perturbation", "argmax")
@@ -49,20 +55,17 @@ MAX_INTEGERS = 8
 def candidates(space: Space, architecture: Sequence[str] | None = None, widths: int = 4) -> dict[str, list[Any]]:
     """The values the supernet relaxes, for each architecture choice the space searches.
 
-    ``architecture`` names the parameters (default: those of the tabular pipeline's MLP the
-    space searches). An Int takes every integer of its range when it has at most
+    ``architecture`` names the parameters (default: those of the built-in supernet that fits
+    the space's backbone: the vision CNN's for a 'cnn' backbone without 'mlp', else the MLP's). An Int takes every integer of its range when it has at most
     ``MAX_INTEGERS`` of them (a depth), else ``widths`` values spread evenly on a log scale
     (a width); a categorical takes every choice. Anything else, or nothing, is refused.
     """
     explicit = architecture is not None
-    names = list(architecture) if architecture is not None else [n for n in ARCHITECTURE if n in space.parameters]
-    if not explicit:
-        backbone = space.parameters.get(BACKBONE)
-        if isinstance(backbone, Categorical) and "mlp" not in backbone.choices:
-            raise OptimizerError(f"oneshot: the space's backbone choices {list(backbone.choices)} have no 'mlp'; "
-                                 "one-shot search relaxes the MLP's depth, width and activation")  # fmt: skip
-        if isinstance(backbone, Constant) and backbone.value != "mlp":
-            raise OptimizerError(f"oneshot: the space fixes backbone to {backbone.value!r}; one-shot search needs 'mlp'")
+    if architecture is not None:
+        names = list(architecture)
+    else:
+        kind = _backbone_kind(space)
+        names = [n for n in ARCHITECTURES[kind] if n in space.parameters]
     out: dict[str, list[Any]] = {}
     for name in names:
         param = space.parameters.get(name)
@@ -82,10 +85,24 @@ def candidates(space: Space, architecture: Sequence[str] | None = None, widths: 
     if not out:
         raise OptimizerError(
             "oneshot: the space searches no architecture choice one-shot search can relax "
-            f"({', '.join(ARCHITECTURE)} of the tabular pipeline, or name them with architecture: [...]); "
+            f"({', '.join(ARCHITECTURES['mlp'])} of the tabular pipeline, {', '.join(ARCHITECTURES['cnn'])} of the "
+            "vision pipeline, or name them with architecture: [...]); "
             "use bohb or another black-box optimizer"
         )
     return out
+
+
+def _backbone_kind(space: Space) -> str:
+    """Which built-in supernet fits the space: the vision CNN's if the space has a 'cnn' backbone, else the MLP's."""
+    backbone = space.parameters.get(BACKBONE)
+    choices = list(backbone.choices) if isinstance(backbone, Categorical) else (
+        [backbone.value] if isinstance(backbone, Constant) else [])  # fmt: skip
+    if "cnn" in choices and "mlp" not in choices:
+        return "cnn"
+    if choices and "mlp" not in choices:
+        raise OptimizerError(f"oneshot: the space's backbone choices {choices} have neither 'mlp' (tabular) nor "
+                             "'cnn' (vision); one-shot search relaxes those architectures")  # fmt: skip
+    return "mlp"
 
 
 def candidates_of(supernet: TrialRecord) -> list[str]:
@@ -206,8 +223,8 @@ class OneShot(Optimizer):
         metrics = supernet.metrics or {}
         out: dict[str, Any] = dict(self.switch_on)
         for name, values in self.candidates.items():
-            value = metrics[f"oneshot.{name}"]
-            out[name] = values[int(value)] if isinstance(self.space.parameters[name], Categorical) else int(value)
+            index = int(metrics[f"oneshot.{name}"])  # the supernet reports each choice as its index in the candidates
+            out[name] = values[index]
         return out
 
     # ------------------------------------------------------------------ proposals

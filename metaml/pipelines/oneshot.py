@@ -37,7 +37,7 @@ from metaml.pipelines.base import DivergedError
 from metaml.pipelines.models import FeatureEncoder
 from metaml.pipelines.oneshot_health import Health, dominant_eigenvalue
 from metaml.pipelines.optim import LRSchedule, build_optimizer
-from metaml.pipelines.supernet import ACTIVATION, DEPTH, WIDTH, Candidates, SuperMLP
+from metaml.pipelines.supernet import TABULAR_ARCHITECTURE, SuperMLP, Supernet, candidates_from
 from metaml.pipelines.training import (
     DEFAULT_EPOCHS,
     Arrays,
@@ -60,14 +60,14 @@ SELECTIONS = ("perturbation", "argmax")
 class PreviousArchitecture:
     """The architecture weights of the last healthy epoch: what the DARTS-ES remedy goes back to."""
 
-    def __init__(self, model: SuperMLP) -> None:
+    def __init__(self, model: Supernet) -> None:
         self.alphas = [p.detach().clone() for p in model.arch_parameters()]
 
-    def save(self, model: SuperMLP) -> None:
+    def save(self, model: Supernet) -> None:
         self.alphas = [p.detach().clone() for p in model.arch_parameters()]
 
     @torch.no_grad()
-    def restore_into(self, model: SuperMLP) -> None:
+    def restore_into(self, model: Supernet) -> None:
         for p, kept in zip(model.arch_parameters(), self.alphas, strict=True):
             p.copy_(kept)
 
@@ -80,13 +80,14 @@ class PreviousArchitecture:
 
 def build_supernet(cfg: Mapping[str, Any], info: Mapping[str, Any], n_numeric: int, cardinalities: Any,
                    n_classes: int) -> SuperMLP:  # fmt: skip
-    """The supernet of the candidates the optimizer named, with the config's encoding, norm and dropout."""
+    """The tabular supernet of the candidates the optimizer named, with the config's encoding, norm and dropout."""
     dim = int(cfg["categorical_encoding.embedding.dim"]) if cfg["categorical_encoding"] == "embedding" else None
-    return SuperMLP(FeatureEncoder(n_numeric, cardinalities, dim), n_classes, Candidates.from_info(info, cfg), cfg)
+    choices = candidates_from(info, cfg, TABULAR_ARCHITECTURE)
+    return SuperMLP(FeatureEncoder(n_numeric, cardinalities, dim), n_classes, choices, cfg)
 
 
 def search(
-    cfg: Mapping[str, Any], trial: TrialContext, model: SuperMLP, train: Arrays, val: Arrays, seed: int,
+    cfg: Mapping[str, Any], trial: TrialContext, model: Supernet, train: Arrays, val: Arrays, seed: int,
     device: torch.device,
 ) -> tuple[Outcome, dict[str, float]]:  # fmt: skip
     """Train the supernet up to ``trial.fidelity`` epochs; return the derived network and what the search found."""
@@ -135,17 +136,16 @@ def search(
     return Outcome(model, epoch, progress.usage, curve), found(model, choice, health, robust)
 
 
-def found(model: SuperMLP, choice: Mapping[str, Any], health: Health, robust: bool) -> dict[str, float]:
-    """What the search found, as numbers the optimizer reads from the store (the activation as its index)."""
+def found(model: Supernet, choice: Mapping[str, Any], health: Health, robust: bool) -> dict[str, float]:
+    """What the search found, as numbers the optimizer reads from the store: each choice's index in its candidates."""
     unremedied = health.reason is not None and (not robust or (health.stopped_at or 0) <= 1)
-    return {
-        f"oneshot.{DEPTH}": float(choice[DEPTH]),
-        f"oneshot.{WIDTH}": float(choice[WIDTH]),
-        f"oneshot.{ACTIVATION}": float(model.candidates.activations.index(str(choice[ACTIVATION]))),
+    out = {f"oneshot.{name}": float(values.index(choice[name])) for name, values in model.choices.items()}
+    out.update({
         "oneshot.collapse_detected": 0.0 if health.reason is None else 1.0,
         "oneshot.architecture_stopped_at": float(health.stopped_at or 0),
         "oneshot.unremedied": 1.0 if unremedied else 0.0,
-    }
+    })  # fmt: skip
+    return out
 
 
 def _halves(train: Arrays, seed: int) -> tuple[Arrays, Arrays]:
@@ -159,7 +159,7 @@ def _halves(train: Arrays, seed: int) -> tuple[Arrays, Arrays]:
     return parts[0], parts[1]
 
 
-def _epoch(model: SuperMLP, optimizer: torch.optim.Optimizer, schedule: LRSchedule,
+def _epoch(model: Supernet, optimizer: torch.optim.Optimizer, schedule: LRSchedule,
            arch_optimizer: torch.optim.Optimizer, search_architecture: bool, weights_half: Arrays,
            arch_half: Arrays, seed: int, device: torch.device, batch_size: int, smoothing: float,
            clip: float | None) -> tuple[float, float]:  # fmt: skip
@@ -197,7 +197,7 @@ def _epoch(model: SuperMLP, optimizer: torch.optim.Optimizer, schedule: LRSchedu
     return float(total) / len(batches), (float(arch_total) / len(batches) if search_architecture else math.nan)
 
 
-def _watch(model: SuperMLP, health: Health, previous: PreviousArchitecture, robust: bool, epoch: int,
+def _watch(model: Supernet, health: Health, previous: PreviousArchitecture, robust: bool, epoch: int,
            arch_half: Arrays, seed: int) -> dict[str, float]:  # fmt: skip
     """The epoch's failure signs; with robustness on, stop the architecture at the first one."""
     rows = torch.arange(min(CURVATURE_ROWS, len(arch_half)), device=arch_half.y.device)
@@ -227,7 +227,7 @@ def _watch(model: SuperMLP, health: Health, previous: PreviousArchitecture, robu
     return point
 
 
-def _error(model: SuperMLP, data: Arrays, choice: Mapping[str, Any] | None) -> float:
+def _error(model: Supernet, data: Arrays, choice: Mapping[str, Any] | None) -> float:
     """The classification error of the discrete network ``choice`` (None: the relaxed supernet) on ``data``."""
     kept = model.fixed
     model.fix(choice)
@@ -240,23 +240,22 @@ def _error(model: SuperMLP, data: Arrays, choice: Mapping[str, Any] | None) -> f
     return float(np.mean(probs.argmax(1) != data.y.cpu().numpy()))
 
 
-def select(model: SuperMLP, data: Arrays, selection: str) -> dict[str, Any]:
+def select(model: Supernet, data: Arrays, selection: str) -> dict[str, Any]:
     """The derived architecture: the argmax of the weights, or each choice by its discrete candidates' error.
 
-    ``perturbation`` starts from the argmax and settles depth, then width, then activation,
-    each by the error of every candidate (the others held) with the inherited weights on
-    ``data``; ties go to the argmax's value, then to the smaller candidate.
+    ``perturbation`` starts from the argmax and settles each choice in turn (depth first),
+    by the error of every candidate (the others held) with the inherited weights on
+    ``data``; ties go to the argmax's value, then to the earlier candidate.
     """
     choice = model.derive()
     if selection == "argmax":
         return choice
-    for name, values in ((DEPTH, model.candidates.depths), (WIDTH, model.candidates.widths),
-                         (ACTIVATION, model.candidates.activations)):  # fmt: skip
+    for name, values in model.choices.items():
         if len(values) < 2:
             continue
-        scored = [(_error(model, data, {**choice, name: v}), 0 if v == choice[name] else 1, i, v)
+        scored = [(_error(model, data, {**choice, name: v}), 0 if v == choice[name] else 1, i)
                   for i, v in enumerate(values)]  # fmt: skip
         finite = [s for s in scored if math.isfinite(s[0])]
         if finite:
-            choice[name] = min(finite)[3]
+            choice[name] = values[min(finite)[2]]
     return choice

@@ -27,14 +27,24 @@ import numpy as np
 import torch
 
 from metaml.core.trial_context import TrialContext
-from metaml.pipelines import base, scoring
+from metaml.pipelines import base, oneshot, scoring
 from metaml.pipelines.augment import AUGMENT_DEFAULTS, augment_parameters, augmenter, image_cutmix
-from metaml.pipelines.base import PipelineSpec
+from metaml.pipelines.base import PipelineError, PipelineSpec
 from metaml.pipelines.evaluation import CheckpointTrial, kept_random_state
 from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
 from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
+from metaml.pipelines.supernet import VISION_ARCHITECTURE, SuperCNN, candidates_from
 from metaml.pipelines.tabular import subsample
-from metaml.pipelines.training import Arrays, Hooks, fit, pick_device, seeded, stream_seed, torch_threads
+from metaml.pipelines.training import (
+    Arrays,
+    Hooks,
+    Outcome,
+    fit,
+    pick_device,
+    seeded,
+    stream_seed,
+    torch_threads,
+)
 from metaml.pipelines.vision_data import Images, load_images
 from metaml.pipelines.vision_models import VISION_MODEL_DEFAULTS, VisionNet, vision_model_parameters
 from metaml.space import Fidelity, Parameter
@@ -126,11 +136,31 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
         seed = int(cfg["seed"])
         data = prepare(cfg["dataset"], seed, cfg["train_rows"])
         base.write_provenance(trial, "vision", cfg, data.provenance(), names)
-        model = _model(cfg, data, seed, device)
-        hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
-        outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
-        return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
-                             cfg["metric_settings"])  # fmt: skip
+        found: dict[str, float] = {}
+        if trial.info.get("oneshot") == "supernet":  # a one-shot search's supernet (metaml.optimizers.oneshot)
+            outcome, found = train_supernet(cfg, trial, data, seed, device)
+        else:
+            model = _model(cfg, data, seed, device)
+            hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
+            outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
+        metrics = scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
+                                cfg["metric_settings"])  # fmt: skip
+        return {**metrics, **found}
+
+
+def train_supernet(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, seed: int,
+                   device: torch.device) -> tuple[Outcome, dict[str, float]]:  # fmt: skip
+    """Train the CNN supernet over the candidates in ``trial.info``; the derived network and what was found.
+
+    Augmentation does not apply to the supernet: it decides the architecture, the ordinary
+    trial of the derived architecture trains with it.
+    """
+    if cfg["backbone"] != "cnn":
+        raise PipelineError(f"the vision supernet relaxes the plain CNN; this trial's backbone is {cfg['backbone']!r}")
+    choices = candidates_from(trial.info, cfg, VISION_ARCHITECTURE)
+    with seeded(stream_seed(seed, 0), device):
+        model = SuperCNN(data.shape, data.n_classes, choices, cfg, data.mean, data.std)
+    return oneshot.search(cfg, trial, model, data.train, data.val, seed, device)
 
 
 def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:

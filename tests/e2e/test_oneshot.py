@@ -29,9 +29,9 @@ def test_the_oneshot_example_finds_trains_and_pins_an_architecture(tmp_path: Pat
     assert len(curve) == 3 and all("alpha.activation.gelu" in o.metrics for o in curve)
     found = supernet.metrics or {}
     assert derived.info["oneshot"] == "derived"
-    assert derived.config["backbone.mlp.depth"] == found["oneshot.backbone.mlp.depth"]
-    assert derived.config["backbone.mlp.width"] == found["oneshot.backbone.mlp.width"]
-    assert derived.config["activation"] == ["relu", "gelu", "silu"][int(found["oneshot.activation"])]
+    candidates = supernet.info["candidates"]
+    for name in ("backbone.mlp.depth", "backbone.mlp.width", "activation"):  # reported as indices in the candidates
+        assert derived.config[name] == candidates[name][int(found[f"oneshot.{name}"])]
     assert outer and all(t.config["backbone.mlp.depth"] == derived.config["backbone.mlp.depth"] for t in outer)
     assert all("architecture from the supernet (trial 0)" in t.info["reason"] for t in outer)
     assert supernet.number not in {t.number for t in study.pareto_front()}

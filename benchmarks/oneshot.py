@@ -1,0 +1,185 @@
+"""``python -m benchmarks.oneshot``: one-shot architecture search and hypergradient learning rates, against bohb.
+
+On the tabular pipeline (``examples/oneshot_tabular.yaml`` and its twin
+``examples/oneshot_tabular_bohb.yaml``: breast cancer, MLP depth 1-4, width 16-256, three
+activations, learning rate, batch size, weight decay, dropout; 12 epochs), per seed (the
+seed sets the data split, the initialization and the optimizer's draws):
+
+1. ``bohb`` over the whole space for ``--bohb-fte`` (20) FTE: its best validation error is
+   the target's reference;
+2. ``oneshot`` (robust) for ``--oneshot-fte`` (3) FTE: the FTE spent when the first trial
+   of the architecture it found reaches bohb's best + 1 percentage point (not reached: ∞);
+3. the supernet's derived architecture with robustness on and off, against a random
+   architecture (uniform depth, width, activation; other choices at their defaults), all
+   trained once at full fidelity: a failure is a derived architecture worse than the random one;
+4. the default configuration at three learning rates with ``hypergradient`` on and off:
+   final validation error, mean and spread over the seeds, at equal cost (one FTE each).
+
+    python -m benchmarks.oneshot --seeds 5
+    python -m benchmarks.oneshot --seeds 2 --bohb-fte 5 --json /tmp/oneshot.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from metaml import Study
+from metaml.budget import Budget
+from metaml.results import is_final
+from metaml.studyfile import StudyFile, load_study_file
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+LRS = (1e-4, 1e-3, 1e-2)
+
+
+def spec_for(example: str, seed: int, folder: Path, **changes: Any) -> StudyFile:
+    """The example study file with the seed set (the pipeline's too) and ``changes`` to its top-level keys."""
+    data = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
+    data["seed"] = seed
+    data["space"]["seed"] = {"type": "constant", "value": seed}
+    data.pop("budget", None)
+    data.update(changes)
+    path = folder / f"{example}-{seed}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_study_file(path)
+
+
+def run(spec: StudyFile, store: Path, budget: Budget, optimizer: Any = None) -> Study:
+    """The study of ``spec`` in a fresh store, run until ``budget`` is spent, one worker, one thread."""
+    study = Study.create(spec.name, spec.space, spec.objectives, store=store, seed=spec.seed,
+                         optimizer=optimizer or spec.optimizer)  # fmt: skip
+    study.optimize(spec.load_function(), budget, settings=spec.execution)
+    return study
+
+
+def trajectory(study: Study) -> list[tuple[float, float]]:
+    """(FTE spent, val_error of a final trial) in the order the trials ended; the supernet is never one."""
+    out, spent = [], 0.0
+    full = study.full_fidelity
+    for t in sorted(study.trials(), key=lambda t: t.ended_at or math.inf):
+        spent += t.cost_fte
+        if is_final(t, study.objectives, full):
+            out.append((spent, float((t.metrics or {})["val_error"])))
+    return out
+
+
+def fte_to(target: float, points: list[tuple[float, float]]) -> float:
+    return next((fte for fte, err in points if err <= target + 1e-12), math.inf)
+
+
+def single(spec: StudyFile, store: Path, config: Mapping[str, Any]) -> float:
+    """The validation error of ``config`` trained once at full fidelity."""
+    study = Study.create(spec.name, spec.space, spec.objectives, store=store, seed=spec.seed, optimizer="random")
+    study.enqueue(config)
+    study.optimize(spec.load_function(), Budget(trials=1), settings=spec.execution)
+    (trial,) = study.trials()
+    return float((trial.metrics or {}).get("val_error", math.nan))
+
+
+def derived_error(spec: StudyFile, store: Path, robust: bool) -> tuple[float, dict[str, Any], float]:
+    """The derived architecture's validation error (trained as an ordinary trial), it, and the supernet's seconds."""
+    study = run(spec, store, Budget(fte=2), optimizer={"name": "oneshot", "robust": robust})
+    supernet, derived = study.trials()[:2]
+    seconds = (supernet.ended_at or 0) - (supernet.started_at or 0)
+    arch = {k: derived.config[k] for k in ("backbone.mlp.depth", "backbone.mlp.width", "activation")}
+    return float((derived.metrics or {}).get("val_error", math.nan)), arch, seconds
+
+
+def random_architecture(spec: StudyFile, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng([seed, 2021])
+    space = spec.space
+    config = space.default()
+    config["backbone"] = "mlp"
+    for name in ("backbone.mlp.depth", "backbone.mlp.width", "activation"):
+        config[name] = space.parameters[name].sample(rng, False)  # type: ignore[union-attr]
+    return space.validate({k: v for k, v in config.items() if space.is_active(k, config)})
+
+
+def one_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    row: dict[str, Any] = {"seed": seed}
+    bohb = run(spec_for("oneshot_tabular_bohb", seed, folder), folder / f"bohb-{seed}.db", Budget(fte=args.bohb_fte))
+    bohb_points = trajectory(bohb)
+    row["bohb_best"] = min(e for _, e in bohb_points)
+    target = row["bohb_best"] + 0.01
+    row["bohb_fte_to_target"] = fte_to(target, bohb_points)
+    oneshot_spec = spec_for("oneshot_tabular", seed, folder)
+    oneshot = run(oneshot_spec, folder / f"oneshot-{seed}.db", Budget(fte=args.oneshot_fte))
+    points = trajectory(oneshot)
+    row["oneshot_fte_to_target"] = fte_to(target, points)
+    row["oneshot_best"] = min((e for _, e in points), default=math.nan)
+    row["derived_robust"], row["arch_robust"], row["supernet_seconds"] = derived_error(
+        oneshot_spec, folder / f"robust-{seed}.db", True)  # fmt: skip
+    row["derived_plain"], row["arch_plain"], _ = derived_error(oneshot_spec, folder / f"plain-{seed}.db", False)
+    arch = random_architecture(oneshot_spec, seed)
+    row["random_arch"] = {k: arch[k] for k in ("backbone.mlp.depth", "backbone.mlp.width", "activation")}
+    row["random_error"] = single(oneshot_spec, folder / f"random-{seed}.db", arch)
+    default = oneshot_spec.space.default()
+    for lr in LRS:
+        for hyper in ("disabled", "enabled"):
+            hg_spec = spec_for("oneshot_tabular", seed, folder, name=f"hg-{lr}-{hyper}")
+            space = dict(yaml.safe_load(hg_spec.text)["space"])
+            space["hypergradient"] = {"type": "constant", "value": hyper}
+            hg_spec = spec_for("oneshot_tabular", seed, folder, name=f"hg-{lr}-{hyper}", space=space)
+            config = {**default, "lr": lr}
+            row[f"hg_{lr}_{hyper}"] = single(hg_spec, folder / f"hg-{lr}-{hyper}-{seed}.db",
+                                             {k: v for k, v in config.items() if k in hg_spec.space.parameters})
+    return row
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def median(key: str) -> float:
+        return float(statistics.median(r[key] for r in rows))
+
+    out: dict[str, Any] = {
+        "seeds": len(rows),
+        "bohb_best_median": median("bohb_best"),
+        "oneshot_fte_to_target_median": median("oneshot_fte_to_target"),
+        "oneshot_reached": sum(math.isfinite(r["oneshot_fte_to_target"]) for r in rows),
+        "bohb_fte_to_target_median": median("bohb_fte_to_target"),
+        "failures_robust": sum(r["derived_robust"] > r["random_error"] for r in rows),
+        "failures_plain": sum(r["derived_plain"] > r["random_error"] for r in rows),
+        "supernet_seconds_median": median("supernet_seconds"),
+    }
+    for lr in LRS:
+        for hyper in ("disabled", "enabled"):
+            values = [r[f"hg_{lr}_{hyper}"] for r in rows]
+            out[f"hg_{lr}_{hyper}"] = (statistics.mean(values), statistics.pstdev(values))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.oneshot", description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--bohb-fte", type=float, default=20.0)
+    parser.add_argument("--oneshot-fte", type=float, default=3.0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    rows = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.seeds):
+            row = one_seed(seed, args, Path(tmp))
+            rows.append(row)
+            print(json.dumps(row, default=str), flush=True)
+    summary = summarize(rows)
+    summary["seconds"] = time.perf_counter() - started
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
