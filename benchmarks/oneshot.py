@@ -1,9 +1,11 @@
 """``python -m benchmarks.oneshot``: one-shot architecture search and hypergradient learning rates, against bohb.
 
-On the tabular pipeline (``examples/oneshot_tabular.yaml`` and its twin
-``examples/oneshot_tabular_bohb.yaml``: breast cancer, MLP depth 1-4, width 16-256, three
-activations, learning rate, batch size, weight decay, dropout; 12 epochs), per seed (the
-seed sets the data split, the initialization and the optimizer's draws):
+On a built-in pipeline's one-shot example and its bohb twin (``--pipeline tabular``:
+``examples/oneshot_tabular.yaml``, breast cancer, MLP depth 1-4, width 16-256, three
+activations, learning rate, batch size, weight decay, dropout, 12 epochs; ``--pipeline
+vision``: ``examples/oneshot_vision.yaml``, 8x8 digits, CNN convolutions per stage, width,
+kernel size, activation, and the outer choices), per seed (the seed sets the data split,
+the initialization and the optimizer's draws):
 
 1. ``bohb`` over the whole space for ``--bohb-fte`` (20) FTE: its best validation error is
    the target's reference;
@@ -15,8 +17,8 @@ seed sets the data split, the initialization and the optimizer's draws):
 4. the default configuration at three learning rates with ``hypergradient`` on and off:
    final validation error, mean and spread over the seeds, at equal cost (one FTE each).
 
-    python -m benchmarks.oneshot --seeds 5
-    python -m benchmarks.oneshot --seeds 2 --bohb-fte 5 --json /tmp/oneshot.json
+    python -m benchmarks.oneshot --pipeline tabular --seeds 5
+    python -m benchmarks.oneshot --pipeline vision --seeds 5 --json /tmp/oneshot-vision.json
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ from metaml.studyfile import StudyFile, load_study_file
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LRS = (1e-4, 1e-3, 1e-2)
+#: The architecture parameters of each pipeline's supernet.
+ARCHITECTURE = {
+    "tabular": ("backbone.mlp.depth", "backbone.mlp.width", "activation"),
+    "vision": ("backbone.cnn.convs", "backbone.cnn.width", "kernel_size", "activation"),
+}
+BACKBONE = {"tabular": "mlp", "vision": "cnn"}
 
 
 def spec_for(example: str, seed: int, folder: Path, **changes: Any) -> StudyFile:
@@ -88,53 +96,64 @@ def single(spec: StudyFile, store: Path, config: Mapping[str, Any]) -> float:
     return float((trial.metrics or {}).get("val_error", math.nan))
 
 
-def derived_error(spec: StudyFile, store: Path, robust: bool) -> tuple[float, dict[str, Any], float]:
+def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, ...]) -> tuple[float, dict[str, Any], float]:
     """The derived architecture's validation error (trained as an ordinary trial), it, and the supernet's seconds."""
     study = run(spec, store, Budget(fte=2), optimizer={"name": "oneshot", "robust": robust})
     supernet, derived = study.trials()[:2]
     seconds = (supernet.ended_at or 0) - (supernet.started_at or 0)
-    arch = {k: derived.config[k] for k in ("backbone.mlp.depth", "backbone.mlp.width", "activation")}
+    arch = {k: derived.config[k] for k in names}
     return float((derived.metrics or {}).get("val_error", math.nan)), arch, seconds
 
 
-def random_architecture(spec: StudyFile, seed: int) -> dict[str, Any]:
+def random_architecture(spec: StudyFile, seed: int, pipeline: str) -> dict[str, Any]:
+    """A uniformly drawn architecture; every other choice at its default."""
     rng = np.random.default_rng([seed, 2021])
     space = spec.space
     config = space.default()
-    config["backbone"] = "mlp"
-    for name in ("backbone.mlp.depth", "backbone.mlp.width", "activation"):
+    config["backbone"] = BACKBONE[pipeline]
+    for name in ARCHITECTURE[pipeline]:
         config[name] = space.parameters[name].sample(rng, False)  # type: ignore[union-attr]
-    return space.validate({k: v for k, v in config.items() if space.is_active(k, config)})
+    out: dict[str, Any] = {}
+    for name in space.order:  # the other branch's values go, the chosen branch's defaults come in
+        if space.is_active(name, out):
+            out[name] = config[name] if name in config else space.parameters[name].default()  # type: ignore[union-attr]
+    return space.validate(out)
 
 
 def one_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    row: dict[str, Any] = {"seed": seed}
-    bohb = run(spec_for("oneshot_tabular_bohb", seed, folder), folder / f"bohb-{seed}.db", Budget(fte=args.bohb_fte))
+    pipeline = args.pipeline
+    names = ARCHITECTURE[pipeline]
+    row: dict[str, Any] = {"seed": seed, "pipeline": pipeline}
+    bohb = run(spec_for(f"oneshot_{pipeline}_bohb", seed, folder), folder / f"bohb-{seed}.db",
+               Budget(fte=args.bohb_fte))  # fmt: skip
     bohb_points = trajectory(bohb)
-    row["bohb_best"] = min(e for _, e in bohb_points)
+    row["bohb_best"] = min((e for _, e in bohb_points), default=math.nan)
     target = row["bohb_best"] + 0.01
     row["bohb_fte_to_target"] = fte_to(target, bohb_points)
-    oneshot_spec = spec_for("oneshot_tabular", seed, folder)
+    oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder)
     oneshot = run(oneshot_spec, folder / f"oneshot-{seed}.db", Budget(fte=args.oneshot_fte))
     points = trajectory(oneshot)
     row["oneshot_fte_to_target"] = fte_to(target, points)
     row["oneshot_best"] = min((e for _, e in points), default=math.nan)
     row["derived_robust"], row["arch_robust"], row["supernet_seconds"] = derived_error(
-        oneshot_spec, folder / f"robust-{seed}.db", True)  # fmt: skip
-    row["derived_plain"], row["arch_plain"], _ = derived_error(oneshot_spec, folder / f"plain-{seed}.db", False)
-    arch = random_architecture(oneshot_spec, seed)
-    row["random_arch"] = {k: arch[k] for k in ("backbone.mlp.depth", "backbone.mlp.width", "activation")}
+        oneshot_spec, folder / f"robust-{seed}.db", True, names)  # fmt: skip
+    row["derived_plain"], row["arch_plain"], _ = derived_error(oneshot_spec, folder / f"plain-{seed}.db", False, names)
+    arch = random_architecture(oneshot_spec, seed, pipeline)
+    row["random_arch"] = {k: arch[k] for k in names}
     row["random_error"] = single(oneshot_spec, folder / f"random-{seed}.db", arch)
     default = oneshot_spec.space.default()
+    if not args.hypergradient:
+        return row
     for lr in LRS:
         for hyper in ("disabled", "enabled"):
-            hg_spec = spec_for("oneshot_tabular", seed, folder, name=f"hg-{lr}-{hyper}")
+            hg_spec = spec_for(f"oneshot_{pipeline}", seed, folder, name=f"hg-{lr}-{hyper}")
             space = dict(yaml.safe_load(hg_spec.text)["space"])
             space["hypergradient"] = {"type": "constant", "value": hyper}
-            hg_spec = spec_for("oneshot_tabular", seed, folder, name=f"hg-{lr}-{hyper}", space=space)
-            config = {**default, "lr": lr}
-            row[f"hg_{lr}_{hyper}"] = single(hg_spec, folder / f"hg-{lr}-{hyper}-{seed}.db",
-                                             {k: v for k, v in config.items() if k in hg_spec.space.parameters})
+            space.pop("lr", None)
+            hg_spec = spec_for(f"oneshot_{pipeline}", seed, folder, name=f"hg-{lr}-{hyper}",
+                               space={**space, "lr": {"type": "constant", "value": lr}})  # fmt: skip
+            config = {k: v for k, v in default.items() if k in hg_spec.space.parameters and k != "lr"}
+            row[f"hg_{lr}_{hyper}"] = single(hg_spec, folder / f"hg-{lr}-{hyper}-{seed}.db", config)
     return row
 
 
@@ -144,6 +163,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
     out: dict[str, Any] = {
         "seeds": len(rows),
+        "pipeline": rows[0].get("pipeline") if rows else None,
         "bohb_best_median": median("bohb_best"),
         "oneshot_fte_to_target_median": median("oneshot_fte_to_target"),
         "oneshot_reached": sum(math.isfinite(r["oneshot_fte_to_target"]) for r in rows),
@@ -154,14 +174,18 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
     for lr in LRS:
         for hyper in ("disabled", "enabled"):
-            values = [r[f"hg_{lr}_{hyper}"] for r in rows]
-            out[f"hg_{lr}_{hyper}"] = (statistics.mean(values), statistics.pstdev(values))
+            values = [r[f"hg_{lr}_{hyper}"] for r in rows if f"hg_{lr}_{hyper}" in r]
+            if values:
+                out[f"hg_{lr}_{hyper}"] = (statistics.mean(values), statistics.pstdev(values))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.oneshot", description=__doc__.split("\n")[0])
+    parser.add_argument("--pipeline", choices=sorted(ARCHITECTURE), default="tabular")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--no-hypergradient", dest="hypergradient", action="store_false",
+                        help="skip the hypergradient comparison")
     parser.add_argument("--bohb-fte", type=float, default=20.0)
     parser.add_argument("--oneshot-fte", type=float, default=3.0)
     parser.add_argument("--json", type=Path, default=None)
