@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from metaml.core.metadata import StudyMetadata
-from metaml.core.records import Event, TrialRecord
+from metaml.core.records import DETAILS_KEY, Event, TrialRecord
 from metaml.core.trial_context import RunSettings
 from metaml.errors import MetamlError
 from metaml.trial import TrialHost
@@ -140,7 +140,7 @@ def score_trials(
 
 def _score_missing(
     study: EvaluatedStudy,
-    evaluate: Callable[..., dict[str, float]],
+    evaluate: Callable[..., dict[str, Any]],
     trials: Sequence[TrialRecord],
     run_settings: RunSettings | None = None,
 ) -> tuple[dict[int, dict[str, float]], dict[int, str], list[int]]:
@@ -154,7 +154,7 @@ def _score_missing(
         if trial.number in stored:
             continue  # scored once already: the test split is used once per model
         try:
-            metrics = _score(study, evaluate, trial, run_settings)
+            scored = _score(study, evaluate, trial, run_settings)
         except Exception as exc:  # a damaged checkpoint, a changed pipeline, memory: one trial, not the study
             why = str(exc) if isinstance(exc, MetamlError) else f"{type(exc).__name__}: {exc}"
             errors[trial.number] = why
@@ -162,11 +162,14 @@ def _score_missing(
                 study.log_event(FAILED_EVENT, why, trial.number)
             log.warning("test evaluation of trial %s: %s", trial.number, why)
             continue
+        metrics, details = scored
         stored[trial.number] = metrics
         computed.append(trial.number)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        study.log_event(EVENT, f"trial {trial.number} on the test split: {shown}", trial.number,
-                              {"metrics": metrics, "fidelity": trial.fidelity})  # fmt: skip
+        data: dict[str, Any] = {"metrics": metrics, "fidelity": trial.fidelity}
+        if details:
+            data[DETAILS_KEY] = details
+        study.log_event(EVENT, f"trial {trial.number} on the test split: {shown}", trial.number, data)
     return stored, errors, computed
 
 
@@ -217,16 +220,24 @@ def recorded_run_settings(study: EvaluatedStudy) -> RunSettings:
     return RunSettings(device=execution.get("device"), threads=execution.get("threads"))
 
 
+def stored_details(study: EvaluatedStudy) -> dict[int, dict[str, Any]]:
+    """What each scored trial's test metrics are made of (group breakdowns, intervals), by trial number."""
+    return {e.trial_number: dict(e.data.get(DETAILS_KEY) or {}) for e in _events(study, EVENT)
+            if e.trial_number is not None}  # fmt: skip
+
+
 def _score(
-    study: EvaluatedStudy, evaluate: Callable[..., dict[str, float]], trial: TrialRecord, run_settings: RunSettings
-) -> dict[str, float]:
+    study: EvaluatedStudy, evaluate: Callable[..., dict[str, Any]], trial: TrialRecord, run_settings: RunSettings
+) -> tuple[dict[str, float], dict[str, Any] | None]:
     from metaml.pipelines.evaluation import CheckpointTrial  # late: it imports torch
 
     stand_in = CheckpointTrial(trial.number, study.trial_directory(trial.number), trial.fidelity,
                                study.full_fidelity, study.uid, config=trial.config,
                                run_settings=run_settings)  # fmt: skip
     stand_in.require_checkpoint()  # say so before paying for loading the data
-    return {k: float(v) for k, v in evaluate(dict(trial.config), stand_in).items()}
+    result = dict(evaluate(dict(trial.config), stand_in))
+    details = result.pop(DETAILS_KEY, None)
+    return {k: float(v) for k, v in result.items()}, dict(details) if isinstance(details, Mapping) else None
 
 
 def _finish(study: EvaluatedStudy, result: FinalEvaluation, function: Any) -> FinalEvaluation:

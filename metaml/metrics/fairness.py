@@ -28,6 +28,7 @@ example, whose rate is undefined; fairlearn itself would report such a rate as 0
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,7 +92,7 @@ def demographic_parity_difference(
     """
     rates = _group_rates("demographic_parity_difference", probabilities, labels, sensitive, pos_label, choice,
                          ("selection_rate",), need_labels=False)  # fmt: skip
-    return _aggregate(rates, "difference", _choice(choice).reference)
+    return _aggregate(rates, "difference", fairness_choice(choice).reference)
 
 
 def demographic_parity_ratio(
@@ -104,7 +105,7 @@ def demographic_parity_ratio(
     """
     rates = _group_rates("demographic_parity_ratio", probabilities, labels, sensitive, pos_label, choice,
                          ("selection_rate",), need_labels=False)  # fmt: skip
-    return _aggregate(rates, "ratio", _choice(choice).reference)
+    return _aggregate(rates, "ratio", fairness_choice(choice).reference)
 
 
 def equal_opportunity_difference(
@@ -113,7 +114,7 @@ def equal_opportunity_difference(
     """The largest gap between groups in the true positive rate of ``pos_label``."""
     rates = _group_rates("equal_opportunity_difference", probabilities, labels, sensitive, pos_label, choice,
                          ("true_positive_rate",))  # fmt: skip
-    return _aggregate(rates, "difference", _choice(choice).reference)
+    return _aggregate(rates, "difference", fairness_choice(choice).reference)
 
 
 def equalized_odds_difference(
@@ -122,7 +123,7 @@ def equalized_odds_difference(
     """The larger of the between-group gaps in true positive rate and in false positive rate."""
     rates = _group_rates("equalized_odds_difference", probabilities, labels, sensitive, pos_label, choice,
                          ("true_positive_rate", "false_positive_rate"))  # fmt: skip
-    return _aggregate(rates, "difference", _choice(choice).reference)
+    return _aggregate(rates, "difference", fairness_choice(choice).reference)
 
 
 def equalized_odds_ratio(
@@ -131,10 +132,11 @@ def equalized_odds_ratio(
     """The smaller of the between-group ratios of true positive rate and of false positive rate (to be maximised)."""
     rates = _group_rates("equalized_odds_ratio", probabilities, labels, sensitive, pos_label, choice,
                          ("true_positive_rate", "false_positive_rate"))  # fmt: skip
-    return _aggregate(rates, "ratio", _choice(choice).reference)
+    return _aggregate(rates, "ratio", fairness_choice(choice).reference)
 
 
-def _choice(settings: dict[str, Any]) -> GroupChoice:
+def fairness_choice(settings: Mapping[str, Any]) -> GroupChoice:
+    """The group choice a fairness metric's settings name (``pos_label`` aside); unknown settings are refused."""
     unknown = sorted(set(settings) - {"groups", "reference", "merge_below", "min_group_size"})
     if unknown:
         raise MetricError(
@@ -156,7 +158,7 @@ def _group_rates(
     need_labels: bool = True,
 ) -> pd.DataFrame:
     """Each compared group's rates (a frame: one row per group, one column per rate), computed by fairlearn."""
-    choice = _choice(settings)
+    choice = fairness_choice(settings)
     predicted, y, groups = binary_inputs(metric, probabilities, labels, sensitive, pos_label)
     predicted, y, groups = compared_groups(metric, predicted, y, groups, choice)
     if need_labels:

@@ -68,7 +68,7 @@ def group_breakdown(
     frame = fm.MetricFrame(metrics=functions, y_true=y_true, y_pred=predicted, sensitive_features=groups)
     table = frame.by_group
     rows = [
-        {"group": str(g), **{k: _plain(v) for k, v in table.loc[g].items()}}
+        {"group": str(g), **{k: int(v) if k in _COUNTS else _plain(v) for k, v in table.loc[g].items()}}
         for g in sorted(table.index, key=str)
     ]
     ratio = metric.endswith("_ratio")
@@ -113,6 +113,9 @@ def _deciding_pair(
         if worse:
             best = found
     return best
+
+
+_COUNTS = ("n", "positives")
 
 
 def _positives(y_true: Any, y_pred: Any) -> int:

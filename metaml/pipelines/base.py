@@ -71,8 +71,8 @@ class PipelineSpec:
     space: Callable[..., dict[str, Parameter]]
     defaults: Mapping[str, Any]
     settings: tuple[str, ...]
-    train: Callable[..., dict[str, float]]
-    evaluate: Callable[..., dict[str, float]] | None = None
+    train: Callable[..., dict[str, Any]]
+    evaluate: Callable[..., dict[str, Any]] | None = None
 
     @property
     def function(self) -> str:

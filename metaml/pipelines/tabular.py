@@ -136,7 +136,7 @@ class Prepared:
         return base.data_provenance(self.content_hash, self.train, self.val, self.test)
 
 
-def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
+def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
     """Train the configured tabular pipeline up to ``trial.fidelity`` epochs; return its metrics.
 
     Returns ``val_error`` and the metrics the ``metrics`` setting names, all on the
@@ -150,7 +150,7 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
         base.write_provenance(trial, "tabular", cfg, data.provenance(), names)
         outcome = train_model(cfg, trial, data, device)
         return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
-                             cfg["metric_settings"])  # fmt: skip
+                             cfg["metric_settings"], seed=int(cfg["seed"]))  # fmt: skip
 
 
 def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, device: torch.device) -> Outcome:
@@ -166,7 +166,7 @@ def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, dev
     return fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
 
 
-def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
+def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, Any]:
     """The test-row metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
     cfg = base.with_run_settings(resolve(config), trial)
     names = scoring.evaluated_metric_names(cfg["metrics"], cfg["sensitive"] is not None, trial.path.parent)
@@ -179,7 +179,7 @@ def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, flo
             raise PipelineError(f"dataset {cfg['dataset']!r} has no test rows: there is nothing to evaluate on")
         model = _model(cfg, data, seed, device)
         outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)
-        return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"])
+        return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"], seed=seed)
 
 
 def _model(cfg: Mapping[str, Any], data: Prepared, seed: int, device: torch.device) -> torch.nn.Module:

@@ -38,6 +38,7 @@ def test_breakdown_by_hand() -> None:
     out = group_breakdown("demographic_parity_difference", P, Y, GROUP, min_group_size=3)
     rows = {r["group"]: r for r in out["groups"]}
     assert {g: r["n"] for g, r in rows.items()} == {"a": 4, "b": 5, "c": 2}
+    assert all(isinstance(r["n"], int) and isinstance(r["positives"], int) for r in rows.values())
     assert {g: r["positives"] for g, r in rows.items()} == {"a": 2, "b": 2, "c": 1}
     assert rows["a"]["selection_rate"] == pytest.approx(3 / 4) and rows["c"]["selection_rate"] == 0.0
     assert rows["b"]["error_rate"] == pytest.approx(1 / 5)
