@@ -79,7 +79,7 @@ def group_breakdown(
         "rates": list(rates),
         "groups": rows,
         "pair": pair,
-        "small_groups": [r["group"] for r in rows if r["n"] < min_group_size],
+        "small_groups": [r["group"] for r in rows if int(r["n"]) < min_group_size],
         "min_group_size": int(min_group_size),
         "positive_rate": float(np.mean(predicted)),
         "n": int(len(predicted)),

@@ -73,6 +73,9 @@ class PipelineSpec:
     settings: tuple[str, ...]
     train: Callable[..., dict[str, Any]]
     evaluate: Callable[..., dict[str, Any]] | None = None
+    #: group_sizes(config) -> the sensitive groups' rows per split, checked before any trial
+    #: (``metaml.pipelines.groups.GroupSizes``); None when the pipeline has no sensitive attribute.
+    group_sizes: Callable[[Mapping[str, Any]], Any] | None = None
 
     @property
     def function(self) -> str:

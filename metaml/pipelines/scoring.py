@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from metaml.core.trial_context import TrialContext
 from metaml.core.records import DETAILS_KEY
+from metaml.core.trial_context import TrialContext
 from metaml.metrics import (
     MetricError,
     ResourceUsage,
@@ -115,6 +115,8 @@ def score_test(
     test_settings = {k: v for k, v in dict(settings or {}).items() if k in predicted}
     values = _compute(predicted, model, test.to(_device_of(model)), test_settings, "test", seed)
     details = values.pop(DETAILS_KEY)
+    for part in ("fairness", "intervals"):  # keyed as the test metrics are: test_error, test_demographic_...
+        details[part] = {held_out_name(k): v for k, v in details[part].items()}
     return {**{held_out_name(k): v for k, v in values.items()}, DETAILS_KEY: details}
 
 

@@ -34,10 +34,12 @@ from metaml.pipelines import base, scoring
 from metaml.pipelines.base import PipelineError, PipelineSpec
 from metaml.pipelines.evaluation import CheckpointTrial, kept_random_state
 from metaml.pipelines.fairness import FAIRNESS_DEFAULTS, fairness_hooks, fairness_parameters
+from metaml.pipelines.groups import GroupSizes, check_groups, count_groups
 from metaml.pipelines.models import MODEL_DEFAULTS, build_tabular_model, model_parameters
 from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
 from metaml.pipelines.preprocessing import PREPROCESSING_DEFAULTS, TabularPreprocessor, preprocessing_parameters
 from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
+from metaml.pipelines.scoring import check_metric_names
 from metaml.pipelines.training import (
     Arrays,
     Hooks,
@@ -153,6 +155,21 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
                              cfg["metric_settings"], seed=int(cfg["seed"]))  # fmt: skip
 
 
+def group_sizes(config: Mapping[str, Any]) -> GroupSizes | None:
+    """The rows of each sensitive group per split, checked (``metaml.pipelines.groups``); None without one.
+
+    ``metaml run`` calls it on the study's default configuration before the first trial.
+    """
+    cfg = resolve(config)
+    if cfg["sensitive"] is None:
+        return None
+    data = prepare(cfg)
+    splits = {"training": data.train.groups, "validation": data.val.groups,
+              "test": None if data.test is None else data.test.groups}  # fmt: skip
+    names = check_metric_names([*cfg["metrics"]], True)
+    return check_groups(str(cfg["sensitive"]), count_groups(splits), names, cfg["metric_settings"])
+
+
 def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, device: torch.device) -> Outcome:
     """Build the resolved config's model and train it up to ``trial.fidelity`` epochs: ``train`` before scoring.
 
@@ -264,4 +281,4 @@ def subsample(rows: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> np.n
     return np.sort(np.concatenate(keep))
 
 
-SPEC = PipelineSpec("tabular", tabular_space, DEFAULTS, SETTINGS, train, evaluate)
+SPEC = PipelineSpec("tabular", tabular_space, DEFAULTS, SETTINGS, train, evaluate, group_sizes)

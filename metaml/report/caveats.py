@@ -1,0 +1,196 @@
+"""Where a number on the front cannot carry a decision, said in words: small groups, degenerate models, ties.
+
+Read from what the store holds with each trial (``TrialRecord.details``: a fairness
+metric's group breakdown, each metric's bootstrap interval) and with each test evaluation:
+
+- ``small_groups``: a group of a split holds fewer rows than the metric's
+  ``min_group_size`` (default 30), so its rate moves by a large step when one row changes,
+  and a gap it sets says little;
+- ``degenerate``: the models that meet a fairness limit predict (nearly) one class for
+  everyone, which makes every group's rate equal without being a useful model;
+- ``within_uncertainty``: two front members whose intervals overlap on every objective, so
+  the split cannot tell which is better on any of them.
+
+``metaml run`` (its banner and its end), ``metaml pareto``, the report and the model card
+all say the same caveats, from ``front_caveats``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from metaml.core.records import TrialRecord
+from metaml.final_evaluation import stored_details
+from metaml.objectives import Objective
+from metaml.study import Study
+
+#: A model that predicts the positive class for at most this share of rows, or at least 1 minus it, is
+#: near-constant: it meets a parity limit by treating everyone alike, not by being fair and accurate.
+DEGENERATE_SHARE = 0.02
+#: At most this many pairs of indistinguishable front members are named.
+MAX_PAIRS = 5
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """One reason a front number cannot carry a decision: its kind, the sentence, and the trials it is about."""
+
+    kind: str
+    message: str
+    trials: tuple[int, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "trials": list(self.trials)}
+
+
+def front_caveats(
+    objectives: Sequence[Objective],
+    final: Sequence[TrialRecord],
+    front: Sequence[TrialRecord],
+    test_details: Mapping[int, Mapping[str, Any]] | None = None,
+) -> list[Caveat]:
+    """Every caveat on the study's results: ``final`` are its full-fidelity completed trials, ``front`` its front."""
+    out: list[Caveat] = []
+    out += small_group_caveats(_breakdowns(final[:1] if not front else front[:1], "validation"))
+    test = [d for n in sorted(test_details or {}) for d in [dict((test_details or {})[n])] if d]
+    if test:
+        out += small_group_caveats(_test_breakdowns(test[0]))
+    out += degenerate_caveats(objectives, final, front)
+    out += uncertainty_caveats(objectives, front)
+    return out
+
+
+def small_group_caveats(breakdowns: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[Caveat]:
+    """For each (split, metric, breakdown): its groups under the minimum size, with their rows."""
+    out = []
+    for split, metric, breakdown in breakdowns:
+        small = set(breakdown.get("small_groups") or [])
+        if not small:
+            continue
+        rows = {g["group"]: int(g["n"]) for g in breakdown.get("groups", [])}
+        named = ", ".join(f"{g!r} ({rows.get(g, '?')} rows)" for g in sorted(small, key=lambda g: rows.get(g, 0)))
+        smallest = min(rows.get(g, 1) for g in small) or 1
+        pair = breakdown.get("pair") or {}
+        sets = {pair.get("low"), pair.get("high")} & small
+        decided = (f"; the gap is set by {' and '.join(map(repr, sorted(map(str, sets))))}" if sets else "")
+        out.append(Caveat("small_groups", (
+            f"{metric} on the {split} split: group(s) {named} have fewer than {breakdown.get('min_group_size')} "
+            f"rows, so one row changes a rate by up to 1/{smallest} = {1 / smallest:.2f}{decided}. Consider the "
+            "'two_largest' or 'merge_below' group choice (docs/yaml.md)"
+        )))
+    return out
+
+
+def degenerate_caveats(
+    objectives: Sequence[Objective], final: Sequence[TrialRecord], front: Sequence[TrialRecord]
+) -> list[Caveat]:
+    """Fairness limits that only near-constant models meet, and front members that are near-constant."""
+    out = []
+    for o in objectives:
+        if o.limit is None:
+            continue
+        meeting = [t for t in final if _fairness(t, o.name) is not None and o.feasible((t.metrics or {})[o.name])]
+        if meeting and all(_degenerate(t, o.name) for t in meeting):
+            out.append(Caveat("degenerate", (
+                f"only near-constant models meet the limit {o.name} {'<=' if o.goal == 'min' else '>='} {o.limit:g}: "
+                f"each of the {len(meeting)} trial(s) that meets it predicts one class for at least "
+                f"{1 - DEGENERATE_SHARE:.0%} of the rows. The limit is met by treating everyone alike, not by a "
+                "useful model: loosen it, compare other groups, or add a fairness intervention"
+            ), tuple(t.number for t in meeting[:20])))
+    flagged = sorted({t.number for t in front for o in objectives if _degenerate(t, o.name)})
+    if flagged:
+        out.append(Caveat("degenerate", (
+            f"front trial(s) {', '.join(map(str, flagged))} predict one class for at least {1 - DEGENERATE_SHARE:.0%} "
+            "of the validation rows: their fairness gap is small because they hardly discriminate at all"
+        ), tuple(flagged)))
+    return out
+
+
+def uncertainty_caveats(objectives: Sequence[Objective], front: Sequence[TrialRecord]) -> list[Caveat]:
+    """Pairs of front members whose intervals overlap on every objective (none when an objective has no interval)."""
+    pairs: list[tuple[int, int]] = []
+    ordered = sorted(front, key=lambda t: t.number)
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if all(_overlap(a, b, o.name) for o in objectives):
+                pairs.append((a.number, b.number))
+    if not pairs:
+        return []
+    named = ", ".join(f"{a} and {b}" for a, b in pairs[:MAX_PAIRS]) + (
+        f" (and {len(pairs) - MAX_PAIRS} more pairs)" if len(pairs) > MAX_PAIRS else ""
+    )
+    level = _level(ordered, objectives[0].name)
+    return [Caveat("within_uncertainty", (
+        f"front trials {named} are within each other's {level:.0%} intervals on every objective "
+        f"({', '.join(o.name for o in objectives)}): the validation split cannot tell them apart, so choosing "
+        "between them is choosing noise"
+    ), tuple(sorted({n for p in pairs for n in p})))]
+
+
+def interval_of(trial: TrialRecord, name: str) -> tuple[float, float] | None:
+    """The (low, high) bootstrap interval stored for a trial's metric, or None."""
+    found = (trial.details.get("intervals") or {}).get(name) or {}
+    if "low" in found and "high" in found:
+        return float(found["low"]), float(found["high"])
+    return None
+
+
+def _breakdowns(trials: Sequence[TrialRecord], split: str) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """The validation split is the same for every trial: one trial's breakdowns describe its groups."""
+    return [(split, m, b) for t in trials for m, b in (t.details.get("fairness") or {}).items()]
+
+
+def _test_breakdowns(details: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    return [("test", m, b) for m, b in (details.get("fairness") or {}).items()]
+
+
+def _fairness(trial: TrialRecord, metric: str) -> Mapping[str, Any] | None:
+    found = (trial.details.get("fairness") or {}).get(metric)
+    return found if isinstance(found, Mapping) else None
+
+
+def _degenerate(trial: TrialRecord, metric: str) -> bool:
+    breakdown = _fairness(trial, metric)
+    if breakdown is None or breakdown.get("positive_rate") is None:
+        return False
+    share = float(breakdown["positive_rate"])
+    return share <= DEGENERATE_SHARE or share >= 1.0 - DEGENERATE_SHARE
+
+
+def _overlap(a: TrialRecord, b: TrialRecord, name: str) -> bool:
+    ia, ib = interval_of(a, name), interval_of(b, name)
+    return ia is not None and ib is not None and ia[0] <= ib[1] and ib[0] <= ia[1]
+
+
+def _level(trials: Sequence[TrialRecord], name: str) -> float:
+    for t in trials:
+        found = (t.details.get("intervals") or {}).get(name) or {}
+        if "level" in found:
+            return float(found["level"])
+    return 0.95
+
+
+def study_caveats(study: Study, trials: Sequence[TrialRecord] | None = None) -> list[Caveat]:
+    """``front_caveats`` of a study, from its store: its trials, its front, its test evaluation."""
+    trials = study.trials() if trials is None else trials
+    results = study.results(trials)
+    front_numbers = {t.number for t in results.front}
+    tested = {n: d for n, d in stored_details(study).items() if n in front_numbers}
+    return front_caveats(study.objectives, results.final, results.front, tested)
+
+
+def group_size_caveats(sizes: Mapping[str, Mapping[str, int]], minimum: int, column: str) -> list[Caveat]:
+    """Before any training: the groups of ``column`` under ``minimum`` rows in each split (``sizes[split][group]``)."""
+    out = []
+    for split, groups in sizes.items():
+        small = {g: n for g, n in groups.items() if n < minimum}
+        if small:
+            named = ", ".join(f"{g!r} ({n} rows)" for g, n in sorted(small.items(), key=lambda kv: kv[1]))
+            out.append(Caveat("small_groups", (
+                f"sensitive column {column!r}, {split} split: group(s) {named} have fewer than {minimum} rows; a "
+                f"between-group gap will be decided by them. Consider the 'two_largest' or 'merge_below' group "
+                "choice (docs/yaml.md)"
+            )))
+    return out
