@@ -69,6 +69,8 @@ class FinalEvaluation:
     errors: dict[int, str] = field(default_factory=dict)
     computed: tuple[int, ...] = ()
     evaluated_at: float | None = None
+    #: What each trial's test metrics are made of: ``{"fairness": {...}, "intervals": {...}}`` by trial.
+    details: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def metric_names(self) -> list[str]:
         """Every test metric some front trial has, in first-seen order."""
@@ -82,7 +84,9 @@ class FinalEvaluation:
             "front": list(self.front),
             "metric_names": self.metric_names(),
             "results": [
-                {"number": n, "metrics": self.results.get(n), "error": self.errors.get(n)} for n in self.front
+                {"number": n, "metrics": self.results.get(n), "error": self.errors.get(n),
+                 "intervals": self.details.get(n, {}).get("intervals") or {},
+                 "fairness": self.details.get(n, {}).get("fairness") or {}} for n in self.front
             ],
             "computed_now": list(self.computed),
             "evaluated_at": self.evaluated_at,
@@ -114,7 +118,9 @@ def evaluate_front(
     status = "evaluated" if not errors else "partial"
     message = (f"{len(results)} of {len(numbers)} front trials scored on the test split"
                + (f"; {len(computed)} now" if computed else "; nothing new to compute"))  # fmt: skip
-    return _finish(study, FinalEvaluation(status, message, numbers, results, errors, tuple(computed)), function)
+    details = {n: d for n, d in stored_details(study).items() if n in results}
+    return _finish(study, FinalEvaluation(status, message, numbers, results, errors, tuple(computed),
+                                          details=details), function)  # fmt: skip
 
 
 def score_trials(
@@ -184,20 +190,21 @@ def stored_evaluation(study: EvaluatedStudy, front: Sequence[TrialRecord] | None
         return FinalEvaluation("not_builtin", _not_builtin(metadata.function), numbers)
     stored, failures = stored_results(study), _stored_failures(study)
     results = {n: stored[n] for n in numbers if n in stored}
+    details = {n: d for n, d in stored_details(study).items() if n in results}
     errors = {n: failures[n] for n in numbers if n not in stored and n in failures}
     when = info.get("evaluated_at")
     if not numbers:
         return FinalEvaluation("no_front", "no Pareto front to evaluate yet", evaluated_at=when)
     if len(results) == len(numbers):
         return FinalEvaluation("evaluated", "every front trial scored on the test split", numbers, results,
-                               evaluated_at=when)  # fmt: skip
+                               evaluated_at=when, details=details)  # fmt: skip
     if errors and len(results) + len(errors) == len(numbers):
         return FinalEvaluation("partial", f"{len(errors)} front trial(s) could not be scored", numbers, results,
-                               errors, evaluated_at=when)  # fmt: skip
+                               errors, evaluated_at=when, details=details)  # fmt: skip
     missing = [n for n in numbers if n not in results and n not in errors]
     hint = "metaml run finishes with it" if info else "metaml run scores a built-in pipeline's front at its end"
     return FinalEvaluation("not_evaluated", f"front trial(s) {missing} not scored on the test split yet ({hint})",
-                           numbers, results, errors, evaluated_at=when)  # fmt: skip
+                           numbers, results, errors, evaluated_at=when, details=details)  # fmt: skip
 
 
 def stored_results(study: EvaluatedStudy) -> dict[int, dict[str, float]]:

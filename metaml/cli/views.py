@@ -29,7 +29,7 @@ from metaml.cli.common import (
     trial_dict,
 )
 from metaml.errors import StudyFileError
-from metaml.final_evaluation import TITLE, FinalEvaluation, stored_details, stored_evaluation
+from metaml.final_evaluation import TITLE, FinalEvaluation, stored_evaluation
 from metaml.pipelines.groups import GroupSizes
 from metaml.progress import budget_dict, optimizer_choice
 from metaml.report.caveats import Caveat, group_size_caveats, interval_of, study_caveats
@@ -193,7 +193,7 @@ def print_test_front(s: Study, final: FinalEvaluation | None = None) -> None:
     for n in names:
         table.add_column(escape(n), justify="right")
     table.add_column("note")
-    intervals = {n: d.get("intervals") or {} for n, d in stored_details(s).items()}
+    intervals = {n: d.get("intervals") or {} for n, d in final.details.items()}
     for number in final.front:
         metrics = final.results.get(number)
         note = "" if metrics else final.errors.get(number, "not scored yet")
@@ -285,7 +285,7 @@ def pareto(
             "front": [front_dict(t) for t in front],
             "note": s.front_note(),
             **hypervolume_dict(s),
-            "test": _with_test_details(stored_evaluation(s, front).to_dict(), s),
+            "test": stored_evaluation(s, front).to_dict(),
             "caveats": [c.to_dict() for c in study_caveats(s)],
         })
         return
@@ -295,14 +295,6 @@ def pareto(
     print_test_front(s, stored_evaluation(s, front))
     print_caveats(s)
 
-
-def _with_test_details(test: dict[str, Any], s: Study) -> dict[str, Any]:
-    details = stored_details(s)
-    for row in test.get("results", []):
-        found = details.get(row["number"]) or {}
-        row["intervals"] = found.get("intervals") or {}
-        row["fairness"] = found.get("fairness") or {}
-    return test
 
 
 @friendly_errors
