@@ -91,13 +91,11 @@ def bootstrap_intervals(
 
 def _resample_counts(n: int, strata: np.ndarray | None, rng: np.random.Generator, resamples: int) -> np.ndarray:
     """``[resamples, n]`` draw counts: each stratum (group) resampled with replacement to its own size."""
-    weights = np.zeros((resamples, n), dtype=np.float64)
     groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == g) for g in np.unique(strata)]
-    for rows in groups:
-        picks = rng.integers(0, len(rows), size=(resamples, len(rows)))
-        for b in range(resamples):
-            weights[b] += np.bincount(rows[picks[b]], minlength=n)
-    return weights
+    offsets = (np.arange(resamples) * n)[:, None]
+    drawn = [offsets + rows[rng.integers(0, len(rows), size=(resamples, len(rows)))] for rows in groups]
+    flat = np.concatenate([d.ravel() for d in drawn])
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(np.float64)
 
 
 def _fairness_draws(
@@ -115,9 +113,8 @@ def _fairness_draws(
     small = [f"{g} ({c} rows)" for g, c in zip(names, sizes, strict=True) if c < MIN_GROUP_ROWS]
     if small:
         return f"group(s) {', '.join(small)} too small to resample"
-    w = weights[:, mask]
     assert keep_y is not None
-    columns = []
+    nums, dens = [], []
     for rate in rates:
         for g in names:
             member = keep_groups == g
@@ -127,9 +124,13 @@ def _fairness_draws(
                 num, den = member & (keep_y == 1) & (keep_pred == 1), member & (keep_y == 1)
             else:
                 num, den = member & (keep_y == 0) & (keep_pred == 1), member & (keep_y == 0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                columns.append((w @ num.astype(np.float64)) / (w @ den.astype(np.float64)))
-    table = np.stack(columns, axis=1).reshape(len(weights), len(rates), len(names))
+            nums.append(num)
+            dens.append(den)
+    # one matrix product for every (rate, group) numerator and denominator
+    sums = weights[:, mask] @ np.stack([*nums, *dens], axis=1).astype(np.float64)
+    half = len(nums)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table = (sums[:, :half] / sums[:, half:]).reshape(len(weights), len(rates), len(names))
     return _aggregate(table, how, None if choice.reference is None else int(np.flatnonzero(names == choice.reference)[0]))
 
 

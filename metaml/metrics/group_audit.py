@@ -2,7 +2,7 @@
 
 A between-group difference is one number decided by two groups; which two, and how many
 rows each holds, says whether it can carry a decision. ``group_breakdown`` returns that,
-computed with fairlearn's ``MetricFrame`` on the same predictions and groups as the metric
+counted on the same predictions and groups as the metric (and checked against fairlearn's ``MetricFrame``)
 (``metaml.metrics.fairness``), as a JSON-ready dict:
 
 ```python
@@ -22,10 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import fairlearn.metrics as fm
 import numpy as np
 
-from metaml.metrics.fairness import RATE_FUNCTIONS, GroupChoice, binary_inputs, compared_groups, ratio_of
+from metaml.metrics.fairness import GroupChoice, binary_inputs, compared_groups, ratio_of
 
 #: Fewer rows than this in a group of a split and its rates are flagged as too few to decide on.
 MIN_GROUP_SIZE = 30
@@ -59,18 +58,8 @@ def group_breakdown(
         raise KeyError(f"no group breakdown for {metric!r}; known: {', '.join(sorted(RATES))}")
     predicted, y, groups = binary_inputs(metric, probabilities, labels, sensitive, pos_label)
     predicted, y, groups = compared_groups(metric, predicted, y, groups, choice or GroupChoice())
-    y_true = predicted if y is None else y
     rates = RATES[metric] if y is not None else ("selection_rate",)
-    functions: dict[str, Any] = {"n": fm.count, **{r: RATE_FUNCTIONS[r] for r in rates}}
-    if y is not None:
-        functions["positives"] = _positives
-        functions["error_rate"] = _error_rate
-    frame = fm.MetricFrame(metrics=functions, y_true=y_true, y_pred=predicted, sensitive_features=groups)
-    table = frame.by_group
-    rows = [
-        {"group": str(g), **{k: int(v) if k in _COUNTS else _plain(v) for k, v in table.loc[g].items()}}
-        for g in sorted(table.index, key=str)
-    ]
+    rows = group_table(predicted, y, groups, rates)
     ratio = metric.endswith("_ratio")
     pair = _deciding_pair(rows, rates, choice or GroupChoice(), ratio)
     return {
@@ -115,20 +104,37 @@ def _deciding_pair(
     return best
 
 
-_COUNTS = ("n", "positives")
+def group_table(
+    predicted: np.ndarray, y: np.ndarray | None, groups: np.ndarray, rates: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """One row per group (sorted by name): ``n``, the ``rates``, and with labels ``positives`` and ``error_rate``.
 
+    Counted with numpy in one pass rather than a ``MetricFrame`` per metric, which costs a
+    quarter of a second per call: the values are the same (the tests check them against
+    fairlearn's); a rate whose denominator is empty in a group is None.
+    """
+    names, codes = np.unique(groups.astype(str), return_inverse=True)
+    k = len(names)
 
-def _positives(y_true: Any, y_pred: Any) -> int:
-    return int(np.sum(np.asarray(y_true)))
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[mask], minlength=k).astype(np.int64)
 
-
-def _error_rate(y_true: Any, y_pred: Any) -> float:
-    return float(np.mean(np.asarray(y_true) != np.asarray(y_pred)))
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready number: ints stay ints, NaN becomes None."""
-    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
-        return int(value)
-    number = float(value)
-    return None if np.isnan(number) else number
+    everyone = np.ones(len(codes), dtype=bool)
+    n = count(everyone)
+    pos_pred = predicted == 1
+    columns: dict[str, tuple[np.ndarray, np.ndarray]] = {"selection_rate": (count(pos_pred), n)}
+    if y is not None:
+        truly = y == 1
+        columns["true_positive_rate"] = (count(pos_pred & truly), count(truly))
+        columns["false_positive_rate"] = (count(pos_pred & ~truly), count(~truly))
+    rows = []
+    for i, name in enumerate(names):
+        row: dict[str, Any] = {"group": str(name), "n": int(n[i])}
+        for rate in rates:
+            num, den = columns[rate]
+            row[rate] = float(num[i] / den[i]) if den[i] else None
+        if y is not None:
+            row["positives"] = int(count(y == 1)[i])
+            row["error_rate"] = float(count(predicted != y)[i] / n[i])
+        rows.append(row)
+    return rows
