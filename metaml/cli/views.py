@@ -214,7 +214,7 @@ def group_caveats(groups: GroupSizes | None) -> list[Caveat]:
     """The run banner's warnings about sensitive groups too small to decide on (before any trial)."""
     if groups is None:
         return []
-    return group_size_caveats(groups.sizes, groups.min_group_size, groups.column)
+    return group_size_caveats(groups.compared, groups.minimum, groups.column)
 
 
 def print_caveats(s: Study, caveats: list[Caveat] | None = None) -> None:

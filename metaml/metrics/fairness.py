@@ -197,6 +197,26 @@ def ratio_of(a: float, b: float) -> float:
     return 1.0 if high == 0.0 else low / high
 
 
+def compared_sizes(sizes: Mapping[str, int], choice: GroupChoice) -> dict[str, int]:
+    """The rows of each group a metric with ``choice`` compares, given every group's rows in a split.
+
+    The same rule as ``compared_groups``, on counts: for warning about small groups before
+    any prediction exists.
+    """
+    counts = {str(g): int(n) for g, n in sizes.items()}
+    if choice.merge_below is not None:
+        small = [g for g, n in counts.items() if n < choice.merge_below]
+        if small:
+            counts = {g: n for g, n in counts.items() if g not in small}
+            counts[OTHER] = counts.get(OTHER, 0) + sum(int(sizes[g]) for g in small)
+    if choice.groups == "two_largest":
+        top = [g for g, _ in sorted(counts.items(), key=lambda gn: (-gn[1], gn[0]))[:2]]
+        if choice.reference is not None and choice.reference not in top and choice.reference in counts:
+            top = [choice.reference, top[0]]
+        counts = {g: counts[g] for g in sorted(top)}
+    return counts
+
+
 def compared_groups(
     metric: str, predicted: np.ndarray, y: np.ndarray | None, groups: np.ndarray, choice: GroupChoice
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:

@@ -15,20 +15,26 @@ from typing import Any
 
 import numpy as np
 
-from metaml.metrics import MIN_GROUP_SIZE, get_metric
+from metaml.metrics import MIN_GROUP_SIZE, MetricError, get_metric
+from metaml.metrics.fairness import compared_sizes, fairness_choice
 from metaml.pipelines.base import PipelineError
 
-#: The settings of a fairness metric that name groups (see metaml.metrics.fairness.GroupChoice).
-_CHOICE_KEYS = ("groups", "reference", "merge_below")
+#: The splits whose groups decide a fairness number (the training split's only train the model).
+DECIDING_SPLITS = ("validation", "test")
 
 
 @dataclass(frozen=True)
 class GroupSizes:
-    """The rows of each group in each split (``sizes[split][group]``) and the smallest size worth deciding on."""
+    """The rows of each group in each split (``sizes[split][group]``), and what each fairness metric compares.
+
+    ``compared[metric][split][group]`` are the rows of the groups the metric compares (after
+    its group choice: pooled, the two largest), ``minimum[metric]`` its ``min_group_size``.
+    """
 
     column: str
     sizes: dict[str, dict[str, int]]
-    min_group_size: int
+    compared: dict[str, dict[str, dict[str, int]]]
+    minimum: dict[str, int]
 
 
 def count_groups(splits: Mapping[str, Any]) -> dict[str, dict[str, int]]:
@@ -61,6 +67,16 @@ def check_groups(
                     f"metric_settings.{metric}.reference: the group {reference!r} is not in the {split} split of "
                     f"the sensitive column {column!r}; its groups are {listed}"
                 )
-    minimum = min((int((settings.get(m) or {}).get("min_group_size", MIN_GROUP_SIZE)) for m in fairness),
-                  default=MIN_GROUP_SIZE)  # fmt: skip
-    return GroupSizes(column, sizes, minimum)
+    compared: dict[str, dict[str, dict[str, int]]] = {}
+    minimum: dict[str, int] = {}
+    for metric in fairness:
+        chosen = dict(settings.get(metric) or {})
+        minimum[metric] = int(chosen.get("min_group_size", MIN_GROUP_SIZE))
+        chosen.pop("pos_label", None)
+        try:
+            choice = fairness_choice(chosen)
+        except MetricError as exc:
+            raise PipelineError(f"metric_settings.{metric}: {exc}") from None
+        compared[metric] = {split: compared_sizes(groups, choice) for split, groups in sizes.items()
+                            if split in DECIDING_SPLITS}  # fmt: skip
+    return GroupSizes(column, sizes, compared, minimum)

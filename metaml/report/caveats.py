@@ -181,16 +181,23 @@ def study_caveats(study: Study, trials: Sequence[TrialRecord] | None = None) -> 
     return front_caveats(study.objectives, results.final, results.front, tested)
 
 
-def group_size_caveats(sizes: Mapping[str, Mapping[str, int]], minimum: int, column: str) -> list[Caveat]:
-    """Before any training: the groups of ``column`` under ``minimum`` rows in each split (``sizes[split][group]``)."""
+def group_size_caveats(compared: Mapping[str, Mapping[str, Mapping[str, int]]], minimum: Mapping[str, int],
+                       column: str) -> list[Caveat]:  # fmt: skip
+    """Before any training: for each fairness metric and split, the compared groups under its minimum rows.
+
+    ``compared[metric][split][group]`` are the rows of the groups the metric compares
+    (``metaml.pipelines.groups.GroupSizes``).
+    """
     out = []
-    for split, groups in sizes.items():
-        small = {g: n for g, n in groups.items() if n < minimum}
-        if small:
-            named = ", ".join(f"{g!r} ({n} rows)" for g, n in sorted(small.items(), key=lambda kv: kv[1]))
-            out.append(Caveat("small_groups", (
-                f"sensitive column {column!r}, {split} split: group(s) {named} have fewer than {minimum} rows; a "
-                f"between-group gap will be decided by them. Consider the 'two_largest' or 'merge_below' group "
-                "choice (docs/yaml.md)"
-            )))
+    for metric, splits in compared.items():
+        for split, groups in splits.items():
+            least = minimum.get(metric, 30)
+            small = {g: n for g, n in groups.items() if n < least}
+            if small:
+                named = ", ".join(f"{g!r} ({n} rows)" for g, n in sorted(small.items(), key=lambda kv: kv[1]))
+                out.append(Caveat("small_groups", (
+                    f"{metric} compares the groups of {column!r}; in the {split} split group(s) {named} have fewer "
+                    f"than {least} rows, so the gap will be decided by a handful of rows. Consider the "
+                    "'two_largest' or 'merge_below' group choice (docs/yaml.md)"
+                )))
     return out

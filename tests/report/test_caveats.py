@@ -44,10 +44,25 @@ def test_small_groups_are_named_with_their_rows_in_a_constructed_data_set() -> N
                         info={"details": {"fairness": {"demographic_parity_difference": breakdown}}})  # fmt: skip
     found = [c for c in front_caveats(OBJECTIVES, [trial], [trial]) if c.kind == "small_groups"]
     assert len(found) == 1 and "'small' (12 rows)" in found[0].message and "1/12" in found[0].message
-    sizes = count_groups({"validation": groups, "test": groups[:305]})
-    assert sizes == {"validation": {"big": 300, "small": 12}, "test": {"big": 300, "small": 5}}
-    before = group_size_caveats(sizes, 30, "race")
+    sizes = count_groups({"training": groups, "validation": groups, "test": groups[:305]})
+    assert sizes["test"] == {"big": 300, "small": 5}
+    checked = check_groups("race", sizes, ["demographic_parity_difference"], {})
+    before = group_size_caveats(checked.compared, checked.minimum, "race")
     assert [c.kind for c in before] == ["small_groups", "small_groups"] and "'small' (5 rows)" in before[1].message
+    assert "validation split" in before[0].message  # the training split decides no number: not warned about
+
+
+def test_the_warning_before_training_applies_the_group_choice() -> None:
+    sizes = {"validation": {"a": 600, "b": 400, "c": 9, "d": 4}}
+    metrics = ["demographic_parity_difference", "equal_opportunity_difference"]
+    settings = {"demographic_parity_difference": {"groups": "two_largest"},
+                "equal_opportunity_difference": {"merge_below": 10, "min_group_size": 13}}  # fmt: skip
+    checked = check_groups("race", sizes, metrics, settings)
+    assert checked.compared["demographic_parity_difference"]["validation"] == {"a": 600, "b": 400}
+    assert checked.compared["equal_opportunity_difference"]["validation"] == {"a": 600, "b": 400, "other": 13}
+    assert group_size_caveats(checked.compared, checked.minimum, "race") == []
+    with pytest.raises(PipelineError, match="metric_settings.demographic_parity_difference: groups must be"):
+        check_groups("race", sizes, metrics, {"demographic_parity_difference": {"groups": "largest"}})
 
 
 def test_a_limit_only_constant_models_meet_is_said() -> None:
@@ -83,7 +98,7 @@ def test_groups_no_metric_can_compare_are_refused_with_the_groups_listed() -> No
                      {"demographic_parity_difference": {"reference": "c"}})  # fmt: skip
     found = check_groups("race", {"test": {"a": 40, "b": 3}}, ["val_error", "demographic_parity_difference"],
                          {"demographic_parity_difference": {"min_group_size": 50}})  # fmt: skip
-    assert found.min_group_size == 50 and found.sizes["test"]["b"] == 3
+    assert found.minimum == {"demographic_parity_difference": 50} and found.sizes["test"]["b"] == 3
 
 
 def test_study_caveats_read_the_store(tmp_path: Any) -> None:
