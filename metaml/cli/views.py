@@ -220,7 +220,9 @@ def group_caveats(groups: GroupSizes | None) -> list[Caveat]:
 def print_caveats(s: Study, caveats: list[Caveat] | None = None) -> None:
     """The reasons a front number cannot carry a decision, one yellow line each."""
     for caveat in study_caveats(s) if caveats is None else caveats:
-        console.print(f"warning: {caveat.message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+        note = caveat.kind == "limit_price"
+        console.print(f"{'note' if note else 'warning'}: {caveat.message}", style=None if note else "yellow",
+                      markup=False, highlight=False, soft_wrap=True)  # fmt: skip
 
 
 def print_breakdown(s: Study, front: list[TrialRecord]) -> None:

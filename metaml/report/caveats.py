@@ -9,7 +9,9 @@ metric's group breakdown, each metric's bootstrap interval) and with each test e
 - ``degenerate``: the models that meet a fairness limit predict (nearly) one class for
   everyone, which makes every group's rate equal without being a useful model;
 - ``within_uncertainty``: two front members whose intervals overlap on every objective, so
-  the split cannot tell which is better on any of them.
+  the split cannot tell which is better on any of them;
+- ``limit_price`` (a note rather than a warning): what each limit costs on the first
+  objective, and whether that cost is beyond the uncertainty.
 
 ``metaml run`` (its banner and its end), ``metaml pareto``, the report and the model card
 all say the same caveats, from ``front_caveats``.
@@ -59,7 +61,58 @@ def front_caveats(
         out += small_group_caveats(_test_breakdowns(test[0]))
     out += degenerate_caveats(objectives, final, front)
     out += uncertainty_caveats(objectives, front)
+    out += limit_prices(objectives, final)
     return out
+
+
+def limit_prices(objectives: Sequence[Objective], final: Sequence[TrialRecord]) -> list[Caveat]:
+    """What each limit costs on the first objective, in plain words, and whether it is beyond the uncertainty.
+
+    Compares the best first-objective value among the trials that meet the limit with the
+    best among all full-fidelity trials (``kind`` ``limit_price``: a note, not a warning).
+    """
+    if len(objectives) < 2:
+        return []
+    first = objectives[0]
+    out = []
+    for o in objectives[1:]:
+        if o.limit is None or not final:
+            continue
+        best_all = min(final, key=lambda t: first.sign * (t.metrics or {})[first.name])
+        meeting = [t for t in final if o.feasible((t.metrics or {})[o.name]) and not _degenerate(t, o.name)]
+        bound = f"{o.name} {'<=' if o.goal == 'min' else '>='} {o.limit:g}"
+        if not meeting:
+            out.append(Caveat("limit_price", (
+                f"no model that meets {bound} was found, other than near-constant ones (of {len(final)} full runs); "
+                f"the best without the limit is trial {best_all.number} ({first.name} "
+                f"{_value(best_all, first.name)}, {o.name} {_value(best_all, o.name)})"
+            ), (best_all.number,)))
+            continue
+        best_ok = min(meeting, key=lambda t: first.sign * (t.metrics or {})[first.name])
+        if best_ok.number == best_all.number:
+            out.append(Caveat("limit_price", (
+                f"the limit {bound} costs nothing here: trial {best_ok.number}, the best on {first.name}, meets it"
+            ), (best_ok.number,)))
+            continue
+        gap = abs((best_ok.metrics or {})[first.name] - (best_all.metrics or {})[first.name])
+        a, b = interval_of(best_ok, first.name), interval_of(best_all, first.name)
+        beyond = "" if a is None or b is None else (
+            " (beyond the uncertainty: their intervals do not overlap)" if a[0] > b[1] or b[0] > a[1]
+            else " (within the uncertainty: their intervals overlap, so the split cannot confirm the cost)"
+        )
+        out.append(Caveat("limit_price", (
+            f"meeting {bound} costs {gap:.3g} of {first.name}: the best model that meets it, trial {best_ok.number}, "
+            f"has {_value(best_ok, first.name)}, the best without the limit, trial {best_all.number}, "
+            f"{_value(best_all, first.name)}{beyond}"
+        ), (best_ok.number, best_all.number)))
+    return out
+
+
+def _value(trial: TrialRecord, name: str) -> str:
+    value = (trial.metrics or {}).get(name)
+    found = interval_of(trial, name)
+    text = "?" if value is None else f"{value:.3g}"
+    return text if found is None else f"{text} [{found[0]:.3g}, {found[1]:.3g}]"
 
 
 def small_group_caveats(breakdowns: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[Caveat]:
@@ -124,8 +177,7 @@ def uncertainty_caveats(objectives: Sequence[Objective], front: Sequence[TrialRe
     level = _level(ordered, objectives[0].name)
     return [Caveat("within_uncertainty", (
         f"front trials {named} are within each other's {level:.0%} intervals on every objective "
-        f"({', '.join(o.name for o in objectives)}): the validation split cannot tell them apart, so choosing "
-        "between them is choosing noise"
+        f"({', '.join(o.name for o in objectives)}): the validation split cannot clearly tell them apart"
     ), tuple(sorted({n for p in pairs for n in p})))]
 
 

@@ -87,7 +87,7 @@ def test_front_members_within_each_others_intervals() -> None:
     assert not [x for x in front_caveats(OBJECTIVES, apart, apart) if x.kind == "within_uncertainty"]
     bare = TrialRecord(0, 9, {}, None, None, TrialStatus.COMPLETED, metrics={"val_error": 0.2,
                        "demographic_parity_difference": 0.05})  # fmt: skip
-    assert front_caveats(OBJECTIVES, [bare], [bare]) == []  # nothing stored: nothing claimed
+    assert [c.kind for c in front_caveats(OBJECTIVES, [bare], [bare])] == ["limit_price"]  # nothing stored: no warning
 
 
 def test_groups_no_metric_can_compare_are_refused_with_the_groups_listed() -> None:
@@ -111,4 +111,17 @@ def test_study_caveats_read_the_store(tmp_path: Any) -> None:
         study.tell(trial, {**(stored.metrics or {}), "details": stored.details})
     assert study.trials()[0].details["intervals"]["val_error"]["high"] == pytest.approx(0.25)
     kinds = [c.kind for c in study_caveats(study)]
-    assert kinds == ["within_uncertainty"]
+    assert kinds == ["within_uncertainty", "limit_price"]
+
+
+def test_the_price_of_a_limit_is_said_with_its_uncertainty() -> None:
+    best, fair = _trial(1, 0.20, 0.30, width=0.01), _trial(2, 0.26, 0.05, width=0.01)
+    found = [c for c in front_caveats(OBJECTIVES, [best, fair], [best, fair]) if c.kind == "limit_price"]
+    assert len(found) == 1 and found[0].trials == (2, 1)
+    assert "costs 0.06 of val_error" in found[0].message and "beyond the uncertainty" in found[0].message
+    close = _trial(3, 0.205, 0.05, width=0.01)
+    found = [c for c in front_caveats(OBJECTIVES, [best, close], [best, close]) if c.kind == "limit_price"]
+    assert "within the uncertainty" in found[0].message
+    constant = _trial(4, 0.45, 0.0, positive_rate=0.0)
+    found = [c for c in front_caveats(OBJECTIVES, [best, constant], [best, constant]) if c.kind == "limit_price"]
+    assert found[0].message.startswith("no model that meets demographic_parity_difference <= 0.1 was found")
