@@ -70,7 +70,7 @@ def tabular_space(
     dataset: str = "breast_cancer",
     *,
     target: str | None = None,
-    sensitive: str | None = None,
+    sensitive: str | Sequence[str] | None = None,
     data_options: Mapping[str, Any] | None = None,
     metrics: Sequence[str] | None = None,
     seed: int = 0,
@@ -86,7 +86,8 @@ def tabular_space(
 
     ``dataset`` is a name of ``metaml.data.available_datasets()`` or a file (then ``target``
     names the label column); ``sensitive`` a column whose groups the fairness metrics
-    compare (it also adds the ``fairness`` choice); ``metrics`` what to compute besides
+    compare, or a list of columns whose intersection makes the groups (it also adds the
+    ``fairness`` choice); ``metrics`` what to compute besides
     ``val_error`` (default: ECE, parameters, latency, energy, and demographic parity with
     a sensitive column); ``priors`` (``low``/``medium``/``high``) writes the defaults as
     expert priors of that confidence.
@@ -167,7 +168,8 @@ def group_sizes(config: Mapping[str, Any]) -> GroupSizes | None:
     splits = {"training": data.train.groups, "validation": data.val.groups,
               "test": None if data.test is None else data.test.groups}  # fmt: skip
     names = check_metric_names([*cfg["metrics"]], True)
-    return check_groups(str(cfg["sensitive"]), count_groups(splits), names, cfg["metric_settings"])
+    column = cfg["sensitive"] if isinstance(cfg["sensitive"], str) else " & ".join(cfg["sensitive"])
+    return check_groups(column, count_groups(splits), names, cfg["metric_settings"])
 
 
 def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, device: torch.device) -> Outcome:
@@ -231,7 +233,9 @@ def prepare(cfg: Mapping[str, Any]) -> Prepared:
 @lru_cache(maxsize=8)
 def _prepare(key: str) -> Prepared:
     cfg = json.loads(key)
-    dataset = _load(cfg["dataset"], cfg["target"], cfg["sensitive"], json.dumps(cfg["data_options"], sort_keys=True))
+    sensitive = cfg["sensitive"]
+    sensitive = tuple(sensitive) if isinstance(sensitive, list) else sensitive  # an intersection: hashable for the cache
+    dataset = _load(cfg["dataset"], cfg["target"], sensitive, json.dumps(cfg["data_options"], sort_keys=True))
     seed = int(cfg["seed"])
     split = dataset.split(seed)
     train_rows = subsample(split.train, dataset.y, cfg["train_rows"], seed)
@@ -259,7 +263,7 @@ def _prepare(key: str) -> Prepared:
 
 
 @lru_cache(maxsize=4)
-def _load(name: str, target: str | None, sensitive: str | None, options: str) -> Dataset:
+def _load(name: str, target: str | None, sensitive: str | tuple[str, ...] | None, options: str) -> Dataset:
     kwargs: dict[str, Any] = dict(json.loads(options))
     if target is not None:
         kwargs["target"] = target
