@@ -90,17 +90,25 @@ def score(
     latency_batch: int,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     seed: int = 0,
+    intervals: bool = True,
 ) -> dict[str, Any]:
     """Every metric in ``names`` on the validation rows (what a trial returns to the search), and their details.
 
-    ``details`` (``DETAILS_KEY``) holds each fairness metric's group breakdown and the
-    seeded bootstrap interval of each metric that has one (see ``split_details``).
+    ``details`` (``DETAILS_KEY``) holds each fairness metric's group breakdown and, with
+    ``intervals``, the seeded bootstrap interval of each metric that has one (see
+    ``split_details``; ``front_candidate`` says when they are worth their cost).
     """
     settings = dict(settings or {})
     device = _device_of(model)
     val = val.to(device)
     example = tuple(x[: max(1, min(latency_batch, len(val)))] for x in val.inputs)
-    return _compute(names, model, val, settings, "validation", seed, example=example, usage=usage)
+    return _compute(names, model, val, settings, "validation", seed, example=example, usage=usage,
+                    intervals=intervals)  # fmt: skip
+
+
+def front_candidate(trial: TrialContext) -> bool:
+    """Whether the trial trains to the full fidelity: only such a trial can join the front, so only it needs intervals."""
+    return trial.fidelity is None or trial.max_fidelity is None or trial.fidelity >= trial.max_fidelity
 
 
 def score_test(
@@ -127,6 +135,7 @@ def split_details(
     groups: np.ndarray | None,
     settings: Mapping[str, Mapping[str, Any]],
     rng: np.random.Generator,
+    intervals: bool = True,
 ) -> dict[str, Any]:
     """What a split's metrics are made of: ``{"fairness": {metric: breakdown}, "intervals": {metric: interval}}``.
 
@@ -134,8 +143,8 @@ def split_details(
     are seeded, so the same trial gives the same intervals.
     """
     fairness = compute_details(names, probabilities=probabilities, labels=labels, sensitive=groups, settings=settings)
-    intervals = bootstrap_intervals(names, probabilities, labels, groups, rng, settings=settings)
-    return {"fairness": fairness, "intervals": intervals}
+    found = bootstrap_intervals(names, probabilities, labels, groups, rng, settings=settings) if intervals else {}
+    return {"fairness": fairness, "intervals": found}
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -151,6 +160,7 @@ def _compute(
     seed: int,
     example: tuple[torch.Tensor, ...] | None = None,
     usage: ResourceUsage | None = None,
+    intervals: bool = True,
 ) -> dict[str, Any]:
     probs = predict(model, data)
     labels = data.y.cpu().numpy()
@@ -161,7 +171,7 @@ def _compute(
                                                  model=model, example_batch=example, usage=usage,
                                                  settings=chosen)  # fmt: skip
         rng = np.random.default_rng([int(seed), 0 if split == "validation" else 1, 0xB007])
-        details = split_details(names, probs, labels, groups, chosen, rng)
+        details = split_details(names, probs, labels, groups, chosen, rng, intervals)
     except MetricError as exc:
         raise PipelineError(f"computing the metrics failed: {exc}") from None
     return {**values, DETAILS_KEY: {**details, "split": split}}

@@ -153,7 +153,8 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
         base.write_provenance(trial, "tabular", cfg, data.provenance(), names)
         outcome = train_model(cfg, trial, data, device)
         return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
-                             cfg["metric_settings"], seed=int(cfg["seed"]))  # fmt: skip
+                             cfg["metric_settings"], seed=int(cfg["seed"]),
+                             intervals=scoring.front_candidate(trial))  # fmt: skip
 
 
 def group_sizes(config: Mapping[str, Any]) -> GroupSizes | None:

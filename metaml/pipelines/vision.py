@@ -130,7 +130,8 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
         hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
         outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
         return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
-                             cfg["metric_settings"], seed=int(cfg["seed"]))  # fmt: skip
+                             cfg["metric_settings"], seed=int(cfg["seed"]),
+                             intervals=scoring.front_candidate(trial))  # fmt: skip
 
 
 def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, Any]:
