@@ -49,7 +49,7 @@ def test_small_groups_are_warned_stored_and_shown(tmp_path: Path) -> None:
     run = run_cli(["run", "study.yaml"], tmp_path)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    warned = [i for i, line in enumerate(lines) if "warning: sensitive column 'race', validation split" in line]
+    warned = [i for i, line in enumerate(lines) if "compares the groups of 'race'; in the validation split" in line]
     first_trial = next(i for i, line in enumerate(lines) if line.startswith("trial 0 @"))
     assert warned and warned[0] < first_trial and "'tiny'" in lines[warned[0]]  # before any training
 
