@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from metaml.core.metadata import StudyMetadata
-from metaml.core.records import Event, TrialRecord
+from metaml.core.records import DETAILS_KEY, Event, TrialRecord
 from metaml.core.trial_context import RunSettings
 from metaml.errors import MetamlError
 from metaml.trial import TrialHost
@@ -69,6 +69,8 @@ class FinalEvaluation:
     errors: dict[int, str] = field(default_factory=dict)
     computed: tuple[int, ...] = ()
     evaluated_at: float | None = None
+    #: What each trial's test metrics are made of: ``{"fairness": {...}, "intervals": {...}}`` by trial.
+    details: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def metric_names(self) -> list[str]:
         """Every test metric some front trial has, in first-seen order."""
@@ -82,7 +84,9 @@ class FinalEvaluation:
             "front": list(self.front),
             "metric_names": self.metric_names(),
             "results": [
-                {"number": n, "metrics": self.results.get(n), "error": self.errors.get(n)} for n in self.front
+                {"number": n, "metrics": self.results.get(n), "error": self.errors.get(n),
+                 "intervals": self.details.get(n, {}).get("intervals") or {},
+                 "fairness": self.details.get(n, {}).get("fairness") or {}} for n in self.front
             ],
             "computed_now": list(self.computed),
             "evaluated_at": self.evaluated_at,
@@ -114,7 +118,9 @@ def evaluate_front(
     status = "evaluated" if not errors else "partial"
     message = (f"{len(results)} of {len(numbers)} front trials scored on the test split"
                + (f"; {len(computed)} now" if computed else "; nothing new to compute"))  # fmt: skip
-    return _finish(study, FinalEvaluation(status, message, numbers, results, errors, tuple(computed)), function)
+    details = {n: d for n, d in stored_details(study).items() if n in results}
+    return _finish(study, FinalEvaluation(status, message, numbers, results, errors, tuple(computed),
+                                          details=details), function)  # fmt: skip
 
 
 def score_trials(
@@ -140,7 +146,7 @@ def score_trials(
 
 def _score_missing(
     study: EvaluatedStudy,
-    evaluate: Callable[..., dict[str, float]],
+    evaluate: Callable[..., dict[str, Any]],
     trials: Sequence[TrialRecord],
     run_settings: RunSettings | None = None,
 ) -> tuple[dict[int, dict[str, float]], dict[int, str], list[int]]:
@@ -154,7 +160,7 @@ def _score_missing(
         if trial.number in stored:
             continue  # scored once already: the test split is used once per model
         try:
-            metrics = _score(study, evaluate, trial, run_settings)
+            scored = _score(study, evaluate, trial, run_settings)
         except Exception as exc:  # a damaged checkpoint, a changed pipeline, memory: one trial, not the study
             why = str(exc) if isinstance(exc, MetamlError) else f"{type(exc).__name__}: {exc}"
             errors[trial.number] = why
@@ -162,11 +168,14 @@ def _score_missing(
                 study.log_event(FAILED_EVENT, why, trial.number)
             log.warning("test evaluation of trial %s: %s", trial.number, why)
             continue
+        metrics, details = scored
         stored[trial.number] = metrics
         computed.append(trial.number)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        study.log_event(EVENT, f"trial {trial.number} on the test split: {shown}", trial.number,
-                              {"metrics": metrics, "fidelity": trial.fidelity})  # fmt: skip
+        data: dict[str, Any] = {"metrics": metrics, "fidelity": trial.fidelity}
+        if details:
+            data[DETAILS_KEY] = details
+        study.log_event(EVENT, f"trial {trial.number} on the test split: {shown}", trial.number, data)
     return stored, errors, computed
 
 
@@ -181,20 +190,21 @@ def stored_evaluation(study: EvaluatedStudy, front: Sequence[TrialRecord] | None
         return FinalEvaluation("not_builtin", _not_builtin(metadata.function), numbers)
     stored, failures = stored_results(study), _stored_failures(study)
     results = {n: stored[n] for n in numbers if n in stored}
+    details = {n: d for n, d in stored_details(study).items() if n in results}
     errors = {n: failures[n] for n in numbers if n not in stored and n in failures}
     when = info.get("evaluated_at")
     if not numbers:
         return FinalEvaluation("no_front", "no Pareto front to evaluate yet", evaluated_at=when)
     if len(results) == len(numbers):
         return FinalEvaluation("evaluated", "every front trial scored on the test split", numbers, results,
-                               evaluated_at=when)  # fmt: skip
+                               evaluated_at=when, details=details)  # fmt: skip
     if errors and len(results) + len(errors) == len(numbers):
         return FinalEvaluation("partial", f"{len(errors)} front trial(s) could not be scored", numbers, results,
-                               errors, evaluated_at=when)  # fmt: skip
+                               errors, evaluated_at=when, details=details)  # fmt: skip
     missing = [n for n in numbers if n not in results and n not in errors]
     hint = "metaml run finishes with it" if info else "metaml run scores a built-in pipeline's front at its end"
     return FinalEvaluation("not_evaluated", f"front trial(s) {missing} not scored on the test split yet ({hint})",
-                           numbers, results, errors, evaluated_at=when)  # fmt: skip
+                           numbers, results, errors, evaluated_at=when, details=details)  # fmt: skip
 
 
 def stored_results(study: EvaluatedStudy) -> dict[int, dict[str, float]]:
@@ -217,16 +227,24 @@ def recorded_run_settings(study: EvaluatedStudy) -> RunSettings:
     return RunSettings(device=execution.get("device"), threads=execution.get("threads"))
 
 
+def stored_details(study: EvaluatedStudy) -> dict[int, dict[str, Any]]:
+    """What each scored trial's test metrics are made of (group breakdowns, intervals), by trial number."""
+    return {e.trial_number: dict(e.data.get(DETAILS_KEY) or {}) for e in _events(study, EVENT)
+            if e.trial_number is not None}  # fmt: skip
+
+
 def _score(
-    study: EvaluatedStudy, evaluate: Callable[..., dict[str, float]], trial: TrialRecord, run_settings: RunSettings
-) -> dict[str, float]:
+    study: EvaluatedStudy, evaluate: Callable[..., dict[str, Any]], trial: TrialRecord, run_settings: RunSettings
+) -> tuple[dict[str, float], dict[str, Any] | None]:
     from metaml.pipelines.evaluation import CheckpointTrial  # late: it imports torch
 
     stand_in = CheckpointTrial(trial.number, study.trial_directory(trial.number), trial.fidelity,
                                study.full_fidelity, study.uid, config=trial.config,
                                run_settings=run_settings)  # fmt: skip
     stand_in.require_checkpoint()  # say so before paying for loading the data
-    return {k: float(v) for k, v in evaluate(dict(trial.config), stand_in).items()}
+    result = dict(evaluate(dict(trial.config), stand_in))
+    details = result.pop(DETAILS_KEY, None)
+    return {k: float(v) for k, v in result.items()}, dict(details) if isinstance(details, Mapping) else None
 
 
 def _finish(study: EvaluatedStudy, result: FinalEvaluation, function: Any) -> FinalEvaluation:

@@ -19,6 +19,7 @@ import numpy as np
 from metaml._version import __version__
 from metaml.budget import Budget, parse_budget
 from metaml.core.metadata import StudyMetadata
+from metaml.core.records import DETAILS_KEY
 from metaml.core.view import StudyView
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError, TrialError
 from metaml.execution.dispatch import execute
@@ -278,9 +279,11 @@ class Study:
                 message = str(error)
         start, end = trial.steps_trained(finished=status is not TrialStatus.FAILED)
         cost = self._cost(start, end, status)
+        details = metrics.get(DETAILS_KEY) if isinstance(metrics, Mapping) and error is None else None
         recorded = self.store.finish(
             self.id, trial.number, status, metrics=clean, start_step=start, end_step=end,
             cost_fte=cost, error=message, traceback=traceback, attempt=trial.attempt,
+            info={DETAILS_KEY: dict(details)} if isinstance(details, Mapping) else None,
         )
         record = self.store.trial(self.id, trial.number)
         if recorded:  # a late or second tell (the trial was finished or requeued meanwhile) changes nothing

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from metaml.budget import Budget, parse_budget
 from metaml.cli.common import console, err_console, friendly_errors
-from metaml.cli.views import print_front, print_test_front
+from metaml.cli.views import group_caveats, print_caveats, print_front, print_test_front
 from metaml.errors import MetamlError, StudyFileError
 from metaml.execution.dispatch import execute
 from metaml.execution.local import FunctionRef
@@ -20,7 +20,7 @@ from metaml.execution.settings import ExecutionSettings
 from metaml.execution.signals import Terminated, exit_code, sigterm_as_interrupt
 from metaml.final_evaluation import evaluate_front
 from metaml.optimizers.steering import single_objective_warning
-from metaml.pipelines.baseline import enqueue_default
+from metaml.pipelines.baseline import check_sensitive_groups, enqueue_default
 from metaml.progress import live_progress, optimizer_choice, progress_line
 from metaml.report.provenance import git_commit, installed_versions
 from metaml.store import TrialRecord, TrialStatus
@@ -62,6 +62,7 @@ def run(
     if chosen is None:
         raise StudyFileError(f"{spec.path}: no budget: add 'budget: {{trials: 40}}' to the file or pass --budget")
     fn_ref = spec.function_ref()
+    groups = check_sensitive_groups(spec.function, spec.space)  # refused here, before anything is stored
     study = Study.create(
         spec.name,
         spec.space,
@@ -102,6 +103,8 @@ def run(
         if default is not None:
             console.print(f"trial {default.number} is the pipeline's default configuration at full fidelity "
                           "(the baseline to beat)", highlight=False)  # fmt: skip
+        for caveat in group_caveats(groups):
+            console.print(f"warning: {caveat.message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
         steering = single_objective_warning(study.optimizer)
         if steering:
             console.print(f"warning: {steering}", style="yellow", markup=False, highlight=False, soft_wrap=True)
@@ -128,6 +131,7 @@ def run(
     if not quiet:
         print_front(study)
         print_test_front(study, final)
+        print_caveats(study)
     _say_outcome(study, outcome, quiet)
 
 

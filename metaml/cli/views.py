@@ -30,8 +30,10 @@ from metaml.cli.common import (
 )
 from metaml.errors import StudyFileError
 from metaml.final_evaluation import TITLE, FinalEvaluation, stored_evaluation
+from metaml.pipelines.groups import GroupSizes
 from metaml.progress import budget_dict, optimizer_choice
-from metaml.store import TrialStatus, open_store
+from metaml.report.caveats import Caveat, group_size_caveats, interval_of, study_caveats
+from metaml.store import TrialRecord, TrialStatus, open_store
 from metaml.study import Study
 from metaml.studyfile import StudyFile
 
@@ -174,7 +176,7 @@ def print_front(s: Study) -> None:
         table.add_column(escape(f"{n} ({o.goal})"), justify="right")
     table.add_column("config")
     for t in sorted(front, key=lambda r: (r.metrics or {})[names[0]] * s.objectives[0].sign):
-        table.add_row(str(t.number), *(fmt((t.metrics or {}).get(n)) for n in names),
+        table.add_row(str(t.number), *(interval_text(t, n) for n in names),
                       escape(", ".join(f"{k}={fmt(v)}" for k, v in t.config.items())))
     console.print(table)
 
@@ -191,13 +193,72 @@ def print_test_front(s: Study, final: FinalEvaluation | None = None) -> None:
     for n in names:
         table.add_column(escape(n), justify="right")
     table.add_column("note")
+    intervals = {n: d.get("intervals") or {} for n, d in final.details.items()}
     for number in final.front:
         metrics = final.results.get(number)
         note = "" if metrics else final.errors.get(number, "not scored yet")
-        table.add_row(str(number), *(fmt((metrics or {}).get(n)) for n in names), escape(note))
+        table.add_row(str(number), *(_with_interval((metrics or {}).get(n), intervals.get(number, {}).get(n))
+                                     for n in names), escape(note))  # fmt: skip
     console.print(table)
     if final.status == "not_evaluated":
         console.print(f"[yellow]{escape(final.message)}[/]", highlight=False)
+
+
+def _with_interval(value: Any, interval: Any) -> str:
+    if isinstance(interval, dict) and "low" in interval and "high" in interval:
+        return f"{fmt(value)} [{fmt(interval['low'])}, {fmt(interval['high'])}]"
+    return fmt(value)
+
+
+def group_caveats(groups: GroupSizes | None) -> list[Caveat]:
+    """The run banner's warnings about sensitive groups too small to decide on (before any trial)."""
+    if groups is None:
+        return []
+    return group_size_caveats(groups.compared, groups.minimum, groups.column)
+
+
+def print_caveats(s: Study, caveats: list[Caveat] | None = None) -> None:
+    """The reasons a front number cannot carry a decision, one yellow line each."""
+    for caveat in study_caveats(s) if caveats is None else caveats:
+        note = caveat.kind == "limit_price"
+        console.print(f"{'note' if note else 'warning'}: {caveat.message}", style=None if note else "yellow",
+                      markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+
+
+def print_breakdown(s: Study, front: list[TrialRecord]) -> None:
+    """Each fairness objective's groups on the front: rows, rates, and the pair that sets the gap."""
+    for t in sorted(front, key=lambda r: r.number):
+        for metric, b in (t.details.get("fairness") or {}).items():
+            pair = b.get("pair") or {}
+            rates = list(b.get("rates") or [])
+            table = Table(title=escape(f"trial {t.number}: {metric} = {fmt(b.get('value'))} on the "
+                                       f"{t.details.get('split', 'validation')} split, {b.get('compared', '')}"))  # fmt: skip
+            table.add_column("group")
+            table.add_column("rows", justify="right")
+            for rate in rates:
+                table.add_column(escape(rate.replace("_", " ")), justify="right")
+            table.add_column("error", justify="right")
+            table.add_column("note")
+            small = set(b.get("small_groups") or [])
+            for g in b.get("groups", []):
+                sets = g["group"] in (pair.get("low"), pair.get("high"))
+                note = ", ".join(n for n, on in (("sets the gap", sets), (f"under {b.get('min_group_size')} rows",
+                                                 g["group"] in small)) if on)  # fmt: skip
+                table.add_row(escape(g["group"]), str(g["n"]), *(fmt(g.get(r)) for r in rates),
+                              fmt(g.get("error_rate")), note)  # fmt: skip
+            console.print(table)
+
+
+def interval_text(t: TrialRecord, name: str) -> str:
+    """``0.125 [0.09, 0.16]``: a metric with its stored bootstrap interval (the value alone when it has none)."""
+    value = fmt((t.metrics or {}).get(name))
+    found = interval_of(t, name)
+    return value if found is None else f"{value} [{fmt(found[0])}, {fmt(found[1])}]"
+
+
+def front_dict(t: TrialRecord) -> dict[str, Any]:
+    """A front trial for ``--json``: the trial, its metrics' intervals and its fairness breakdowns."""
+    return {**trial_dict(t), "intervals": t.details.get("intervals") or {}, "fairness": t.details.get("fairness") or {}}
 
 
 @friendly_errors
@@ -223,15 +284,19 @@ def pareto(
             "objectives": [o.to_dict() for o in s.objectives],
             "limits_from": "file" if limits_from_file else "store",
             "edited_limits": [e.to_dict() for e in edited],
-            "front": [trial_dict(t) for t in front],
+            "front": [front_dict(t) for t in front],
             "note": s.front_note(),
             **hypervolume_dict(s),
             "test": stored_evaluation(s, front).to_dict(),
+            "caveats": [c.to_dict() for c in study_caveats(s)],
         })
         return
     print_front(s)
     _print_hypervolume({"front_size": len(front), **hypervolume_dict(s)})
+    print_breakdown(s, front)
     print_test_front(s, stored_evaluation(s, front))
+    print_caveats(s)
+
 
 
 @friendly_errors

@@ -44,6 +44,10 @@ class StudyRecord:
         return StudyMetadata.from_info(self.info)
 
 
+#: The key of a trial's returned dict (and of its ``info``) that holds what its metrics are made of:
+#: a JSON-ready mapping kept with the trial, never ranked on (the built-in pipelines put the
+#: group breakdown of each fairness metric and the metrics' confidence intervals there).
+DETAILS_KEY = "details"
 #: The trial ``info`` key that marks a trial as imported and holds its provenance.
 IMPORTED_KEY = "imported"
 #: The trial ``info`` key of a one-shot search's trials: ``supernet`` (never a result) or ``derived``.
@@ -126,6 +130,13 @@ class TrialRecord:
         """
         value = self.info.get(IMPORTED_KEY)
         return dict(value) if isinstance(value, dict) else None
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """What the trial's metrics are made of (``info["details"]``), e.g. ``{"fairness": {metric: breakdown},
+        "intervals": {metric: {...}}}``; empty when its function returned none."""
+        value = self.info.get(DETAILS_KEY)
+        return dict(value) if isinstance(value, dict) else {}
 
     @property
     def duration(self) -> float | None:

@@ -8,7 +8,7 @@ they are not offered here.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,7 @@ def has_sklego() -> bool:
     return True
 
 
-def load_arrests(sensitive: str = "colour", keep_sensitive_feature: bool = False) -> Dataset:
+def load_arrests(sensitive: str | Sequence[str] = "colour", keep_sensitive_feature: bool = False) -> Dataset:
     """scikit-lego's arrests data (5,226 rows): was the arrested person released (Yes = 1)?
 
     Sensitive attribute ``colour`` (Black/White) or ``sex``.

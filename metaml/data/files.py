@@ -26,7 +26,7 @@ def load_file(
     path: str | Path,
     target: str,
     *,
-    sensitive: str | None = None,
+    sensitive: str | Sequence[str] | None = None,
     split: str | None = None,
     categorical: Sequence[str] = (),
     drop: Sequence[str] = (),

@@ -7,7 +7,8 @@ the fairness benchmarks:
   ``classes``), are the classes; a missing target value is an error;
 - the ``sensitive`` column gives each row's group; it is left out of the features unless
   ``keep_sensitive_feature`` (as in fairlearn's examples: a model that never sees the
-  attribute; other columns may still stand in for it);
+  attribute; other columns may still stand in for it). Several columns (``["race", "sex"]``)
+  give their intersection: each row's group is its values joined, ``"Caucasian & Female"``;
 - the ``split`` column, if named, fixes each row's part: train/training,
   val/valid/validation/dev, or test/testing (any case);
 - every other column not in ``drop`` is a feature: numeric when all its values read as
@@ -42,7 +43,7 @@ def from_frame(
     target: str,
     *,
     name: str,
-    sensitive: str | None = None,
+    sensitive: str | Sequence[str] | None = None,
     split: str | None = None,
     categorical: Sequence[str] = (),
     drop: Sequence[str] = (),
@@ -50,32 +51,34 @@ def from_frame(
     keep_sensitive_feature: bool = False,
 ) -> Dataset:
     """A ``Dataset`` from ``frame`` under the rules in the module docstring."""
+    attributes = sensitive_columns(sensitive)
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
     _require_columns(
         name,
         columns,
         target=[target],
-        sensitive=[sensitive] if sensitive else [],
+        sensitive=attributes,
         split=[split] if split else [],
         categorical=list(categorical),
         drop=list(drop),
     )
     y, class_names = _labels(name, frame[target], classes)
     groups = None
-    if sensitive is not None:
-        missing = frame[sensitive].isna()
+    for column in attributes:
+        missing = frame[column].isna()
         if missing.any():
             raise DataError(
-                f"dataset {name!r}: sensitive column {sensitive!r} has {int(missing.sum())} missing values; "
+                f"dataset {name!r}: sensitive column {column!r} has {int(missing.sum())} missing values; "
                 "fill them with a group of their own or drop those rows"
             )
-        groups = frame[sensitive].astype(str).to_numpy()
+    if attributes:
+        groups = frame[attributes].astype(str).agg(INTERSECTION.join, axis=1).to_numpy().astype(str)
     folds = _folds(name, frame[split]) if split is not None else None
 
     left_out = {target, *drop} | ({split} if split else set())
-    if sensitive is not None and not keep_sensitive_feature:
-        left_out.add(sensitive)
+    if not keep_sensitive_feature:
+        left_out.update(attributes)
     feature_names = [c for c in columns if c not in left_out]
     if not feature_names:
         raise DataError(f"dataset {name!r}: no feature column is left besides {sorted(left_out)}")
@@ -101,9 +104,25 @@ def from_frame(
         categorical=tuple(categorical_idx),
         categories=tuple(levels_of),
         sensitive=groups,
-        sensitive_name=sensitive,
+        sensitive_name=INTERSECTION.join(attributes) if attributes else None,
         folds=folds,
     )
+
+
+#: Joins the values of several sensitive columns into one group: "Caucasian & Female".
+INTERSECTION = " & "
+
+
+def sensitive_columns(sensitive: str | Sequence[str] | None) -> list[str]:
+    """The sensitive column names: none, one, or several (whose intersection makes the groups)."""
+    if sensitive is None:
+        return []
+    if isinstance(sensitive, str):
+        return [sensitive]
+    columns = [str(c) for c in sensitive]
+    if not columns or len(set(columns)) != len(columns):
+        raise DataError(f"sensitive: name one column or several distinct ones, got {list(sensitive)!r}")
+    return columns
 
 
 def _require_columns(name: str, columns: list[str], **wanted: list[str]) -> None:

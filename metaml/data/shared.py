@@ -13,12 +13,13 @@ the bar on the first try (law_school).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from metaml.data.dataset import DataError, Dataset
-from metaml.data.frame import from_frame
+from metaml.data.frame import from_frame, sensitive_columns
 
 DATA_DIR_ENV = "METAML_DATA_DIR"
 SHARED_DATASETS = ("adult", "german", "compas", "law_school")
@@ -60,7 +61,7 @@ def shared_file(relative: str) -> Path:
     return path
 
 
-def load_adult(sensitive: str = "sex", include_test: bool = False, keep_sensitive_feature: bool = False) -> Dataset:
+def load_adult(sensitive: str | Sequence[str] = "sex", include_test: bool = False, keep_sensitive_feature: bool = False) -> Dataset:
     """UCI Adult: does income exceed 50K (class ``>50K`` = 1)? 32,561 rows, 14 features.
 
     ``include_test`` appends the 16,281 rows of ``adult.test`` as fixed test rows
@@ -87,7 +88,7 @@ def load_adult(sensitive: str = "sex", include_test: bool = False, keep_sensitiv
     )
 
 
-def load_german(sensitive: str = "sex", keep_sensitive_feature: bool = False) -> Dataset:
+def load_german(sensitive: str | Sequence[str] = "sex", keep_sensitive_feature: bool = False) -> Dataset:
     """UCI German credit: is the applicant a good credit risk (``good`` = 1)? 1,000 rows.
 
     Sensitive: ``sex`` (default; derived from attribute 9, personal status and sex, which
@@ -99,7 +100,7 @@ def load_german(sensitive: str = "sex", keep_sensitive_feature: bool = False) ->
     frame["foreign_worker"] = frame["foreign_worker"].map({"A201": "yes", "A202": "no"})
     frame["sex"] = frame["personal_status"].map(_GERMAN_SEX)
     frame["age_group"] = (frame["age"] >= 25).map({True: "25+", False: "under 25"})
-    derived = [c for c in ("sex", "age_group") if c != sensitive]  # only the chosen one is kept
+    derived = [c for c in ("sex", "age_group") if c not in sensitive_columns(sensitive)]  # only the chosen ones are kept
     return from_frame(
         frame,
         "credit",
@@ -112,7 +113,7 @@ def load_german(sensitive: str = "sex", keep_sensitive_feature: bool = False) ->
 
 
 def load_compas(
-    sensitive: str = "race", propublica_filter: bool = True, keep_sensitive_feature: bool = False
+    sensitive: str | Sequence[str] = "race", propublica_filter: bool = True, keep_sensitive_feature: bool = False
 ) -> Dataset:
     """ProPublica COMPAS: re-offended within two years (1)? 6,172 rows after ProPublica's filter.
 
@@ -142,7 +143,7 @@ def load_compas(
     )
 
 
-def load_law_school(sensitive: str = "race", keep_sensitive_feature: bool = False) -> Dataset:
+def load_law_school(sensitive: str | Sequence[str] = "race", keep_sensitive_feature: bool = False) -> Dataset:
     """LSAC law school: passed the bar on the first try (``first_pf`` = 1)? 21,791 rows.
 
     Features: LSAT, undergraduate GPA, region, Sander index; the first-year grade ``ZFYA``

@@ -1,7 +1,7 @@
 """Metrics a study can optimize: error, calibration, fairness, latency, size and energy.
 
 Use them by name with ``compute_metrics`` (see ``registry``) or call the functions directly.
-Every metric here is to be minimised.
+Every metric here is to be minimised, except the fairness ratios (1 when fair).
 """
 
 from __future__ import annotations
@@ -20,20 +20,27 @@ from metaml.metrics.efficiency import (
     training_energy_wh,
 )
 from metaml.metrics.fairness import (
+    GroupChoice,
     demographic_parity_difference,
+    demographic_parity_ratio,
     equal_opportunity_difference,
     equalized_odds_difference,
+    equalized_odds_ratio,
 )
+from metaml.metrics.group_audit import MIN_GROUP_SIZE, group_breakdown
 from metaml.metrics.registry import (
     MetricInputs,
     MetricSpec,
     available_metrics,
+    compute_details,
     compute_metrics,
     get_metric,
     register_metric,
 )
 
 __all__ = [
+    "MIN_GROUP_SIZE",
+    "GroupChoice",
     "Latency",
     "MetricError",
     "MetricInputs",
@@ -42,12 +49,16 @@ __all__ = [
     "ResourceUsage",
     "available_metrics",
     "balanced_error",
+    "compute_details",
     "compute_metrics",
     "demographic_parity_difference",
+    "demographic_parity_ratio",
     "equal_opportunity_difference",
     "equalized_odds_difference",
+    "equalized_odds_ratio",
     "expected_calibration_error",
     "get_metric",
+    "group_breakdown",
     "log_loss",
     "measure_latency",
     "model_size_bytes",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from metaml.metrics import calibration, classification, efficiency, fairness
+from metaml.metrics import calibration, classification, efficiency, fairness, group_audit
 from metaml.metrics.base import MetricError
 
 INPUTS = ("probabilities", "labels", "sensitive", "model", "example_batch", "usage")
@@ -53,6 +53,9 @@ class MetricSpec:
     compute: MetricFunction  # compute(inputs: MetricInputs, **settings) -> float
     goal: str = "min"
     description: str = ""
+    #: details(inputs, **settings) -> a JSON-ready dict of what the number is made of (a fairness
+    #: metric's per-group breakdown), stored beside the value; None when there is nothing to add.
+    details: Callable[..., dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         unknown = [n for n in self.needs if n not in INPUTS]
@@ -131,6 +134,38 @@ def compute_metrics(
     return results
 
 
+def compute_details(
+    names: Iterable[str],
+    *,
+    probabilities: Any = None,
+    labels: Any = None,
+    sensitive: Any = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """What each named metric that has details is made of (a fairness metric: its group breakdown), by name.
+
+    Call it after ``compute_metrics`` succeeded on the same inputs: it checks nothing that
+    the metric did not check already.
+    """
+    settings = dict(settings or {})
+    inputs = MetricInputs(probabilities, labels, sensitive)
+    out: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(names):
+        spec = get_metric(name)
+        if spec.details is not None:
+            out[name] = spec.details(inputs, **settings.get(name, {}))
+    return out
+
+
+def _breakdown(metric: str) -> Callable[..., dict[str, Any]]:
+    def details(i: MetricInputs, pos_label: int | None = None, min_group_size: int = group_audit.MIN_GROUP_SIZE,
+                **choice: Any) -> dict[str, Any]:  # fmt: skip
+        return group_audit.group_breakdown(metric, i.probabilities, i.labels, i.sensitive, pos_label=pos_label,
+                                           min_group_size=min_group_size, choice=fairness.GroupChoice(**choice))  # fmt: skip
+
+    return details
+
+
 def _latency(inputs: MetricInputs, **settings: Any) -> efficiency.Latency:
     key = ("latency", tuple(sorted(settings.items())))
     if key not in inputs._cache:
@@ -172,18 +207,37 @@ def _register_builtins() -> None:
             ("probabilities", "sensitive"),
             lambda i, **s: fairness.demographic_parity_difference(i.probabilities, i.sensitive, i.labels, **s),
             description="largest between-group gap in the positive prediction rate",
+            details=_breakdown("demographic_parity_difference"),
+        ),
+        MetricSpec(
+            "demographic_parity_ratio",
+            ("probabilities", "sensitive"),
+            lambda i, **s: fairness.demographic_parity_ratio(i.probabilities, i.sensitive, i.labels, **s),
+            goal="max",
+            description="smallest between-group ratio of positive prediction rates (1 when equal)",
+            details=_breakdown("demographic_parity_ratio"),
         ),
         MetricSpec(
             "equal_opportunity_difference",
             group,
             lambda i, **s: fairness.equal_opportunity_difference(i.probabilities, i.labels, i.sensitive, **s),
             description="largest between-group gap in the true positive rate",
+            details=_breakdown("equal_opportunity_difference"),
         ),
         MetricSpec(
             "equalized_odds_difference",
             group,
             lambda i, **s: fairness.equalized_odds_difference(i.probabilities, i.labels, i.sensitive, **s),
             description="larger of the between-group gaps in true and false positive rate",
+            details=_breakdown("equalized_odds_difference"),
+        ),
+        MetricSpec(
+            "equalized_odds_ratio",
+            group,
+            lambda i, **s: fairness.equalized_odds_ratio(i.probabilities, i.labels, i.sensitive, **s),
+            goal="max",
+            description="smaller of the between-group ratios of true and false positive rate (1 when equal)",
+            details=_breakdown("equalized_odds_ratio"),
         ),
         MetricSpec(
             "latency_ms",

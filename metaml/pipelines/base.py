@@ -71,8 +71,11 @@ class PipelineSpec:
     space: Callable[..., dict[str, Parameter]]
     defaults: Mapping[str, Any]
     settings: tuple[str, ...]
-    train: Callable[..., dict[str, float]]
-    evaluate: Callable[..., dict[str, float]] | None = None
+    train: Callable[..., dict[str, Any]]
+    evaluate: Callable[..., dict[str, Any]] | None = None
+    #: group_sizes(config) -> the sensitive groups' rows per split, checked before any trial
+    #: (``metaml.pipelines.groups.GroupSizes``); None when the pipeline has no sensitive attribute.
+    group_sizes: Callable[[Mapping[str, Any]], Any] | None = None
 
     @property
     def function(self) -> str:

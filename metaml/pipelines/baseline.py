@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from metaml.errors import SpaceError
+from metaml.errors import MetamlError, SpaceError, StudyFileError
 from metaml.pipelines.base import PipelineSpec
 from metaml.space import Constant, Space
 from metaml.store import TrialRecord
@@ -70,3 +70,20 @@ def enqueue_default(study: Any, function: str | Callable[..., Any] | None) -> Tr
     info: Mapping[str, Any] = {"number": record.number, "config": dict(record.config), "pipeline": spec.name}
     study.update_metadata(default_trial=dict(info))
     return record
+
+
+def check_sensitive_groups(function: str | Callable[..., Any] | None, space: Space) -> Any:
+    """A built-in pipeline's sensitive groups per split, checked before the first trial (None: nothing to check).
+
+    Loads the data the study's constants name, as a trial would. A problem that would fail
+    every trial's fairness metric (a missing column, one group only, an absent reference
+    group) raises ``StudyFileError`` naming the groups, before anything is stored.
+    """
+    spec = builtin_pipeline(function)
+    sensitive = space.parameters.get("sensitive")
+    if spec is None or spec.group_sizes is None or not isinstance(sensitive, Constant) or sensitive.value is None:
+        return None
+    try:
+        return spec.group_sizes(space.default())
+    except MetamlError as exc:
+        raise StudyFileError(f"the sensitive groups cannot be compared: {exc}") from None

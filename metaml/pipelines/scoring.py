@@ -17,8 +17,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from metaml.core.records import DETAILS_KEY
 from metaml.core.trial_context import TrialContext
-from metaml.metrics import MetricError, ResourceUsage, available_metrics, compute_metrics, get_metric
+from metaml.metrics import (
+    MetricError,
+    ResourceUsage,
+    available_metrics,
+    compute_details,
+    compute_metrics,
+    get_metric,
+)
+from metaml.metrics.bootstrap import bootstrap_intervals
 from metaml.pipelines.base import PipelineError, recorded_metrics
 from metaml.pipelines.training import Arrays, predict
 
@@ -80,23 +89,62 @@ def score(
     usage: ResourceUsage,
     latency_batch: int,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, float]:
-    """Every metric in ``names`` on the validation rows (what a trial returns to the search)."""
+    seed: int = 0,
+    intervals: bool = True,
+) -> dict[str, Any]:
+    """Every metric in ``names`` on the validation rows (what a trial returns to the search), and their details.
+
+    ``details`` (``DETAILS_KEY``) holds each fairness metric's group breakdown and, with
+    ``intervals``, the seeded bootstrap interval of each metric that has one (see
+    ``split_details``; ``front_candidate`` says when they are worth their cost).
+    """
     settings = dict(settings or {})
     device = _device_of(model)
     val = val.to(device)
     example = tuple(x[: max(1, min(latency_batch, len(val)))] for x in val.inputs)
-    return _compute(names, model, val, settings, example=example, usage=usage)
+    return _compute(names, model, val, settings, "validation", seed, example=example, usage=usage,
+                    intervals=intervals)  # fmt: skip
+
+
+def front_candidate(trial: TrialContext) -> bool:
+    """Whether the trial trains to the full fidelity: only such a trial can join the front, so only it needs intervals."""
+    return trial.fidelity is None or trial.max_fidelity is None or trial.fidelity >= trial.max_fidelity
 
 
 def score_test(
-    names: Sequence[str], model: nn.Module, test: Arrays, settings: Mapping[str, Mapping[str, Any]] | None = None
-) -> dict[str, float]:
+    names: Sequence[str],
+    model: nn.Module,
+    test: Arrays,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """The prediction metrics among ``names`` on the test rows, keyed ``test_...`` (the final evaluation)."""
     predicted = [n for n in names if is_prediction_metric(n)]
     test_settings = {k: v for k, v in dict(settings or {}).items() if k in predicted}
-    values = _compute(predicted, model, test.to(_device_of(model)), test_settings)
-    return {held_out_name(k): v for k, v in values.items()}
+    values = _compute(predicted, model, test.to(_device_of(model)), test_settings, "test", seed)
+    details = values.pop(DETAILS_KEY)
+    for part in ("fairness", "intervals"):  # keyed as the test metrics are: test_error, test_demographic_...
+        details[part] = {held_out_name(k): v for k, v in details[part].items()}
+    return {**{held_out_name(k): v for k, v in values.items()}, DETAILS_KEY: details}
+
+
+def split_details(
+    names: Sequence[str],
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray | None,
+    settings: Mapping[str, Mapping[str, Any]],
+    rng: np.random.Generator,
+    intervals: bool = True,
+) -> dict[str, Any]:
+    """What a split's metrics are made of: ``{"fairness": {metric: breakdown}, "intervals": {metric: interval}}``.
+
+    Computed from the predictions already made (nothing is predicted again); the intervals
+    are seeded, so the same trial gives the same intervals.
+    """
+    fairness = compute_details(names, probabilities=probabilities, labels=labels, sensitive=groups, settings=settings)
+    found = bootstrap_intervals(names, probabilities, labels, groups, rng, settings=settings) if intervals else {}
+    return {"fairness": fairness, "intervals": found}
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -108,20 +156,22 @@ def _compute(
     model: nn.Module,
     data: Arrays,
     settings: Mapping[str, Mapping[str, Any]],
+    split: str,
+    seed: int,
     example: tuple[torch.Tensor, ...] | None = None,
     usage: ResourceUsage | None = None,
-) -> dict[str, float]:
+    intervals: bool = True,
+) -> dict[str, Any]:
     probs = predict(model, data)
+    labels = data.y.cpu().numpy()
+    groups = None if data.groups is None else np.asarray(data.groups)
+    chosen = {k: v for k, v in settings.items() if k in names}
     try:
-        return compute_metrics(
-            names,
-            probabilities=probs,
-            labels=data.y.cpu().numpy(),
-            sensitive=None if data.groups is None else np.asarray(data.groups),
-            model=model,
-            example_batch=example,
-            usage=usage,
-            settings={k: v for k, v in settings.items() if k in names},
-        )
+        values: dict[str, Any] = compute_metrics(names, probabilities=probs, labels=labels, sensitive=groups,
+                                                 model=model, example_batch=example, usage=usage,
+                                                 settings=chosen)  # fmt: skip
+        rng = np.random.default_rng([int(seed), 0 if split == "validation" else 1, 0xB007])
+        details = split_details(names, probs, labels, groups, chosen, rng, intervals)
     except MetricError as exc:
         raise PipelineError(f"computing the metrics failed: {exc}") from None
+    return {**values, DETAILS_KEY: {**details, "split": split}}

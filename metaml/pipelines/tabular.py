@@ -34,10 +34,12 @@ from metaml.pipelines import base, oneshot, scoring
 from metaml.pipelines.base import PipelineError, PipelineSpec
 from metaml.pipelines.evaluation import CheckpointTrial, kept_random_state
 from metaml.pipelines.fairness import FAIRNESS_DEFAULTS, fairness_hooks, fairness_parameters
+from metaml.pipelines.groups import GroupSizes, check_groups, count_groups
 from metaml.pipelines.models import MODEL_DEFAULTS, build_tabular_model, model_parameters
 from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
 from metaml.pipelines.preprocessing import PREPROCESSING_DEFAULTS, TabularPreprocessor, preprocessing_parameters
 from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
+from metaml.pipelines.scoring import check_metric_names
 from metaml.pipelines.training import (
     Arrays,
     Hooks,
@@ -68,7 +70,7 @@ def tabular_space(
     dataset: str = "breast_cancer",
     *,
     target: str | None = None,
-    sensitive: str | None = None,
+    sensitive: str | Sequence[str] | None = None,
     data_options: Mapping[str, Any] | None = None,
     metrics: Sequence[str] | None = None,
     seed: int = 0,
@@ -84,7 +86,8 @@ def tabular_space(
 
     ``dataset`` is a name of ``metaml.data.available_datasets()`` or a file (then ``target``
     names the label column); ``sensitive`` a column whose groups the fairness metrics
-    compare (it also adds the ``fairness`` choice); ``metrics`` what to compute besides
+    compare, or a list of columns whose intersection makes the groups (it also adds the
+    ``fairness`` choice); ``metrics`` what to compute besides
     ``val_error`` (default: ECE, parameters, latency, energy, and demographic parity with
     a sensitive column); ``priors`` (``low``/``medium``/``high``) writes the defaults as
     expert priors of that confidence.
@@ -136,7 +139,7 @@ class Prepared:
         return base.data_provenance(self.content_hash, self.train, self.val, self.test)
 
 
-def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
+def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
     """Train the configured tabular pipeline up to ``trial.fidelity`` epochs; return its metrics.
 
     Returns ``val_error`` and the metrics the ``metrics`` setting names, all on the
@@ -154,7 +157,8 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
         else:
             outcome = train_model(cfg, trial, data, device)
         metrics = scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
-                                cfg["metric_settings"])  # fmt: skip
+                                cfg["metric_settings"], seed=int(cfg["seed"]),
+                                intervals=not found and scoring.front_candidate(trial))  # fmt: skip
         return {**metrics, **found}
 
 
@@ -171,6 +175,22 @@ def train_supernet(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared,
     return oneshot.search(cfg, trial, model, data.train, data.val, seed, device)
 
 
+def group_sizes(config: Mapping[str, Any]) -> GroupSizes | None:
+    """The rows of each sensitive group per split, checked (``metaml.pipelines.groups``); None without one.
+
+    ``metaml run`` calls it on the study's default configuration before the first trial.
+    """
+    cfg = resolve(config)
+    if cfg["sensitive"] is None:
+        return None
+    data = prepare(cfg)
+    splits = {"training": data.train.groups, "validation": data.val.groups,
+              "test": None if data.test is None else data.test.groups}  # fmt: skip
+    names = check_metric_names([*cfg["metrics"]], True)
+    column = cfg["sensitive"] if isinstance(cfg["sensitive"], str) else " & ".join(cfg["sensitive"])
+    return check_groups(column, count_groups(splits), names, cfg["metric_settings"])
+
+
 def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, device: torch.device) -> Outcome:
     """Build the resolved config's model and train it up to ``trial.fidelity`` epochs: ``train`` before scoring.
 
@@ -184,7 +204,7 @@ def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, dev
     return fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
 
 
-def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
+def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, Any]:
     """The test-row metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
     cfg = base.with_run_settings(resolve(config), trial)
     names = scoring.evaluated_metric_names(cfg["metrics"], cfg["sensitive"] is not None, trial.path.parent)
@@ -197,7 +217,7 @@ def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, flo
             raise PipelineError(f"dataset {cfg['dataset']!r} has no test rows: there is nothing to evaluate on")
         model = _model(cfg, data, seed, device)
         outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)
-        return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"])
+        return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"], seed=seed)
 
 
 def _model(cfg: Mapping[str, Any], data: Prepared, seed: int, device: torch.device) -> torch.nn.Module:
@@ -232,7 +252,9 @@ def prepare(cfg: Mapping[str, Any]) -> Prepared:
 @lru_cache(maxsize=8)
 def _prepare(key: str) -> Prepared:
     cfg = json.loads(key)
-    dataset = _load(cfg["dataset"], cfg["target"], cfg["sensitive"], json.dumps(cfg["data_options"], sort_keys=True))
+    sensitive = cfg["sensitive"]
+    sensitive = tuple(sensitive) if isinstance(sensitive, list) else sensitive  # an intersection: hashable for the cache
+    dataset = _load(cfg["dataset"], cfg["target"], sensitive, json.dumps(cfg["data_options"], sort_keys=True))
     seed = int(cfg["seed"])
     split = dataset.split(seed)
     train_rows = subsample(split.train, dataset.y, cfg["train_rows"], seed)
@@ -260,7 +282,7 @@ def _prepare(key: str) -> Prepared:
 
 
 @lru_cache(maxsize=4)
-def _load(name: str, target: str | None, sensitive: str | None, options: str) -> Dataset:
+def _load(name: str, target: str | None, sensitive: str | tuple[str, ...] | None, options: str) -> Dataset:
     kwargs: dict[str, Any] = dict(json.loads(options))
     if target is not None:
         kwargs["target"] = target
@@ -282,4 +304,4 @@ def subsample(rows: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> np.n
     return np.sort(np.concatenate(keep))
 
 
-SPEC = PipelineSpec("tabular", tabular_space, DEFAULTS, SETTINGS, train, evaluate)
+SPEC = PipelineSpec("tabular", tabular_space, DEFAULTS, SETTINGS, train, evaluate, group_sizes)

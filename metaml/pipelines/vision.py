@@ -123,7 +123,7 @@ class Prepared:
         return base.data_provenance(self.content_hash, self.train, self.val, self.test)
 
 
-def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
+def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
     """Train the configured vision pipeline up to ``trial.fidelity`` epochs; return its metrics.
 
     Returns ``val_error`` and the metrics the ``metrics`` setting names, all on the
@@ -144,7 +144,8 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
             hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
             outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
         metrics = scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
-                                cfg["metric_settings"])  # fmt: skip
+                                cfg["metric_settings"], seed=int(cfg["seed"]),
+                                intervals=not found and scoring.front_candidate(trial))  # fmt: skip
         return {**metrics, **found}
 
 
@@ -163,7 +164,7 @@ def train_supernet(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, 
     return oneshot.search(cfg, trial, model, data.train, data.val, seed, device)
 
 
-def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, float]:
+def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, Any]:
     """The test-image metrics (``test_error``, ...) of the model a finished trial left in its checkpoint."""
     cfg = base.with_run_settings(resolve(config), trial)
     names = scoring.evaluated_metric_names(cfg["metrics"], False, trial.path.parent)
@@ -174,7 +175,7 @@ def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, flo
         trial.check_data(data.provenance())
         model = _model(cfg, data, seed, device)
         outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)
-        return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"])
+        return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"], seed=seed)
 
 
 def _model(cfg: Mapping[str, Any], data: Prepared, seed: int, device: torch.device) -> VisionNet:

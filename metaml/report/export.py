@@ -19,6 +19,7 @@ from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.pipelines.base import PROVENANCE_FILE
 from metaml.pipelines.baseline import builtin_pipeline
+from metaml.report.caveats import interval_of, study_caveats
 from metaml.report.provenance import provenance, reproduce_snippet
 from metaml.report.summary import find_trial
 from metaml.study import Study
@@ -106,6 +107,28 @@ def load_snippet(names: Sequence[str], step: float | None, pipeline: str | None)
     return lines
 
 
+def fairness_lines(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord]) -> list[str]:
+    """The card's fairness section: each fairness metric's groups, and the caveats on this model."""
+    lines: list[str] = []
+    for metric, b in (trial.details.get("fairness") or {}).items():
+        pair = b.get("pair") or {}
+        lines += ["", f"## Groups behind {metric}", "",
+                  f"{metric} = {b.get('value', float('nan')):.4g} on the validation split, {b.get('compared', '')}"
+                  + (f"; set by {pair['high']} against {pair['low']} on the {str(pair['rate']).replace('_', ' ')}"
+                     if pair else "") + f"; {100 * float(b.get('positive_rate', 0.0)):.1f}% of rows predicted positive.",
+                  "", "| group | rows | " + " | ".join(r.replace("_", " ") for r in b.get("rates", [])) + " | error |",
+                  "|---|---|" + "---|" * len(b.get("rates", [])) + "---|"]  # fmt: skip
+        for g in b.get("groups", []):
+            flag = " (under {} rows)".format(b.get("min_group_size")) if g["group"] in (b.get("small_groups") or []) else ""
+            rates = " | ".join("–" if g.get(r) is None else f"{g[r]:.4g}" for r in b.get("rates", []))
+            error = "–" if g.get("error_rate") is None else f"{g['error_rate']:.4g}"
+            lines.append(f"| {g['group']}{flag} | {g['n']} | {rates} | {error} |")
+    mine = [c for c in study_caveats(study, trials) if not c.trials or trial.number in c.trials]
+    if mine:
+        lines += ["", "## Caveats", "", *(f"- {c.message}." for c in mine)]
+    return lines
+
+
 def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], has_checkpoint: bool,
                study_file: str | Path | None = None) -> str:
     """The MODEL_CARD.md text of one trial."""
@@ -126,13 +149,17 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
               "| objective | goal | limit | this model |", "|---|---|---|---|"]
     for o in study.objectives:
         value = (trial.metrics or {}).get(o.name)
-        lines.append(f"| {o.name} | {o.goal} | {'none' if o.limit is None else f'{o.limit:g}'} | "
-                     f"{'–' if value is None else f'{value:.6g}'} |")
+        found = interval_of(trial, o.name)
+        shown = "–" if value is None else f"{value:.6g}" + ("" if found is None else f" [{found[0]:.4g}, {found[1]:.4g}]")
+        lines.append(f"| {o.name} | {o.goal} | {'none' if o.limit is None else f'{o.limit:g}'} | {shown} |")
+    if any(interval_of(trial, o.name) for o in study.objectives):
+        lines += ["", "In brackets: the 95% bootstrap interval over the validation rows (resampled within each "
+                  "group, seeded; nothing retrained)."]
     extra = {k: v for k, v in (trial.metrics or {}).items() if k not in names}
     if extra:
         lines += ["", "Other metrics: " + ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
                                                     for k, v in extra.items()) + "."]
-    lines += ["", trade_off(study, trial, trials), "", "## Data", ""]
+    lines += ["", trade_off(study, trial, trials), *fairness_lines(study, trial, trials), "", "## Data", ""]
     lines.append(study.record.metadata.description or "The study records no description of its data.")
     lines.append("")
     lines.append(f"Data hash: `{pv['data_hash']}`." if pv["data_hash"] else

@@ -103,6 +103,20 @@ def _scale(values: Sequence[float]) -> str:
     return "linear"
 
 
+def _error_bars(trials: list[TrialRecord], x: str, y: str, color: str) -> dict[str, Any]:
+    """Plotly error bars from the front trials' stored bootstrap intervals (none when they have none)."""
+    out: dict[str, Any] = {}
+    for name, key in ((x, "error_x"), (y, "error_y")):
+        found = [(t.details.get("intervals") or {}).get(name) or {} for t in trials]
+        if not all("low" in f and "high" in f for f in found):
+            continue
+        values = [(t.metrics or {})[name] for t in trials]
+        out[key] = {"type": "data", "symmetric": False, "color": color, "thickness": 1, "width": 3,
+                    "array": [max(0.0, f["high"] - v) for f, v in zip(found, values)],
+                    "arrayminus": [max(0.0, v - f["low"]) for f, v in zip(found, values)]}  # fmt: skip
+    return out
+
+
 def _pareto_2d(data: ReportData, names: list[str], on_front: set[int], feasible: list[TrialRecord],
                partial: list[TrialRecord]) -> go.Figure:
     (x, gx), (y, gy) = [(o.name, o.goal) for o in data.study.objectives]
@@ -124,6 +138,7 @@ def _pareto_2d(data: ReportData, names: list[str], on_front: set[int], feasible:
             line={"shape": "hv" if gx == gy else "linear", "color": color, "width": 1, "dash": "dot"},
             marker={"color": color, "opacity": opacity, "size": size, "symbol": symbol},
             name=label, text=[hover(t, names) for t in ts], hovertemplate="%{text}<extra></extra>",
+            **(_error_bars(ts, x, y, color) if label == "Pareto front" else {}),
         ))
     for o, axis in zip(data.study.objectives, ("x", "y")):
         if o.limit is not None:

@@ -153,6 +153,21 @@ def _decisions(data: ReportData) -> list[dict[str, Any]]:
     return rows
 
 
+def _interval(found: Any) -> str:
+    """`` [low, high]`` after a value with a stored interval; nothing otherwise."""
+    if isinstance(found, dict) and "low" in found and "high" in found:
+        return f" [{_fmt(found['low'])}, {_fmt(found['high'])}]"
+    return ""
+
+
+def _level(data: ReportData) -> float:
+    for t in data.front:
+        for found in (t.details.get("intervals") or {}).values():
+            if isinstance(found, dict) and "level" in found:
+                return float(found["level"])
+    return 0.95
+
+
 def render(data: ReportData) -> str:
     """The report of ``data`` as one HTML document."""
     figures = {key: fig.to_plotly_json() for key, fig in all_figures(data).items()}  # type: ignore[attr-defined]
@@ -172,6 +187,8 @@ def render(data: ReportData) -> str:
         comparison=_comparison(data),
         ablation_start=_ablation_start(data),
         decisions=_decisions(data),
+        interval=_interval,
+        level=_level(data),
         front_rows=sorted(data.front, key=lambda t: study.objectives[0].sign * (t.metrics or {})[study.objectives[0].name]),
         created=study.record.created_at,
     )

@@ -26,6 +26,7 @@ from metaml.final_evaluation import stored_evaluation
 from metaml.objectives import Reference, hypervolume, to_loss_matrix
 from metaml.optimizers.steering import single_objective_warning
 from metaml.report.ablation import AblationPath, ablation_path, same_config
+from metaml.report.caveats import Caveat, front_caveats
 from metaml.report.importance import MIN_TRIALS, Importance, Surrogate, fit_surrogate, importance, training_data
 from metaml.report.provenance import provenance, reproduce_snippet
 from metaml.study import Study
@@ -90,6 +91,8 @@ class ReportData:
     reproduce: dict[int, str] = field(default_factory=dict)
     #: The front's test metrics, computed once after the search (``metaml.final_evaluation``): shown apart.
     test_set: dict[str, Any] = field(default_factory=dict)
+    #: Where a front number cannot carry a decision (``metaml.report.caveats``).
+    caveats: list[Caveat] = field(default_factory=list)
 
     @property
     def running(self) -> bool:
@@ -119,6 +122,7 @@ class ReportData:
                  "objectives": [names[j] for j in c.columns]} for c in self.reference.changes
             ],
             "test_set": self.test_set,
+            "caveats": [c.to_dict() for c in self.caveats],
             "best": {k: (None if t is None else _trial_json(t, names)) for k, t in self.best.items()},
             "default": self.default,
             "trajectory": self.trajectory,
@@ -140,6 +144,8 @@ def _trial_json(t: TrialRecord, names: Sequence[str]) -> dict[str, Any]:
         "config": t.config,
         "fidelity": t.fidelity,
         "cost_fte": t.cost_fte,
+        "intervals": {n: v for n, v in (t.details.get("intervals") or {}).items() if n in names},
+        "fairness": t.details.get("fairness") or {},
     }
 
 
@@ -356,6 +362,8 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
         provenance=provenance(study, study_file, trials),
     )
     data.test_set = stored_evaluation(study, front).to_dict()
+    tested = {r["number"]: r for r in data.test_set.get("results", []) if r.get("metrics")}
+    data.caveats = front_caveats(study.objectives, final, front, tested)
     for t in {t.number: t for t in [*front, *(b for b in best.values() if b is not None),
                                     *([chosen] if chosen else [])]}.values():
         data.reproduce[t.number] = reproduce_snippet(study, t)

@@ -107,12 +107,15 @@ class Store(Protocol):
         traceback: str | None = None,
         fte_per_step: float | None = None,
         attempt: int | None = None,
+        info: dict[str, Any] | None = None,
     ) -> bool:
         """Record a running trial's end; False when it was not running (already finished or requeued)
         or, with ``attempt``, when that claim is no longer the current one (fencing).
 
         ``cost_fte`` is this run's cost, added to what the trial's earlier runs were charged;
-        with ``fte_per_step`` the run is charged for the steps it reported instead.
+        with ``fte_per_step`` the run is charged for the steps it reported instead. ``info``
+        (JSON-ready) is merged into the trial's info in the same write as its metrics, e.g.
+        ``{"details": ...}``: what the metrics are made of.
         """
         ...
 

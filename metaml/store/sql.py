@@ -470,6 +470,7 @@ class SQLStore:
         traceback: str | None = None,
         fte_per_step: float | None = None,
         attempt: int | None = None,
+        info: dict[str, Any] | None = None,
     ) -> bool:
         """Record a running trial's end; ``cost_fte`` (this run's cost) is added to what earlier runs cost.
 
@@ -502,6 +503,8 @@ class SQLStore:
                 row.cost_fte = (row.cost_fte or 0.0) + charge
                 row.error, row.traceback = error, traceback
                 row.ended_at = now
+                if info:
+                    row.info = {**(row.info or {}), **_clean(info)}
                 _bump(s, study_id, row)
                 if status is not TrialStatus.COMPLETED:
                     message = error or status.value

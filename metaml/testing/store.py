@@ -281,6 +281,15 @@ class StoreSuite:
         assert _got(store.ask(sid, "w", _propose())).number == 3
         assert store.enqueue(sid, Proposal({"x": 0.0})).number == 4
 
+    def test_finish_keeps_details_with_the_metrics(self, store: Store) -> None:
+        sid = _study(store)
+        claimed = _got(store.ask(sid, "w", _propose()))
+        details = {"fairness": {"dp": {"groups": [{"group": "a", "n": 3, "rate": 0.5}], "pair": None}}}
+        assert store.finish(sid, 0, TrialStatus.COMPLETED, metrics={"loss": 0.5}, info={"details": details})
+        done = store.trial(sid, 0)
+        assert done.details == details and done.metrics == {"loss": 0.5}
+        assert {k: v for k, v in done.info.items() if k != "details"} == claimed.info  # merged, nothing lost
+
     def test_finish_only_from_running(self, store: Store) -> None:
         sid = _study(store)
         _got(store.ask(sid, "w", _propose()))

@@ -17,7 +17,9 @@ from metaml.space import Categorical, Constant, Fidelity, Float, Int, Space
 from metaml.studyfile import load_study_file
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = {"tabular_fairness": "tabular", "vision_digits": "vision"}
+EXAMPLES = {"tabular_fairness": "tabular", "tabular_fairness_compas": "tabular", "vision_digits": "vision"}
+#: The shared data file each example needs (skipped where the shared data folder lacks it).
+NEEDS = {"tabular_fairness": "adult/adult.data", "tabular_fairness_compas": "compas/compas-scores-two-years.csv"}
 DOCS = ROOT / "docs" / "pipelines.md"
 
 
@@ -29,8 +31,9 @@ def _pipeline_space(pipeline: str, settings: dict[str, object]) -> Space:
 
 
 def _needs_adult(example: str) -> None:
-    if example == "tabular_fairness" and not (data_dir() / "adult" / "adult.data").is_file():
-        pytest.skip(f"the Adult data is not at {data_dir()}/adult (set METAML_DATA_DIR)")
+    needed = NEEDS.get(example)
+    if needed is not None and not (data_dir() / needed).is_file():
+        pytest.skip(f"{needed} is not in {data_dir()} (set METAML_DATA_DIR)")
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
