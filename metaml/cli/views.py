@@ -80,6 +80,7 @@ def with_file_limits(s: Study, spec: StudyFile | None) -> Study:
         raise StudyFileError(
             f"{spec.path}: its objectives {[o.name for o in spec.objectives]} (or their goals) are not the study's "
             f"{[o.name for o in s.objectives]}: only limits can be taken from the file")
+    s.view()  # take in the study's interventions first, so that none arriving later overrides the file's limits
     view = copy.copy(s)
     view.objectives = tuple(spec.objectives)
     return view
