@@ -18,6 +18,7 @@ import numpy as np
 
 from metaml._version import __version__
 from metaml.budget import Budget, parse_budget
+from metaml.core.interventions import INTERVENTION, interventions_of
 from metaml.core.metadata import StudyMetadata
 from metaml.core.view import StudyView
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError, TrialError
@@ -40,7 +41,6 @@ from metaml.optimizers import Optimizer, make_optimizer
 from metaml.results import StudyResults, is_feasible
 from metaml.space import Space
 from metaml.spending import admit, budget_left, consecutive_failures
-from metaml.core.interventions import INTERVENTION, interventions_of
 from metaml.store import (
     Changes,
     Event,

@@ -61,8 +61,12 @@ class Intervention:
                    time=event.time, event_id=event.id)
 
     def describe(self) -> str:
-        """The intervention in words, as the decision log and the report show it."""
-        what = {
+        """The intervention in words, as the decision log shows it: what, by whom, why."""
+        return f"{self.what()} by {self.author}" + (f": {self.reason}" if self.reason else "")
+
+    def what(self) -> str:
+        """What the intervention does, in words (without its author and reason)."""
+        return {
             "enqueue": f"enqueued {self.value}",
             "prior": f"prior {self.target}={self.value!r}" + (f" ({self.confidence} confidence)" if self.confidence else ""),
             "pin": f"pinned {self.target}={self.value!r}",
@@ -72,7 +76,6 @@ class Intervention:
                      else f"removed the limit of {self.target}",
             "note": f"note{'' if self.trial is None else f' on trial {self.trial}'}: {self.value}",
         }[self.action]
-        return f"{what} by {self.author}" + (f": {self.reason}" if self.reason else "")
 
 
 def _pair(value: Any) -> str:

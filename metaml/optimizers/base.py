@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from metaml.core.interventions import SPACE_ACTIONS
 from metaml.core.records import Proposal, TrialRecord
 from metaml.core.view import StudyView
-from metaml.core.interventions import SPACE_ACTIONS
 from metaml.errors import SpaceError
 from metaml.objectives import Objective, steer_limits
 from metaml.space import Space

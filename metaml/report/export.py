@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,20 @@ def load_snippet(names: Sequence[str], step: float | None, pipeline: str | None)
     return lines
 
 
+def interventions_lines(study: Study, trial: TrialRecord) -> list[str]:
+    """The model card's account of what experts changed during the search, and whether this trial came after it."""
+    done = study.interventions()
+    if not done:
+        return []
+    lines = ["", "## Interventions during the search", "",
+             "What experts changed while the search ran; the limits above are the ones in force now."]
+    for i in done:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.time))
+        after = trial.created_at is not None and trial.created_at > i.time
+        lines.append(f"- {when}: {i.describe()} ({'before' if after else 'after'} this trial was proposed)")
+    return lines
+
+
 def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], has_checkpoint: bool,
                study_file: str | Path | None = None) -> str:
     """The MODEL_CARD.md text of one trial."""
@@ -132,7 +147,7 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
     if extra:
         lines += ["", "Other metrics: " + ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
                                                     for k, v in extra.items()) + "."]
-    lines += ["", trade_off(study, trial, trials), "", "## Data", ""]
+    lines += ["", trade_off(study, trial, trials), *interventions_lines(study, trial), "", "## Data", ""]
     lines.append(study.record.metadata.description or "The study records no description of its data.")
     lines.append("")
     lines.append(f"Data hash: `{pv['data_hash']}`." if pv["data_hash"] else

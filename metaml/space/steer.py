@@ -55,7 +55,7 @@ class Steering:
         return not (self.pins or self.ranges or self.priors)
 
 
-def steer_space(space: Space, interventions: Iterable[Intervention]) -> Space:
+def steer_space(space: Space, interventions: Iterable[Intervention] | Steering) -> Space:
     """The space as of ``interventions`` (the study's own when none touches it)."""
     state = interventions if isinstance(interventions, Steering) else Steering.of(interventions)
     if state.empty:
@@ -96,8 +96,9 @@ def check(space: Space, earlier: Iterable[Intervention], new: Intervention) -> I
         raise SpaceError(f"{name!r} is the fidelity, which the scheduler sets per trial: it cannot be {new.action}ned"
                          if new.action in ("pin", "unpin") else
                          f"{name!r} is the fidelity, which the scheduler sets per trial: it takes no {new.action}")
-    if isinstance(space.parameters[name], Constant):
-        raise SpaceError(f"{name!r} is a constant of the space ({shown(space.parameters[name].default())}): nothing to steer")
+    declared = space.parameters[name]
+    if isinstance(declared, Constant):
+        raise SpaceError(f"{name!r} is a constant of the space ({shown(declared.value)}): nothing to steer")
     if new.action == "unpin":
         if name not in state.pins:
             raise SpaceError(f"{name!r} is not pinned" + (f"; pinned now: {', '.join(state.pins)}" if state.pins else ""))
@@ -227,8 +228,8 @@ def _drop(params: Mapping[str, Parameter], prefix: str, flat: Mapping[str, Param
                 subs[c], gone = _drop(sub, f"{prefix}{name}.{c}.", flat)
                 dropped = dropped or gone
             out[name] = _categorical(p, list(p.choices), subs, p.prior, p.confidence, p.when if when is None else when)
-        elif when is not None and when != p.when:
-            out[name] = dataclasses.replace(p, when=when)  # type: ignore[arg-type]
+        elif when is not None and not isinstance(p, Fidelity) and when != p.when:
+            out[name] = dataclasses.replace(p, when=when)
         else:
             out[name] = p
     return out, dropped
