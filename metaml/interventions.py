@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from metaml.core.interventions import Intervention
+from metaml.core.records import TrialRecord
 from metaml.core.view import StudyView
 from metaml.errors import MetamlError, ObjectiveError, SpaceError
 from metaml.objectives import Objective, check_limit, steer_limits
@@ -47,6 +48,9 @@ class Steerable:
     objectives: tuple[Objective, ...]
 
     def view(self) -> StudyView:  # provided by Study
+        raise NotImplementedError
+
+    def pareto_front(self) -> list[TrialRecord]:  # provided by Study
         raise NotImplementedError
 
     # ---------------------------------------------------------------- reading
@@ -103,6 +107,17 @@ class Steerable:
             raise MetamlError(f"study {self.name!r} has no trial {trial}")
         return self._write(Intervention("note", None, text.strip(), author or default_author(),
                                         trial=None if trial is None else int(trial)))
+
+    def choose(self, trial: int, *, author: str | None = None, reason: str = "") -> Intervention:
+        """Record that front model ``trial`` is the trade-off chosen (``metaml choose --pick``); the model card shows it."""
+        front = self.pareto_front()
+        found = next((t for t in front if t.number == int(trial)), None)
+        if found is None:
+            numbers = ", ".join(str(t.number) for t in front) or "empty"
+            raise MetamlError(f"trial {trial} of study {self.name!r} is not on the Pareto front, so it is no trade-off "
+                              f"to choose; the front is {numbers}")
+        metrics = {o.name: (found.metrics or {}).get(o.name) for o in self.objectives}
+        return self._write(Intervention("choose", None, metrics, author or default_author(), reason, trial=found.number))
 
     def check_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """``config`` checked against the space as steered so far; the error says when a pin or range rules it out."""

@@ -42,7 +42,7 @@ app.command()(report_cmds.export)
 app.command()(integration_cmds.tensorboard)
 app.command()(integration_cmds.mlflow)
 for _steer in (steer_cmds.pin, steer_cmds.unpin, steer_cmds.prior, steer_cmds.narrow, steer_cmds.limit,
-               steer_cmds.note, steer_cmds.enqueue, steer_cmds.interventions):
+               steer_cmds.note, steer_cmds.enqueue, steer_cmds.interventions, steer_cmds.choose):
     app.command()(_steer)
 app.add_typer(import_app, name="import")
 

@@ -205,3 +205,55 @@ def interventions(
     for i in done:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(i.time))
         console.print(f"{stamp}  {escape(i.describe())}", highlight=False)
+
+
+@friendly_errors
+def choose(
+    study_file: str = typer.Argument(None, help="The study YAML file."),
+    pick: int = typer.Option(None, "--pick", help="Record front model N as the trade-off chosen."),
+    store: str = STORE_OPT, study: str = STUDY_OPT, author: str = AUTHOR_OPT, reason: str = REASON_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """The Pareto front in plain words, to pick a trade-off from; --pick N records the choice."""
+    from metaml.report.choice import choice_sheet
+
+    s, _ = open_study(study_file, store, study)
+    if pick is not None:
+        made = s.choose(pick, author=author, reason=reason)
+        if not as_json:
+            _done(s, made, False)
+    sheet = choice_sheet(s)
+    if as_json:
+        emit_json(sheet.to_dict())
+        return
+    _print_sheet(sheet)
+
+
+def _print_sheet(sheet: Any) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]What the objectives of {escape(sheet.study)} measure[/]", highlight=False)
+    for o in sheet.objectives:
+        unit = f" [{escape(o.unit)}]" if o.unit else ""
+        console.print(f"- {escape(o.name)}{unit}: {escape(o.meaning)}; {o.better}; limit: {escape(o.limit)}", highlight=False)
+    if sheet.default_trial is None:
+        console.print("No run of the default configuration completed, so the models are not compared with it.",
+                      highlight=False)
+    else:
+        console.print(f"The default configuration ran as trial {sheet.default_trial}: each model is compared with it.",
+                      highlight=False)
+    if not sheet.front:
+        console.print(f"The front is empty: {escape(sheet.note or 'no model respects every limit')}", highlight=False)
+        return
+    table = Table(title=f"The trade-offs to choose from ({len(sheet.front)} models on the front)")
+    table.add_column("trial", justify="right")
+    for o in sheet.objectives:
+        table.add_column(escape(o.name + (f" ({o.unit})" if o.unit else "")))
+    for m in sheet.front:
+        cells = [f"{m.metrics[o.name]:.4g}" + (f"\n{escape(m.versus_default[o.name])}" if m.versus_default[o.name] else "")
+                 for o in sheet.objectives]
+        table.add_row(f"{m.trial}{' (chosen)' if m.chosen else ''}", *cells)
+    console.print(table)
+    if not any(m.chosen for m in sheet.front):
+        console.print("To record a choice: metaml choose STUDY.yaml --pick N --reason '...'", highlight=False,
+                      markup=False)

@@ -16,7 +16,7 @@ from metaml.core.records import Event
 #: The event kind of every intervention.
 INTERVENTION = "intervention"
 #: What an expert can do. ``enqueue`` is recorded here too (the queued trial is a trial of its own).
-ACTIONS = ("enqueue", "prior", "pin", "unpin", "narrow", "limit", "note")
+ACTIONS = ("enqueue", "prior", "pin", "unpin", "narrow", "limit", "note", "choose")
 #: The actions that change the space the optimizers search.
 SPACE_ACTIONS = ("prior", "pin", "unpin", "narrow")
 
@@ -26,8 +26,9 @@ class Intervention:
     """One intervention: ``action`` on ``target`` (a parameter, an objective, or None for the study).
 
     ``value`` is the pinned value or prior (``pin``, ``prior``), ``[low, high]`` (``narrow``),
-    the limit (``limit``, None to drop it), the queued configuration (``enqueue``) or the text
-    (``note``); ``trial`` the trial a note is about, or the trial an enqueue created.
+    the limit (``limit``, None to drop it), the queued configuration (``enqueue``), the text
+    (``note``) or the chosen model's metrics (``choose``); ``trial`` the trial a note is about,
+    the trial an enqueue created, or the front model chosen.
     """
 
     action: str
@@ -75,6 +76,7 @@ class Intervention:
             "limit": f"set the limit of {self.target} to {self.value:g}" if isinstance(self.value, (int, float))
                      else f"removed the limit of {self.target}",
             "note": f"note{'' if self.trial is None else f' on trial {self.trial}'}: {self.value}",
+            "choose": f"chose trial {self.trial} as the trade-off to use",
         }[self.action]
 
 

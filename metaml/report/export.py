@@ -107,6 +107,17 @@ def load_snippet(names: Sequence[str], step: float | None, pipeline: str | None)
     return lines
 
 
+def chosen_lines(study: Study, trial: TrialRecord) -> list[str]:
+    """Who chose this model as the trade-off to use (``metaml choose --pick``), when and why; nothing if no one did."""
+    lines = []
+    for i in study.interventions():
+        if i.action == "choose" and i.trial == trial.number:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.time))
+            lines += ["", f"**Chosen** as the trade-off to use by {i.author} on {when}"
+                      + (f": {i.reason}" if i.reason else "") + "."]
+    return lines
+
+
 def interventions_lines(study: Study, trial: TrialRecord) -> list[str]:
     """The model card's account of what experts changed during the search, and whether this trial came after it."""
     done = study.interventions()
@@ -147,7 +158,8 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
     if extra:
         lines += ["", "Other metrics: " + ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
                                                     for k, v in extra.items()) + "."]
-    lines += ["", trade_off(study, trial, trials), *interventions_lines(study, trial), "", "## Data", ""]
+    lines += ["", trade_off(study, trial, trials), *chosen_lines(study, trial), *interventions_lines(study, trial),
+              "", "## Data", ""]
     lines.append(study.record.metadata.description or "The study records no description of its data.")
     lines.append("")
     lines.append(f"Data hash: `{pv['data_hash']}`." if pv["data_hash"] else

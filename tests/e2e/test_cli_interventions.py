@@ -45,6 +45,13 @@ def test_limit_note_and_enqueue_from_the_command_line_and_bad_input_refused(stud
     assert limited.returncode == 0, limited.stderr
     front = json.loads(run_cli(["pareto", "study.yaml", "--json"], study_dir).stdout)["front"]
     assert all(t["metrics"]["size"] <= 2 for t in front)
+    sheet = run_cli(["choose", "study.yaml"], study_dir)
+    assert sheet.returncode == 0, sheet.stderr
+    assert "limit: at most 2" in sheet.stdout and "trade-offs to choose from" in sheet.stdout
+    picked = run_cli(["choose", "study.yaml", "--pick", str(front[0]["number"]), "--reason", "smallest", "--json"],
+                     study_dir)
+    assert picked.returncode == 0, picked.stderr
+    assert [m["trial"] for m in json.loads(picked.stdout)["front"] if m["chosen"]] == [front[0]["number"]]
     assert run_cli(["note", "study.yaml", "trial 0 looks odd", "--trial", "0"], study_dir).returncode == 0
     queued = run_cli(["enqueue", "study.yaml", "--config", '{"x": 0.3, "n": 1, "kind": "a"}', "--json"], study_dir)
     assert queued.returncode == 0, queued.stderr
@@ -52,7 +59,7 @@ def test_limit_note_and_enqueue_from_the_command_line_and_bad_input_refused(stud
     assert run_cli(["run", "study.yaml", "-q", "--budget", "trials=7"], study_dir).returncode == 0
     study = Study.load("tiny", study_dir / "runs" / "tiny" / "study.db")
     assert study.trials()[6].config == {"x": 0.3, "n": 1, "kind": "a"} and study.trials()[6].status.value == "completed"
-    assert [e.data["action"] for e in study.events(["intervention"])] == ["limit", "note", "enqueue"]
+    assert [e.data["action"] for e in study.events(["intervention"])] == ["limit", "choose", "note", "enqueue"]
     before = len(study.events())
     for args, wrong in [
         (["pin", "study.yaml", "nope=1"], "unknown parameter 'nope'"),
