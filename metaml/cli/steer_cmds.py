@@ -245,7 +245,8 @@ def _print_sheet(sheet: Any) -> None:
     if not sheet.front:
         console.print(f"The front is empty: {escape(sheet.note or 'no model respects every limit')}", highlight=False)
         return
-    table = Table(title=f"The trade-offs to choose from ({len(sheet.front)} models on the front)")
+    console.print(f"The trade-offs to choose from ({len(sheet.front)} models on the front):", highlight=False)
+    table = Table()
     table.add_column("trial", justify="right")
     for o in sheet.objectives:
         table.add_column(escape(o.name + (f" ({o.unit})" if o.unit else "")))
