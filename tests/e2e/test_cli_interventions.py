@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import pytest
+
 from metaml import Study
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import popen_cli, run_cli, study_yaml
 
 
 def test_a_pin_between_two_runs_holds_for_every_later_trial_and_is_in_the_store_and_the_report(study_dir: Path) -> None:
@@ -39,6 +42,7 @@ def test_a_pin_between_two_runs_holds_for_every_later_trial_and_is_in_the_store_
     assert 'id="interventions"' in html and "b never wins" in html and "pinned kind=&#39;a&#39;" in html
 
 
+@pytest.mark.slow
 def test_limit_note_and_enqueue_from_the_command_line_and_bad_input_refused(study_dir: Path) -> None:
     assert run_cli(["run", "study.yaml", "-q"], study_dir).returncode == 0
     limited = run_cli(["limit", "study.yaml", "size<=2", "--reason", "memory"], study_dir)
@@ -71,3 +75,25 @@ def test_limit_note_and_enqueue_from_the_command_line_and_bad_input_refused(stud
         assert refused.returncode in (1, 2) and wrong in refused.stderr, (args, refused.stderr)
         assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
     assert len(study.events()) == before
+
+
+@pytest.mark.slow
+def test_a_pin_during_a_run_with_two_workers_holds_from_the_next_decision_and_loses_no_trial(study_dir: Path) -> None:
+    (study_dir / "study.yaml").write_text(study_yaml(trials=16, extra="execution: {workers: 2}\n"))
+    run = popen_cli(["run", "study.yaml", "-q"], study_dir, {"TINY_SLEEP": "0.5"})
+    db = study_dir / "runs" / "tiny" / "study.db"
+    deadline = time.time() + 120
+    while time.time() < deadline and run.poll() is None:  # pin once a few trials have finished
+        if db.exists() and len([t for t in Study.load("tiny", db).trials() if t.status.finished]) >= 3:
+            break
+        time.sleep(0.5)
+    pinned = run_cli(["pin", "study.yaml", "kind=b", "--reason", "b during the run"], study_dir)
+    assert pinned.returncode == 0, pinned.stderr
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    study = Study.load("tiny", db)
+    [event] = study.events(["intervention"])
+    trials = study.trials()
+    assert [t.number for t in trials] == list(range(16)) and all(t.status.finished for t in trials)
+    after = [t for t in trials if t.created_at is not None and t.created_at > event.time]
+    assert after and all(t.config["kind"] == "b" for t in after)
