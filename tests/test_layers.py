@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("study", ("metaml.study", "metaml.interventions", "metaml.studyfile", "metaml.progress", "metaml.imports")),
     ("report", ("metaml.report",)),
     ("integrations", ("metaml.integrations",)),
-    ("faces", ("metaml.cli", "metaml.testing", "metaml.__main__", "metaml")),
+    ("faces", ("metaml.cli", "metaml.dashboard", "metaml.testing", "metaml.__main__", "metaml")),
 )
 
 #: Lazy imports (inside a function) allowed to point upwards, each with why. None today: keep it so.

@@ -9,6 +9,7 @@ import typer
 
 from metaml.cli import integration_cmds, report_cmds, steer_cmds, views
 from metaml.cli.common import DEBUG
+from metaml.cli.dashboard_cmd import dashboard
 from metaml.cli.import_cmds import import_app
 from metaml.cli.run import run
 from metaml.cli.worker_cmd import worker
@@ -33,6 +34,7 @@ def _root(
 
 app.command()(run)
 app.command()(worker)
+app.command()(dashboard)
 app.command()(views.status)
 app.command()(views.pareto)
 app.command()(views.trials)
