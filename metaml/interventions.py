@@ -20,6 +20,7 @@ from metaml.core.records import TrialRecord
 from metaml.core.view import StudyView
 from metaml.errors import MetamlError, ObjectiveError, SpaceError
 from metaml.objectives import Objective, check_limit, steer_limits
+from metaml.optimizers.base import Optimizer
 from metaml.space import Space
 from metaml.space.steer import check, steer_space
 
@@ -46,6 +47,7 @@ class Steerable:
     space: Space
     base_objectives: tuple[Objective, ...]
     objectives: tuple[Objective, ...]
+    optimizer: Optimizer
 
     def view(self) -> StudyView:  # provided by Study
         raise NotImplementedError
@@ -140,10 +142,19 @@ class Steerable:
 
     # ---------------------------------------------------------------- helpers
     def _steer_space(self, wanted: Intervention) -> Intervention:
+        earlier = self.view().interventions
         try:
-            checked = check(self.space, self.view().interventions, wanted)
+            checked = check(self.space, earlier, wanted)
         except SpaceError as exc:
             raise SpaceError(f"study {self.name!r}: {exc}") from None
+        # the optimizer must still be able to run on the steered space (bo needs something to search)
+        steered = steer_space(self.space, [*earlier, checked])
+        opt = self.optimizer
+        try:
+            type(opt)(steered, opt.objectives, opt.seed, **opt.settings)
+        except MetamlError as exc:
+            raise SpaceError(f"study {self.name!r}: {checked.what()} would leave the optimizer nothing it can run: "
+                             f"{exc}") from None
         return self._write(checked)
 
     def _write(self, intervention: Intervention) -> Intervention:

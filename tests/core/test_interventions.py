@@ -130,6 +130,14 @@ def test_bad_input_is_refused_in_one_line_and_writes_nothing(sqlite_url: str, tm
     assert len(study.events()) == events
 
 
+def test_a_pin_that_leaves_the_optimizer_nothing_to_search_is_refused(sqlite_url: str, tmp_path: Path) -> None:
+    study = Study.create("bo", {"x": Float(0.0, 1.0)}, ["loss"], store=sqlite_url, optimizer="bo",
+                         artifacts=tmp_path / "a")
+    with pytest.raises(SpaceError, match="nothing it can run"):
+        study.pin("x", 0.5)
+    assert study.interventions() == ()
+
+
 def test_a_configuration_the_pins_rule_out_is_not_queued(sqlite_url: str, tmp_path: Path) -> None:
     study = _create(sqlite_url, tmp_path)
     study.pin("opt", "adam")
