@@ -19,7 +19,7 @@ from metaml.core.interventions import Intervention
 from metaml.core.records import TrialRecord
 from metaml.core.view import StudyView
 from metaml.errors import MetamlError, ObjectiveError, SpaceError
-from metaml.objectives import Objective, check_limit, steer_limits
+from metaml.objectives import Objective, check_limit
 from metaml.optimizers.base import Optimizer
 from metaml.space import Space
 from metaml.space.steer import check, steer_space
@@ -168,9 +168,6 @@ class Steerable:
         log.info("study %r: %s", self.name, message)
         self.view()  # this process's picture (and its objectives) take it in now
         return intervention
-
-    def _steered_objectives(self, interventions: tuple[Intervention, ...]) -> tuple[Objective, ...]:
-        return steer_limits(self.base_objectives, interventions)
 
 
 __all__ = ["Steerable", "default_author"]

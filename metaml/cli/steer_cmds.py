@@ -19,6 +19,7 @@ from rich.markup import escape
 from metaml.cli.common import JSON_OPT, STORE_OPT, STUDY_OPT, console, emit_json, friendly_errors, open_study
 from metaml.core.interventions import Intervention
 from metaml.errors import UsageError
+from metaml.interventions import default_author
 from metaml.safe_yaml import read_yaml
 from metaml.study import Study
 
@@ -153,7 +154,7 @@ def enqueue(
     s, _ = open_study(study_file, store, study)
     configs = _configs(config, from_file)
     checked = [s.check_config(c) for c in configs]  # every one first: a bad one queues none
-    who = author or _author()
+    who = author or default_author()
     records = [s.enqueue(c, fidelity, reason, author=who) for c in checked]
     if as_json:
         emit_json({"study": s.name, "queued": [{"trial": r.number, "config": r.config, "fidelity": r.fidelity}
@@ -162,12 +163,6 @@ def enqueue(
     for r in records:
         console.print(f"{escape(s.name)}: queued trial {r.number} {escape(json.dumps(r.config))} by {escape(who)}",
                       highlight=False)
-
-
-def _author() -> str:
-    from metaml.interventions import default_author
-
-    return default_author()
 
 
 def _configs(config: str | None, from_file: str | None) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from metaml.dashboard.state import dashboard_state
 from metaml.errors import MetamlError
+from metaml.interventions import default_author
 from metaml.study import Study
 
 COOKIE = "metaml_dashboard_token"
@@ -147,17 +148,11 @@ def _apply(study: Study, f: dict[str, str]) -> str:
             raise MetamlError(f"the configuration to enqueue is not JSON: {exc}") from None
         if not isinstance(config, dict):
             raise MetamlError("the configuration to enqueue is a JSON mapping of parameter names to values")
-        record = study.enqueue(config, reason=reason, author=author or _author())
+        record = study.enqueue(config, reason=reason, author=author or default_author())
         return f"queued trial {record.number}"
     else:
         raise MetamlError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
     return done.describe()
-
-
-def _author() -> str:
-    from metaml.interventions import default_author
-
-    return default_author()
 
 
 __all__ = ["ACTIONS", "COOKIE", "make_app"]
