@@ -18,13 +18,16 @@ from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from metaml.core.records import TrialStatus
 from metaml.dashboard.state import dashboard_state
 from metaml.errors import MetamlError
 from metaml.interventions import default_author
+from metaml.report.importance import importance
 from metaml.study import Study
 
 COOKIE = "metaml_dashboard_token"
@@ -75,6 +78,22 @@ def make_app(study: Study, token: str) -> Starlette:
         return JSONResponse(data, headers={**_headers(),
                                            "Content-Disposition": f'attachment; filename="trial-{number}.json"'})
 
+    cached: dict[str, Any] = {}
+
+    def measure() -> dict[str, Any]:
+        # importance as it stands: refitted only when a trial completed since (a forest per objective)
+        trials = study.trials()
+        key = sum(1 for t in trials if t.status is TrialStatus.COMPLETED)
+        if cached.get("key") != key:
+            found = importance(study.space, trials, study.objectives, study.seed)
+            cached.update(key=key, data={name: imp.to_dict() for name, imp in found.items()})
+        return dict(cached["data"])
+
+    async def importances(request: Request) -> Response:
+        if not allowed(request):
+            return refuse()
+        return JSONResponse(await run_in_threadpool(measure), headers=_headers())
+
     async def assets(request: Request) -> Response:
         if not allowed(request):
             return refuse()
@@ -99,7 +118,7 @@ def make_app(study: Study, token: str) -> Starlette:
         return RedirectResponse("/?" + urlencode({"message": done}), 303)
 
     routes = [Route("/", page), Route("/api/state", state), Route("/api/trial/{number:int}", trial),
-              Route("/assets/plotly.js", assets), Route("/intervene", intervene, methods=["POST"])]
+              Route("/api/importance", importances), Route("/assets/plotly.js", assets), Route("/intervene", intervene, methods=["POST"])]
     return Starlette(routes=routes)
 
 

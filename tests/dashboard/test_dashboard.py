@@ -86,6 +86,9 @@ def test_every_request_needs_the_token(served: tuple[Study, str]) -> None:
     status, state = _get(f"{base}/api/state?token={TOKEN}")
     assert status == 200 and len(json.loads(state)["front"]) >= 1
     assert _get(f"{base}/assets/plotly.js?token={TOKEN}")[0] == 200  # served here: no internet needed
+    assert _get(base + "/api/importance")[0] == 403
+    status, found = _get(f"{base}/api/importance?token={TOKEN}")
+    assert status == 200 and set(json.loads(found)) == {"loss", "size"}
 
 
 def test_user_text_is_escaped_in_the_page(served: tuple[Study, str]) -> None:
