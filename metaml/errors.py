@@ -47,6 +47,10 @@ class BudgetError(MetamlError, ValueError):
     """A budget is malformed."""
 
 
+class UsageError(MetamlError, ValueError):
+    """A command-line argument is malformed (``PARAM=VALUE`` without its ``=``, a range without ``..``)."""
+
+
 #: The longest value a message shows in full; longer ones are cut (a message stays one readable line).
 SHOWN_CHARS = 60
 

@@ -81,6 +81,40 @@ class Objective:
         return cls(str(data["name"]), str(data.get("goal", "min")), limit)
 
 
+def steer_limits(objectives: Sequence[Objective], interventions: Sequence[Any]) -> tuple[Objective, ...]:
+    """The objectives with the limits the ``limit`` interventions set (the latest per objective counts)."""
+    limits = {i.target: i.value for i in interventions if getattr(i, "action", None) == "limit"}
+    if not limits:
+        return tuple(objectives)
+    return tuple(Objective(o.name, o.goal, limits[o.name]) if o.name in limits else o for o in objectives)
+
+
+def check_limit(objectives: Sequence[Objective], name: str | None, op: str | None, value: Any) -> float | None:
+    """The limit ``name op value`` asks for (None: no limit), or an ``ObjectiveError`` that says why it cannot be.
+
+    ``op`` is ``<=`` for a minimised objective and ``>=`` for a maximised one (None: either is
+    taken as the objective's own); ``value`` None removes the limit.
+    """
+    found = {o.name: o for o in objectives}
+    if name not in found:
+        raise ObjectiveError(f"unknown objective {name!r}: the study's objectives are {', '.join(found)}")
+    o = found[name]
+    want = "<=" if o.goal == "min" else ">="
+    if op is not None and op != want:
+        bound = "an upper" if o.goal == "min" else "a lower"
+        raise ObjectiveError(f"objective {name!r} is {'minimized' if o.goal == 'min' else 'maximized'}: its limit is "
+                             f"{bound} bound, write {name}{want}VALUE")
+    if value is None:
+        return None
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ObjectiveError(f"objective {name!r}: a limit is a finite number, not {value!r}")
+    return number
+
+
 def parse_objectives(items: Any) -> tuple[Objective, ...]:
     """Objectives from a list of names, mappings or Objective instances."""
     if isinstance(items, (str, Objective, Mapping)):

@@ -18,6 +18,7 @@ import numpy as np
 
 from metaml._version import __version__
 from metaml.budget import Budget, parse_budget
+from metaml.core.interventions import INTERVENTION, interventions_of
 from metaml.core.metadata import StudyMetadata
 from metaml.core.records import DETAILS_KEY
 from metaml.core.view import StudyView
@@ -29,11 +30,13 @@ from metaml.execution.settings import ExecutionSettings
 from metaml.execution.signals import parent_alive
 from metaml.execution.worker import worker_id
 from metaml.final_evaluation import evaluate_front
+from metaml.interventions import Steerable
 from metaml.objectives import (
     Objective,
     Reference,
     check_metrics,
     parse_objectives,
+    steer_limits,
 )
 from metaml.optimizers import Optimizer, make_optimizer
 from metaml.results import StudyResults, is_feasible
@@ -68,8 +71,14 @@ def default_store(name: str) -> Path:
     return Path("runs") / name / "study.db"
 
 
-class Study:
-    """A search over one space against one or more objectives, backed by a store."""
+class Study(Steerable):
+    """A search over one space against one or more objectives, backed by a store.
+
+    Experts steer it through events (``pin``, ``unpin``, ``prior``, ``narrow``, ``limit``,
+    ``note``, ``enqueue`` with an author: ``metaml.interventions``); ``objectives`` are the
+    study's own with the limits set so far, ``space`` is the study's own and ``steered_space``
+    the one the next decision searches.
+    """
 
     def __init__(self, store: SQLStore, record: StudyRecord) -> None:
         self.store = store
@@ -77,13 +86,15 @@ class Study:
         self.id = record.id
         self.name = record.name
         self.space = Space.from_dict(record.space)
-        self.objectives = parse_objectives(record.objectives)
+        #: The objectives the study was created with; ``objectives`` adds the limits set since.
+        self.base_objectives = parse_objectives(record.objectives)
+        self.objectives = steer_limits(self.base_objectives, interventions_of(store.events(record.id, [INTERVENTION])))
         self.seed = record.seed
         #: This study's identity: written into every checkpoint and checked on restore, so that
         #: a study never loads another's weights (None for studies made before identities).
         self.uid: str | None = record.metadata.uid
-        self.optimizer: Optimizer = make_optimizer(
-            {"name": record.optimizer, **record.optimizer_settings}, self.space, self.objectives, self.seed
+        self.optimizer: Optimizer = make_optimizer(  # on the study's own objectives: it steers itself by the view
+            {"name": record.optimizer, **record.optimizer_settings}, self.space, self.base_objectives, self.seed
         )
         self.artifacts = Path(record.metadata.artifacts or default_store(record.name).parent / "artifacts")
         self._view = StudyView()
@@ -173,7 +184,7 @@ class Study:
         if space != self.space:
             changes = space_changes(self.space.to_dict(), space.to_dict())
             problems.append(f"space ({'; '.join(changes[:5])})" if changes else "space")
-        if tuple(objectives) != self.objectives:
+        if tuple(objectives) != self.base_objectives:
             problems.append("objectives")
         if optimizer != self.record.optimizer or dict(settings) != self.record.optimizer_settings:
             problems.append("optimizer")
@@ -207,11 +218,11 @@ class Study:
                 return None
             if max_failures is not None and consecutive_failures(history) >= max_failures:
                 return None
-            proposal = self.optimizer.propose(view)
+            proposal = self.optimizer.decide(view)  # on the space and limits as the experts steered them
             if proposal is None or not admit(proposal, history, budget, self.fte_per_step).admitted:
                 return None
             try:
-                config = self.space.validate(proposal.config)
+                config = self.space_as_of(view).validate(proposal.config)
             except SpaceError as exc:
                 raise MetamlError(f"optimizer {self.optimizer.name} proposed a bad configuration: {exc}") from None
             return Proposal(config, proposal.fidelity, proposal.continue_from, proposal.reason, proposal.info)
@@ -237,15 +248,27 @@ class Study:
         return self._advance(self.store.snapshot(self.id, self._view.cursor))
 
     def _advance(self, changes: Changes) -> StudyView:
+        before = self._view.interventions
         self._view = self._view.apply(changes)
+        if self._view.interventions is not before:  # a limit set since re-ranks the front and the best at once
+            self.objectives = steer_limits(self.base_objectives, self._view.interventions)
         return self._view
 
-    def enqueue(self, config: Mapping[str, Any], fidelity: float | None = None, reason: str = "") -> TrialRecord:
-        """Queue a configuration of the user's own (e.g. the default one); it runs before new proposals."""
-        checked = self.space.validate(config)
+    def enqueue(self, config: Mapping[str, Any], fidelity: float | None = None, reason: str = "", *,
+                author: str | None = None) -> TrialRecord:
+        """Queue a configuration of the user's own (e.g. the default one); it runs before new proposals.
+
+        It is checked against the space as steered so far. With ``author`` (``metaml enqueue``
+        gives the login name) it is also an intervention, logged with its author and reason.
+        """
+        checked = self.check_config(config)
         if fidelity is None:
             fidelity = self.full_fidelity
-        return self.store.enqueue(self.id, Proposal(checked, fidelity, None, reason or "enqueued by the user"))
+        info = {} if author is None else {"author": author}
+        record = self.store.enqueue(self.id, Proposal(checked, fidelity, None, reason or "enqueued by the user", info))
+        if author is not None:
+            self.record_enqueued(record.number, checked, author, reason)
+        return record
 
     def tell(
         self,
@@ -327,7 +350,7 @@ class Study:
             return None  # this optimizer never stops trials: spare the queries
         view = self.view()  # a few rows read, whatever the size of the study
         current = view.trial(trial.number) or trial.record
-        return self.optimizer.should_stop(view, current)
+        return self.optimizer.decide_stop(view, current)
 
     # ----------------------------------------------------------------- running
     def optimize(

@@ -34,10 +34,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("trial", ("metaml.trial",)),
     ("execution", ("metaml.execution",)),
     ("final evaluation", ("metaml.final_evaluation",)),
-    ("study", ("metaml.study", "metaml.studyfile", "metaml.progress", "metaml.imports")),
+    ("study", ("metaml.study", "metaml.interventions", "metaml.studyfile", "metaml.progress", "metaml.imports")),
     ("report", ("metaml.report",)),
     ("integrations", ("metaml.integrations",)),
-    ("faces", ("metaml.cli", "metaml.testing", "metaml.__main__", "metaml")),
+    ("faces", ("metaml.cli", "metaml.dashboard", "metaml.testing", "metaml.__main__", "metaml")),
 )
 
 #: Lazy imports (inside a function) allowed to point upwards, each with why. None today: keep it so.

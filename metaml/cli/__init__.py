@@ -7,8 +7,9 @@ import logging
 
 import typer
 
-from metaml.cli import integration_cmds, report_cmds, views
+from metaml.cli import integration_cmds, report_cmds, steer_cmds, views
 from metaml.cli.common import DEBUG
+from metaml.cli.dashboard_cmd import dashboard
 from metaml.cli.import_cmds import import_app
 from metaml.cli.run import run
 from metaml.cli.worker_cmd import worker
@@ -33,6 +34,7 @@ def _root(
 
 app.command()(run)
 app.command()(worker)
+app.command()(dashboard)
 app.command()(views.status)
 app.command()(views.pareto)
 app.command()(views.trials)
@@ -41,6 +43,9 @@ app.command()(report_cmds.report)
 app.command()(report_cmds.export)
 app.command()(integration_cmds.tensorboard)
 app.command()(integration_cmds.mlflow)
+for _steer in (steer_cmds.pin, steer_cmds.unpin, steer_cmds.prior, steer_cmds.narrow, steer_cmds.limit,
+               steer_cmds.note, steer_cmds.enqueue, steer_cmds.interventions, steer_cmds.choose):
+    app.command()(_steer)
 app.add_typer(import_app, name="import")
 
 

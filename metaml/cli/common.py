@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from metaml.errors import BudgetError, MetamlError, StudyFileError
+from metaml.errors import BudgetError, MetamlError, StudyFileError, UsageError
 from metaml.store import TrialRecord
 from metaml.study import Study
 from metaml.studyfile import StudyFile, load_study_file
@@ -32,7 +32,7 @@ JSON_OPT = typer.Option(False, "--json", help="Print JSON for machines.")
 DEBUG = {"on": os.environ.get("METAML_DEBUG") == "1"}
 #: Mistakes in what the user wrote, which exit 2 (docs/cli.md): the study file, and a --budget (a
 #: budget in the file is reported as a StudyFileError; a BudgetError reaches the CLI only from an option).
-USAGE_ERRORS = (StudyFileError, BudgetError)
+USAGE_ERRORS = (StudyFileError, BudgetError, UsageError)
 
 
 def friendly_errors(fn: F) -> F:

@@ -60,8 +60,11 @@ def edited_limits(s: Study, spec: StudyFile | None) -> list[EditedLimit]:
 def warn_edited_limits(s: Study, spec: StudyFile | None, applied: bool = False) -> list[EditedLimit]:
     """Say on stderr which limits the file changed, which one counts, and how to rank with the file's."""
     edited = edited_limits(s, spec)
+    steered = {o.name for o, b in zip(s.objectives, s.base_objectives) if o.limit != b.limit}
     for e in edited:
         stored = "no limit" if e.stored is None else f"the limit {e.stored:g}"
+        if e.objective in steered:
+            stored += " (set by `metaml limit`: `metaml interventions` says who and why)"
         in_file = "no limit" if e.in_file is None else f"the limit {e.in_file:g}"
         if applied:
             err_console.print(f"[yellow]warning:[/] objective {escape(e.objective)}: ranked with {in_file} from the study file "
@@ -82,6 +85,7 @@ def with_file_limits(s: Study, spec: StudyFile | None) -> Study:
         raise StudyFileError(
             f"{spec.path}: its objectives {[o.name for o in spec.objectives]} (or their goals) are not the study's "
             f"{[o.name for o in s.objectives]}: only limits can be taken from the file")
+    s.view()  # take in the study's interventions first, so that none arriving later overrides the file's limits
     view = copy.copy(s)
     view.objectives = tuple(spec.objectives)
     return view

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from metaml.core.interventions import Intervention, interventions_of
 from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, TrialRecord, TrialStatus
 
 
@@ -23,6 +24,9 @@ class StudyView:
     #: Each trial's learning curve in step order, one point per step.
     curves: Mapping[int, tuple[Observation, ...]] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
+    #: The experts' interventions among ``events`` (pins, priors, narrowed ranges, limits, ...), oldest
+    #: first: what the space and the limits of a decision on this view are as of (``metaml.space.steer``).
+    interventions: tuple[Intervention, ...] = ()
 
     @classmethod
     def of(cls, trials: Iterable[TrialRecord], observations: Iterable[Observation] = (),
@@ -52,7 +56,14 @@ class StudyView:
         pending = TrialRecord(study_id=study_id, number=number, config=dict(proposal.config),
                               fidelity=proposal.fidelity, continue_from=proposal.continue_from,
                               status=TrialStatus.PENDING, info=dict(proposal.info))
-        return StudyView(cursor=self.cursor, trials=(*self.trials, pending), curves=self.curves, events=self.events)
+        return StudyView(cursor=self.cursor, trials=(*self.trials, pending), curves=self.curves, events=self.events,
+                         interventions=self.interventions)
+
+    def restricted(self, numbers: frozenset[int] | set[int]) -> StudyView:
+        """This view with only the trials ``numbers`` (and their curves): what a steered optimizer decides on."""
+        return StudyView(cursor=self.cursor, trials=tuple(t for t in self.trials if t.number in numbers),
+                         curves={n: c for n, c in self.curves.items() if n in numbers}, events=self.events,
+                         interventions=self.interventions)
 
     def others(self, number: int) -> list[Observation]:
         """Every curve point of the other trials (what rung-based stopping compares against)."""
@@ -77,4 +88,5 @@ class StudyView:
         for number, points in touched.items():
             curves[number] = tuple(points[step] for step in sorted(points))
         events = self.events + changes.events if changes.events else self.events
-        return StudyView(cursor=changes.cursor, trials=trials, curves=curves, events=events)
+        interventions = self.interventions + interventions_of(changes.events) if changes.events else self.interventions
+        return StudyView(cursor=changes.cursor, trials=trials, curves=curves, events=events, interventions=interventions)

@@ -57,7 +57,7 @@ def run_outcome(study: StudyHandle, budget: Budget, settings: ExecutionSettings,
     spent = sum(t.cost_fte for t in trials)
     if budget.fte is not None and committed_fte(trials, study.fte_per_step) >= budget.fte - EPSILON_FTE:
         return RunOutcome(True, f"the budget is spent: {spent:.3f} of {budget.fte:g} FTE")
-    proposal = study.optimizer.propose(study.view())
+    proposal = study.optimizer.decide(study.view())  # as the experts steered it, like every decision
     if proposal is None:
         return RunOutcome(True, f"the optimizer {study.optimizer.name} has nothing left to propose ({spent:.3f} FTE spent)")
     admission = admit(proposal, trials, budget, study.fte_per_step)

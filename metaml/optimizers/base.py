@@ -9,16 +9,20 @@ replaying the history decides the same) proves they change no decision.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
+from metaml.core.interventions import SPACE_ACTIONS
 from metaml.core.records import Proposal, TrialRecord
 from metaml.core.view import StudyView
-from metaml.objectives import Objective
+from metaml.errors import SpaceError
+from metaml.objectives import Objective, steer_limits
 from metaml.space import Space
+from metaml.space.steer import steer_space
 
 
 class Optimizer(ABC):
@@ -55,12 +59,68 @@ class Optimizer(ABC):
         """
         proposals: list[Proposal] = []
         for _ in range(max(0, int(n))):
-            proposal = self.propose(view)
+            proposal = self.decide(view)
             if proposal is None:
                 break
             proposals.append(proposal)
             view = view.with_pending(proposal)
         return proposals
+
+    def decide(self, view: StudyView) -> Proposal | None:
+        """The next trial as the experts steered the study: ``propose`` on the space and limits as of ``view``.
+
+        With no intervention in the view this is ``propose(view)``. Otherwise an optimizer of
+        the same kind and settings, built on the steered space and objectives (once per state
+        of the interventions), proposes on the view of the trials that lie inside that space:
+        a trial of a pinned-out choice is never promoted, and a model learns from the region
+        still searched. Both follow from the view alone, so replay stays exact.
+        """
+        optimizer, inner = self.steered(view)
+        return optimizer.propose(inner)
+
+    def decide_stop(self, view: StudyView, trial: TrialRecord) -> str | None:
+        """``should_stop`` as the experts steered the study; a trial outside the steered space runs on undisturbed."""
+        optimizer, inner = self.steered(view)
+        if optimizer is not self and inner.trial(trial.number) is not None:
+            return optimizer.should_stop(inner, trial)
+        return self.should_stop(view, trial)
+
+    def steered(self, view: StudyView) -> tuple[Optimizer, StudyView]:
+        """This optimizer as ``view``'s interventions steer it, and the view of the trials inside its space."""
+        relevant = [i for i in view.interventions if i.action in SPACE_ACTIONS or i.action == "limit"]
+        if not relevant:
+            return self, view
+        cache: dict[str, tuple[Optimizer, bool]] = self.__dict__.setdefault("_steered", {})
+        key = json.dumps([i.data() for i in relevant], sort_keys=True, default=str)
+        if key not in cache:
+            space = steer_space(self.space, relevant)
+            objectives = steer_limits(self.objectives, relevant)
+            same_space = space == self.space
+            if same_space and objectives == self.objectives:
+                cache[key] = (self, True)
+            else:
+                cache[key] = (type(self)(space, objectives, self.seed, **self.settings), same_space)  # type: ignore[call-arg]
+        built, same_space = cache[key]
+        if built is self or same_space:
+            return built, view
+        return built, view.restricted(built._inside(view))
+
+    def _inside(self, view: StudyView) -> frozenset[int]:
+        """The numbers of the trials whose configuration lies in this optimizer's space (checked once per trial)."""
+        seen: dict[int, tuple[dict[str, Any], bool]] = self.__dict__.setdefault("_inside_cache", {})
+        inside = []
+        for t in view.trials:
+            known = seen.get(t.number)
+            if known is None or known[0] != t.config:
+                try:
+                    self.space.validate(t.config)
+                    ok = True
+                except SpaceError:
+                    ok = False
+                known = seen[t.number] = (t.config, ok)
+            if known[1]:
+                inside.append(t.number)
+        return frozenset(inside)
 
     @abstractmethod
     def propose(self, view: StudyView) -> Proposal | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,31 @@ def fairness_lines(study: Study, trial: TrialRecord, trials: Sequence[TrialRecor
     return lines
 
 
+def chosen_lines(study: Study, trial: TrialRecord) -> list[str]:
+    """Who chose this model as the trade-off to use (``metaml choose --pick``), when and why; nothing if no one did."""
+    lines = []
+    for i in study.interventions():
+        if i.action == "choose" and i.trial == trial.number:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.time))
+            lines += ["", f"**Chosen** as the trade-off to use by {i.author} on {when}"
+                      + (f": {i.reason}" if i.reason else "") + "."]
+    return lines
+
+
+def interventions_lines(study: Study, trial: TrialRecord) -> list[str]:
+    """The model card's account of what experts changed during the search, and whether this trial came after it."""
+    done = study.interventions()
+    if not done:
+        return []
+    lines = ["", "## Interventions during the search", "",
+             "What experts changed while the search ran; the limits above are the ones in force now."]
+    for i in done:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.time))
+        after = trial.created_at is not None and trial.created_at > i.time
+        lines.append(f"- {when}: {i.describe()} ({'before' if after else 'after'} this trial was proposed)")
+    return lines
+
+
 def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], has_checkpoint: bool,
                study_file: str | Path | None = None) -> str:
     """The MODEL_CARD.md text of one trial."""
@@ -159,7 +185,8 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
     if extra:
         lines += ["", "Other metrics: " + ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
                                                     for k, v in extra.items()) + "."]
-    lines += ["", trade_off(study, trial, trials), *fairness_lines(study, trial, trials), "", "## Data", ""]
+    lines += ["", trade_off(study, trial, trials), *fairness_lines(study, trial, trials), *chosen_lines(study, trial),
+              *interventions_lines(study, trial), "", "## Data", ""]
     lines.append(study.record.metadata.description or "The study records no description of its data.")
     lines.append("")
     lines.append(f"Data hash: `{pv['data_hash']}`." if pv["data_hash"] else

@@ -45,6 +45,9 @@ HOW_TO_READ = {
                 "configuration, in the order that helps most, and gives the predicted result after the change.",
     "failures": "Trials that crashed or were lost, grouped by their error message, with how often each "
                 "message came up and which trials it hit.",
+    "interventions": "What experts changed while the search ran (a fixed setting, a narrowed range, a new prior or "
+                     "limit, a configuration to try, a note), who did it, when and why; each applied to the "
+                     "decisions made after it, never to trials already running.",
     "decisions": "Every decision the optimizer and the workers made, in order, with the reason each one gave.",
     "reproducibility": "What you need to run the study, or any single trial, again: the versions, the seed, "
                        "the study file, the data and the code.",

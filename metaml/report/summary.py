@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from metaml.budget import Budget, parse_budget
+from metaml.core.interventions import Intervention
 from metaml.core.records import Event, Observation, TrialRecord, TrialStatus
 from metaml.errors import MetamlError
 from metaml.final_evaluation import stored_evaluation
@@ -93,6 +94,12 @@ class ReportData:
     test_set: dict[str, Any] = field(default_factory=dict)
     #: Where a front number cannot carry a decision (``metaml.report.caveats``).
     caveats: list[Caveat] = field(default_factory=list)
+    #: The experts' interventions (pins, priors, ranges, limits, queued configurations, notes), oldest first.
+    interventions: tuple[Intervention, ...] = ()
+
+    def steered_after(self, intervention: Intervention) -> int:
+        """How many trials were created after ``intervention``: the decisions it applied to."""
+        return sum(1 for t in self.trials if t.created_at is not None and t.created_at > intervention.time)
 
     @property
     def running(self) -> bool:
@@ -133,6 +140,8 @@ class ReportData:
             "ablation_note": self.ablation_note,
             "failures": [f.to_dict() for f in self.failures],
             "events": len(self.events),
+            "interventions": [{**i.data(), "trial": i.trial, "time": i.time, "trials_after": self.steered_after(i)}
+                              for i in self.interventions],
             "provenance": {k: v for k, v in self.provenance.items() if k != "study_yaml"},
         }
 
@@ -360,6 +369,7 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
         failures=failures(trials),
         events=study.events(),
         provenance=provenance(study, study_file, trials),
+        interventions=study.interventions(),
     )
     data.test_set = stored_evaluation(study, front).to_dict()
     tested = {r["number"]: r for r in data.test_set.get("results", []) if r.get("metrics")}

@@ -23,6 +23,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from metaml.core.interventions import INTERVENTION
 from metaml.core.records import (
     IMPORTED_KEY,
     Changes,
@@ -686,6 +687,17 @@ class SQLStore:
         def work() -> None:
             with self._session() as s:
                 s.add(_event_row(study_id, kind, message, trial_number, data or {}, time.time()))
+
+        self._retry(work)
+
+    def intervene(self, study_id: int, message: str, data: dict[str, Any], trial_number: int | None = None) -> None:
+        def work() -> None:
+            with self._session(immediate=True) as s:
+                found = s.scalar(select(StudyRow.id).where(StudyRow.id == study_id).with_for_update())
+                if found is None:
+                    raise StoreError(f"study id {study_id} vanished from {self.safe_url}")
+                _bump(s, study_id)
+                s.add(_event_row(study_id, INTERVENTION, message, trial_number, data, time.time()))
 
         self._retry(work)
 

@@ -11,7 +11,9 @@ decides the same, which is what proves that its caches change no decision; ``ask
 equals n single proposals, each on the view with the earlier ones pending; proposals stay
 inside the space; promotions continue a completed trial of the same configuration, none
 twice; long studies run through, with one to four workers; ``should_stop`` answers None or a
-reason. metaml's own optimizers run it in ``tests/optimizers/test_conformance.py``::
+reason; and with experts' interventions in the history (a pin, a narrowed range, a prior, a
+limit, an unpin: ``steering()``), every later decision stays in the steered space, continues
+only trials inside it, and replays exactly. metaml's own optimizers run it in ``tests/optimizers/test_conformance.py``::
 
     class TestMyOptimizer(OptimizerSuite):
         names = ["mine"]
@@ -28,12 +30,14 @@ from typing import Any, ClassVar
 
 import pytest
 
-from metaml.core.records import Observation, Proposal, TrialRecord, TrialStatus
+from metaml.core.interventions import INTERVENTION, Intervention
+from metaml.core.records import Event, Observation, Proposal, TrialRecord, TrialStatus
 from metaml.core.view import StudyView
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
 from metaml.optimizers.base import Optimizer
 from metaml.space import Categorical, Fidelity, Float, Int, Space
+from metaml.space.steer import steer_space
 
 
 def build_space() -> Space:
@@ -93,6 +97,15 @@ class Simulation:
     history: list[TrialRecord] = field(default_factory=list)
     #: (the history the optimizer saw, what it proposed) for every successful ask.
     asks: list[tuple[list[TrialRecord], Proposal]] = field(default_factory=list)
+    #: Experts' interventions by the number of trials after which they were written (see ``steering``).
+    interventions: Mapping[int, Sequence[Intervention]] = field(default_factory=dict)
+    #: The events each ask saw, beside ``asks`` (empty without interventions).
+    events: list[tuple[Event, ...]] = field(default_factory=list)
+
+    def view(self, seen: Sequence[TrialRecord]) -> StudyView:
+        """The view of ``seen`` with the interventions written so far, as a store would give it."""
+        return StudyView.of(seen, events=events_of(i for k, its in sorted(self.interventions.items()) if k <= len(seen)
+                                                   for i in its))
 
     def finish(self, number: int) -> None:
         t = self.history[number]
@@ -106,12 +119,14 @@ class Simulation:
         running: deque[int] = deque()
         while len(self.history) < trials:
             seen = list(self.history)
-            proposal = self.optimizer.propose(StudyView.of(seen))
+            view = self.view(seen)
+            proposal = self.optimizer.decide(view)
             if proposal is None:
                 assert running, f"{self.optimizer.name} waits although no trial is running"
                 self.finish(running.popleft())
                 continue
             self.asks.append((seen, proposal))
+            self.events.append(view.events)
             number = len(self.history)
             self.history.append(record(number, proposal, TrialStatus.RUNNING))
             running.append(number)
@@ -120,6 +135,23 @@ class Simulation:
         while running:
             self.finish(running.popleft())
         return self
+
+
+def events_of(interventions: Any) -> tuple[Event, ...]:
+    """Interventions as the store's events (ids from 1, in order)."""
+    return tuple(Event(n, INTERVENTION, i.describe(), i.trial, i.data(), float(n)) for n, i in enumerate(interventions, 1))
+
+
+def steering() -> dict[int, list[Intervention]]:
+    """The suite's interventions: after 12 trials a pin, a narrowed range, a prior and a limit; after 24 an unpin."""
+    return {
+        12: [Intervention("pin", "model", "mlp", "suite", "linear models underfit"),
+             Intervention("narrow", "lr", [1e-3, 5e-2], "suite"),
+             Intervention("prior", "depth", 6, "suite", confidence="high"),
+             Intervention("pin", "dropout", 0.1, "suite"),
+             Intervention("limit", "loss", 1.5, "suite")],
+        24: [Intervention("unpin", "dropout", None, "suite")],
+    }
 
 
 def simulate(optimizer: Optimizer, trials: int, workers: int = 1, **kw: Any) -> Simulation:
@@ -259,6 +291,37 @@ class OptimizerSuite:
         assert all(t.status.finished for t in sim.history)
         full = space.fidelity.upper if space.fidelity is not None else None
         assert any(t.status is TrialStatus.COMPLETED and t.fidelity == full for t in sim.history)
+
+    @pytest.mark.parametrize("workers", [1, 3])
+    def test_interventions_steer_every_later_decision_and_replay_exactly(
+        self, name: str, space: Space, objectives: Sequence[Objective], simulate: Simulate, workers: int
+    ) -> None:
+        steer = steering()
+        sim = simulate(self.build(name, space, objectives), self.n_trials(name, 40), workers=workers, interventions=steer)
+        fresh = self.build(name, Space.from_dict(space.to_dict()), objectives)
+        steered_asks = 0
+        for (seen, proposal), events in zip(sim.asks, sim.events):
+            view = StudyView.of(seen, events=events)
+            assert fresh.decide(view) == proposal  # replay from the history (events included) is exact
+            steered = steer_space(space, view.interventions)
+            assert steered.validate(proposal.config) == proposal.config, "a proposal left the steered space"
+            if proposal.continue_from is not None:
+                steered.validate(seen[proposal.continue_from].config)  # only trials inside it are continued
+            steered_asks += bool(view.interventions)
+        assert steered_asks > 0, "no decision was made after the interventions"
+        # a pin holds from its event on: every proposal after trial 12 (and before the unpin) has it
+        pinned = [p for (seen, p) in sim.asks if 12 <= len(seen) < 24]
+        assert all(p.config["model"] == "mlp" and p.config["dropout"] == 0.1 for p in pinned)
+        # ask(view, n) with interventions equals n decisions, each with the earlier ones pending
+        seen, _ = sim.asks[-1]
+        view = StudyView.of(seen, events=sim.events[-1])
+        one_by_one, expected = self.build(name, space, objectives), list[Proposal]()
+        while len(expected) < 2 and (single := one_by_one.decide(view)) is not None:
+            expected.append(single)
+            view = view.with_pending(single)
+        assert self.build(name, space, objectives).ask(StudyView.of(seen, events=sim.events[-1]), 2) == expected
+        answer = fresh.decide_stop(view, seen[-1])
+        assert answer is None or (isinstance(answer, str) and answer)
 
     def test_should_stop_answers_none_or_a_reason(
         self, name: str, space: Space, objectives: Sequence[Objective], simulate: Simulate

@@ -290,6 +290,20 @@ class StoreSuite:
         assert done.details == details and done.metrics == {"loss": 0.5}
         assert {k: v for k, v in done.info.items() if k != "details"} == claimed.info  # merged, nothing lost
 
+    def test_an_intervention_is_an_event_and_voids_decisions_made_before_it(self, store: Store) -> None:
+        sid = _study(store)
+        _got(store.ask(sid, "w", _propose()))
+        before = store.snapshot(sid)
+        store.intervene(sid, "pinned x=0.5 by ann", {"action": "pin", "target": "x", "value": 0.5, "author": "ann"})
+        [event] = store.events(sid, ["intervention"])
+        assert (event.kind, event.message, event.data["value"], event.data["author"]) == (
+            "intervention", "pinned x=0.5 by ann", 0.5, "ann")
+        after = store.snapshot(sid, before.cursor)
+        assert [e.id for e in after.events] == [event.id] and after.cursor.version > before.cursor.version
+        # a proposal decided on the picture without the pin is not committed
+        assert store.commit_proposal(sid, "w", Proposal({"x": 0.1}), before.cursor.version) is None
+        assert [t.number for t in store.trials(sid)] == [0]
+
     def test_finish_only_from_running(self, store: Store) -> None:
         sid = _study(store)
         _got(store.ask(sid, "w", _propose()))

@@ -19,6 +19,7 @@ from tests.integrations.conftest import TinyStudy
         (["tensorboard", "--logdir", "{tmp}/tb"], "torch.utils.tensorboard", "tensorboard"),
         (["mlflow", "--tracking-uri", "file:{tmp}/ml"], "mlflow", "mlflow"),
         (["export", "--format", "deepcave", "{tmp}/dc"], "ConfigSpace", "deepcave"),
+        (["dashboard", "--port", "1"], "starlette", "dashboard"),
     ],
 )
 def test_a_missing_extra_says_what_to_install(
@@ -36,7 +37,7 @@ def test_a_missing_extra_says_what_to_install(
 def test_the_core_imports_no_integration_package() -> None:
     code = (
         "import sys, metaml, metaml.cli, metaml.pipelines.tabular, metaml.pipelines.vision; "
-        "bad = [m for m in ('lightning', 'mlflow', 'tensorboard', 'ConfigSpace', 'ray', 'optuna', 'onnxruntime') "
+        "bad = [m for m in ('lightning', 'mlflow', 'tensorboard', 'ConfigSpace', 'ray', 'optuna', 'onnxruntime', 'uvicorn') "
         "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
