@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("trial", ("metaml.trial",)),
     ("execution", ("metaml.execution",)),
     ("final evaluation", ("metaml.final_evaluation",)),
-    ("study", ("metaml.study", "metaml.studyfile", "metaml.progress", "metaml.imports")),
+    ("study", ("metaml.study", "metaml.studyfile", "metaml.progress", "metaml.imports", "metaml.warm_start")),
     ("report", ("metaml.report",)),
     ("integrations", ("metaml.integrations",)),
     ("faces", ("metaml.cli", "metaml.testing", "metaml.__main__", "metaml")),
@@ -55,6 +55,9 @@ LAZY_CYCLES: dict[tuple[str, str], str] = {
     ),
     ("metaml.optimizers.auto", "metaml.optimizers.registry"): (
         "auto builds the optimizer it picks by name through the registry, which lists auto among the built-ins"
+    ),
+    ("metaml.optimizers.transfer", "metaml.optimizers.registry"): (
+        "transfer builds its base optimizer by name through the registry, which lists transfer among the built-ins"
     ),
 }
 

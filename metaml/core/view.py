@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, TrialRecord, TrialStatus
+from metaml.core.warm_start import PriorStudy
 
 
 @dataclass(frozen=True)
@@ -23,12 +24,14 @@ class StudyView:
     #: Each trial's learning curve in step order, one point per step.
     curves: Mapping[int, tuple[Observation, ...]] = field(default_factory=dict)
     events: tuple[Event, ...] = ()
+    #: The earlier studies this one was warm-started from (frozen at creation; never trials of its own).
+    warm_start: tuple[PriorStudy, ...] = ()
 
     @classmethod
     def of(cls, trials: Iterable[TrialRecord], observations: Iterable[Observation] = (),
-           events: Iterable[Event] = ()) -> StudyView:
+           events: Iterable[Event] = (), warm_start: Iterable[PriorStudy] = ()) -> StudyView:
         """A view of the given records (a simulation, a benchmark, a test), with no store behind it."""
-        return cls().apply(Changes(cursor=Cursor(), trials=tuple(trials), observations=tuple(observations),
+        return cls(warm_start=tuple(warm_start)).apply(Changes(cursor=Cursor(), trials=tuple(trials), observations=tuple(observations),
                                    events=tuple(events)))
 
     @property
@@ -52,7 +55,8 @@ class StudyView:
         pending = TrialRecord(study_id=study_id, number=number, config=dict(proposal.config),
                               fidelity=proposal.fidelity, continue_from=proposal.continue_from,
                               status=TrialStatus.PENDING, info=dict(proposal.info))
-        return StudyView(cursor=self.cursor, trials=(*self.trials, pending), curves=self.curves, events=self.events)
+        return StudyView(cursor=self.cursor, trials=(*self.trials, pending), curves=self.curves, events=self.events,
+                         warm_start=self.warm_start)
 
     def others(self, number: int) -> list[Observation]:
         """Every curve point of the other trials (what rung-based stopping compares against)."""
@@ -77,4 +81,4 @@ class StudyView:
         for number, points in touched.items():
             curves[number] = tuple(points[step] for step in sorted(points))
         events = self.events + changes.events if changes.events else self.events
-        return StudyView(cursor=changes.cursor, trials=trials, curves=curves, events=events)
+        return StudyView(cursor=changes.cursor, trials=trials, curves=curves, events=events, warm_start=self.warm_start)

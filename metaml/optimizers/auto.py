@@ -38,12 +38,21 @@ from metaml.optimizers.base import Optimizer
 from metaml.space import Space
 
 #: What ``auto`` may run.
-CHOICES = ("priorband", "freeze_thaw", "bohb", "moasha", "mohb", "bo", "random")
+CHOICES = ("priorband", "freeze_thaw", "bohb", "moasha", "mohb", "bo", "random", "transfer")
+#: The base ``transfer`` runs when ``auto`` picks it for a warm-started study (docs/benchmarks.md, transfer).
+TRANSFER_BASE = "bohb"
 
 
-def choose(space: Space, objectives: Sequence[Objective]) -> tuple[str, str]:
-    """(optimizer name, why) for a space and its objectives."""
+def choose(space: Space, objectives: Sequence[Objective], warm_start: bool = False) -> tuple[str, str]:
+    """(optimizer name, why) for a space and its objectives (and whether earlier studies warm-start it)."""
     several = len(objectives) > 1
+    if warm_start and space.fidelity is not None and not several and space.n_dims > 0 and (
+            importlib.util.find_spec("botorch") is not None):
+        return "transfer", (
+            f"the study is warm-started from earlier studies, with a fidelity ({space.fidelity_name}) and one "
+            f"objective: transfer over {TRANSFER_BASE} (a portfolio of the earlier bests at low fidelity, then "
+            "RGPE-weighted model-level transfer), measured on LCBench leave-one-task-out (docs/benchmarks.md)"
+        )
     botorch = importlib.util.find_spec("botorch") is not None and space.n_dims > 0
     if space.fidelity is not None:
         if several:
@@ -81,9 +90,11 @@ class Auto(Optimizer):
         seed: int = 0,
         chosen: str | None = None,
         why: str | None = None,
+        warm_start: bool = False,
     ) -> None:
         super().__init__(space, objectives, seed)
-        picked, reason = choose(space, self.objectives)
+        self.warm_start = bool(warm_start)
+        picked, reason = choose(space, self.objectives, self.warm_start)
         if chosen is None:
             chosen, why = picked, reason
         elif chosen not in CHOICES:
@@ -93,11 +104,15 @@ class Auto(Optimizer):
         from metaml.optimizers.registry import make_optimizer  # late: the registry imports this module
 
         self.chosen, self.why = chosen, str(why)
-        self.inner = make_optimizer(chosen, space, self.objectives, seed)
+        spec: Any = {"name": "transfer", "base": TRANSFER_BASE} if chosen == "transfer" else chosen
+        self.inner = make_optimizer(spec, space, self.objectives, seed)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {"chosen": self.chosen, "why": self.why}
+        out: dict[str, Any] = {"chosen": self.chosen, "why": self.why}
+        if self.warm_start:
+            out["warm_start"] = True
+        return out
 
     @property
     def full_fidelity(self) -> float | None:
