@@ -6,8 +6,12 @@ decisions fit a model, a cap to ``MODEL_BASED``), not by writing its own copies.
 
 from __future__ import annotations
 
-from metaml.optimizers import available
-from metaml.testing.optimizers import OptimizerSuite
+from collections.abc import Sequence
+
+from metaml.objectives import Objective
+from metaml.optimizers import Optimizer, available, make_optimizer
+from metaml.space import Space
+from metaml.testing.optimizers import OptimizerSuite, build_warm_start
 
 #: Every optimizer the conformance suite checks: a new one is added here.
 OPTIMIZERS = [
@@ -23,15 +27,31 @@ OPTIMIZERS = [
     "priorband",
     "random",
     "successive_halving",
+    "transfer",
 ]
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
 #: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial).
-MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60}
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "transfer": 65}
+#: The transfer optimizer over each base it is combined with, run as a warm-started study.
+WARM_STARTED = {"transfer": {"name": "transfer", "base": "bohb"},
+                "transfer+freeze_thaw": {"name": "transfer", "base": "freeze_thaw"}}
 
 
 class TestOptimizers(OptimizerSuite):
     names = OPTIMIZERS
     longest = MODEL_BASED
+
+
+class TestWarmStarted(OptimizerSuite):
+    """The whole suite again on views that carry earlier studies (one faithful, one scrambled)."""
+
+    names = list(WARM_STARTED)
+    longest = {"transfer": 65, "transfer+freeze_thaw": 40}
+    warm_start = build_warm_start()
+
+    @staticmethod
+    def build(name: str, space: Space, objectives: Sequence[Objective], seed: int = 0) -> Optimizer:
+        return make_optimizer(WARM_STARTED[name], space, objectives, seed)
 
 
 def test_the_schedulers_are_registered() -> None:
