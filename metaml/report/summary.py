@@ -28,6 +28,7 @@ from metaml.optimizers.steering import single_objective_warning
 from metaml.report.ablation import AblationPath, ablation_path, same_config
 from metaml.report.importance import MIN_TRIALS, Importance, Surrogate, fit_surrogate, importance, training_data
 from metaml.report.provenance import provenance, reproduce_snippet
+from metaml.report.transfer import warm_start_summary
 from metaml.study import Study
 
 #: Why a user would pick each built-in optimizer, in plain words.
@@ -90,6 +91,8 @@ class ReportData:
     reproduce: dict[int, str] = field(default_factory=dict)
     #: The front's test metrics, computed once after the search (``metaml.final_evaluation``): shown apart.
     test_set: dict[str, Any] = field(default_factory=dict)
+    #: The earlier studies it was warm-started from and the transfer's weights over time (``report.transfer``).
+    warm_start: dict[str, Any] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -119,6 +122,7 @@ class ReportData:
                  "objectives": [names[j] for j in c.columns]} for c in self.reference.changes
             ],
             "test_set": self.test_set,
+            "warm_start": self.warm_start,
             "best": {k: (None if t is None else _trial_json(t, names)) for k, t in self.best.items()},
             "default": self.default,
             "trajectory": self.trajectory,
@@ -356,6 +360,7 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
         provenance=provenance(study, study_file, trials),
     )
     data.test_set = stored_evaluation(study, front).to_dict()
+    data.warm_start = warm_start_summary(study, trials)
     for t in {t.number: t for t in [*front, *(b for b in best.values() if b is not None),
                                     *([chosen] if chosen else [])]}.values():
         data.reproduce[t.number] = reproduce_snippet(study, t)
