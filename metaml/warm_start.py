@@ -53,7 +53,7 @@ def parse_sources(items: Any, where: str = "warm_start") -> list[WarmStartSource
     out = []
     for i, item in enumerate(items):
         at = f"{where}[{i}]"
-        if hasattr(item, "store") and hasattr(item, "name") and isinstance(getattr(item, "store"), SQLStore):
+        if hasattr(item, "store") and hasattr(item, "name") and isinstance(item.store, SQLStore):
             out.append(WarmStartSource(str(item.name), item.store))
             continue
         if isinstance(item, str):

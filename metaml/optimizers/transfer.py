@@ -20,8 +20,9 @@ The two ways:
 Negative transfer is bounded: a misleading earlier study loses its weight once this study's
 results contradict it; whatever the weights, the base decides at least ``1 - max_share`` of
 the new configurations after the portfolio and every promotion; and the portfolio costs at most
-one bracket (about 1.4 FTE on LCBench), on results measured on this study. Every proposal's ``info["transfer"]`` records the
-weights it was decided with, so the decision log shows how they moved over time. Like any
+one bracket (about 1.4 FTE on LCBench), on results measured on this study. Every proposal's
+``info["transfer"]`` records the weights it was decided with, so the decision log shows how they
+moved over time. Like any
 optimizer it is a pure function of the seed, the history and the view's earlier studies.
 """
 
@@ -40,6 +41,7 @@ from metaml.core.warm_start import PriorStudy
 from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
+from metaml.optimizers.rungs import fidelity_ladder
 from metaml.optimizers.transfer_models import (
     MIN_OWN,
     Points,
@@ -49,7 +51,6 @@ from metaml.optimizers.transfer_models import (
     rgpe_weights,
     source_points,
 )
-from metaml.optimizers.rungs import fidelity_ladder
 from metaml.optimizers.transfer_portfolio import greedy_portfolio, top_configs
 from metaml.space import Space
 
@@ -131,11 +132,11 @@ class Transfer(Optimizer):
         history = view.trials
         weights, own_model = self._weights(sources, history)
         labels = _labels(sources)
-        record = {"method": "rgpe", "weights": dict(zip(labels, (round(w, 4) for w in weights.sources), strict=True)),
-                  "this_study": round(weights.own, 4), "pairs": weights.pairs,
-                  "dropped": [labels[i] for i in weights.dropped]}
+        by_source = dict(zip(labels, (round(w, 4) for w in weights.sources), strict=True))
+        record: dict[str, Any] = {"method": "rgpe", "weights": by_source, "this_study": round(weights.own, 4),
+                                  "pairs": weights.pairs, "dropped": [labels[i] for i in weights.dropped]}
         share = min(self.max_share, weights.share)
-        said = ", ".join(f"{k} {v:.2f}" for k, v in record["weights"].items())
+        said = ", ".join(f"{k} {v:.2f}" for k, v in by_source.items())
         rng = self.rng(history, 7717)
         if rng.random() >= share:
             record["method"] = "base"
