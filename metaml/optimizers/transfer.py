@@ -92,7 +92,7 @@ class Transfer(Optimizer):
         self.base = dict(base) if isinstance(base, Mapping) else base
         self.inner = make_optimizer(self.base, space, self.objectives, seed)
         self.method, self.portfolio, self.max_share = method, portfolio, float(max_share)
-        #: Earlier studies' forests by (name, uid, size): a speed-up only (each fit is seeded, so a rebuild is equal).
+        #: Earlier studies' forests by their identity and results: a speed-up only (each fit is seeded, so a rebuild is equal).
         self._forests: dict[tuple[Any, ...], Any] = {}
         self._portfolios: dict[tuple[Any, ...], list[tuple[dict[str, Any], str]]] = {}
         self._weighed: tuple[Any, tuple[Weights, Any]] | None = None
@@ -168,7 +168,7 @@ class Transfer(Optimizer):
 
     def members(self, sources: Sequence[PriorStudy]) -> list[tuple[dict[str, Any], str]]:
         """The greedy portfolio of the earlier studies' best configurations (computed once per set of studies)."""
-        key = tuple((s.name, s.uid, s.store, len(s.observations)) for s in sources)
+        key = tuple(_key(s) for s in sources)
         if key not in self._portfolios:
             size = self.portfolio_size(sources)
             self._portfolios[key] = greedy_portfolio(
@@ -215,7 +215,7 @@ class Transfer(Optimizer):
 
     # -------------------------------------------------------------------- models
     def _forest(self, source: PriorStudy) -> Any:
-        key = (source.name, source.uid, source.store, len(source.observations))
+        key = _key(source)
         if key not in self._forests:
             self._forests[key] = fit_forest(source_points(self.space, source), self.seed)
         return self._forests[key]
@@ -246,8 +246,7 @@ class Transfer(Optimizer):
         memoized on that prefix's state (a speed-up only: the prefix decides it).
         """
         cut = list(history[: len(history) // REWEIGH * REWEIGH])
-        key = (tuple((s.name, s.uid, s.store, len(s.observations)) for s in sources),
-               tuple((t.number, t.status.value, t.end_step) for t in cut))
+        key = (tuple(_key(s) for s in sources), tuple((t.number, t.status.value, t.end_step) for t in cut))
         if self._weighed is None or self._weighed[0] != key:
             self._weighed = (key, self._weigh(sources, cut))
         return self._weighed[1]
@@ -285,6 +284,12 @@ class Transfer(Optimizer):
             spread = float(np.std(pred))
             score += w * (pred - float(np.mean(pred))) / (spread if spread > 0 else 1.0)
         return candidates[int(np.argmin(score))]
+
+
+def _key(source: PriorStudy) -> tuple[Any, ...]:
+    """What a memo of an earlier study's model is keyed by: its identity and what it measured."""
+    return (source.name, source.uid, source.store, hash(tuple((o.trial, o.fraction, o.losses)
+                                                                for o in source.observations)))
 
 
 def _finite(t: TrialRecord, name: str) -> bool:
