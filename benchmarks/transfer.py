@@ -11,7 +11,7 @@ configurations, misleading values): what negative transfer costs.
 
     python -m benchmarks.transfer run --seeds 3 --budget-fte 30 --jobs 2 \\
         --out .benchmarks-cache/results/transfer.jsonl
-    python -m benchmarks.transfer table .benchmarks-cache/results/transfer.jsonl
+    python -m benchmarks.transfer table .benchmarks-cache/results/transfer.jsonl [--per-task]
 
 The table gives, per variant, the median (IQR) FTE to the top-1% target (``benchmarks.targets``,
 found at full fidelity only), PAR2 (a miss counted as twice the budget), runs that reached it,
@@ -211,8 +211,29 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def per_task(results: list[dict[str, Any]]) -> str:
+    """Median FTE to the 1% target per held-out task and variant (``>B``: not reached in half the runs)."""
+    from benchmarks.stats import summarize
+
+    budget = max((r["budget_fte"] for r in results), default=0.0)
+    variants = [v for v in VARIANTS if any(r["variant"] == v for r in results)]
+    tasks = sorted({r["task"] for r in results})
+    lines = ["| task | " + " | ".join(variants) + " |", "| --- |" + " --- |" * len(variants)]
+    for task in tasks:
+        cells = []
+        for v in variants:
+            m = summarize([r["fte_to_target"] for r in results if r["task"] == task and r["variant"] == v]).median
+            cells.append(f"{m:.2f}" if np.isfinite(m) else f">{budget:g}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def cmd_table(args: argparse.Namespace) -> int:
-    print(table(read(*args.paths)))
+    results = read(*args.paths)
+    print(table(results))
+    if args.per_task:
+        print()
+        print(per_task(results))
     return 0
 
 
@@ -230,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--out", type=Path, default=Path(".benchmarks-cache/results/transfer.jsonl"))
     tab = sub.add_parser("table", help="the table of a results file")
     tab.add_argument("paths", type=Path, nargs="+")
+    tab.add_argument("--per-task", action="store_true", help="also the median per held-out task")
     args = parser.parse_args(argv)
     args.argv = argv
     return int(args.func(args)) if hasattr(args, "func") else (cmd_run(args) if args.command == "run"
