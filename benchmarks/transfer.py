@@ -41,6 +41,7 @@ VARIANTS: dict[str, tuple[Any, str | None]] = {
     "bohb": ("bohb", None),
     "transfer": ({"name": "transfer", "base": "bohb"}, "real"),
     "transfer-scrambled": ({"name": "transfer", "base": "bohb"}, "scrambled"),
+    "freeze_thaw": ("freeze_thaw", None),
     "transfer-freeze_thaw": ({"name": "transfer", "base": "freeze_thaw"}, "real"),
 }
 DEFAULT_VARIANTS = ("bohb", "transfer", "transfer-scrambled")

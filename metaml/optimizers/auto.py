@@ -23,8 +23,8 @@ The rule (what docs/benchmarks.md measured, not a guess per study):
   ``python -m benchmarks.transfer``) reached the top-1% target at a median 1.38 FTE against
   ``bohb``'s 7.26, and 4.42 with deliberately scrambled earlier studies.
 
-The choice is a function of the space, the objectives and whether the study is warm-started, so ``auto`` is as pure as
-the optimizer it wraps; it is stored in the settings (``chosen`` and ``why``) and prefixed
+The choice is a function of the space, the objectives and whether the study is warm-started,
+so ``auto`` is as pure as the optimizer it wraps; it is stored in the settings (``chosen`` and ``why``) and prefixed
 to every proposal's reason, so that the report shows what ran and why.
 """
 
