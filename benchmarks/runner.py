@@ -43,6 +43,7 @@ from benchmarks.problems.base import Problem
 from benchmarks.targets import Targets
 from metaml.core.records import Changes, Observation, TrialRecord, TrialStatus
 from metaml.core.view import StudyView
+from metaml.core.warm_start import PriorStudy
 from metaml.errors import MetamlError
 from metaml.optimizers import Optimizer, make_optimizer
 
@@ -92,12 +93,14 @@ class RunLog:
 
 def simulate(problem: Problem, optimizer: str | Optimizer | Peer, seed: int, budget_fte: float, scratch: bool = False,
              max_evaluations: int = MAX_EVALUATIONS, time_box_s: float | None = None,
+             warm_start: Sequence[PriorStudy] = (),
              ) -> tuple[RunLog, list[TrialRecord], dict[str, Any]]:
     """Run ``optimizer`` on ``problem`` until ``budget_fte`` is spent; return the log, history, settings.
 
     ``optimizer`` is a registered metaml name or a peer spec (``NAME-scratch`` sets ``scratch``),
     a built optimizer, or a built peer. ``time_box_s`` ends the run early (``stopped`` says so)
     once that much wall time has passed: the FTE spent so far stands, later checkpoints are unreached.
+    ``warm_start`` are earlier studies the optimizer sees on its view, as a warm-started study's.
     """
     log = RunLog()
     if isinstance(optimizer, str):
@@ -110,7 +113,8 @@ def simulate(problem: Problem, optimizer: str | Optimizer | Peer, seed: int, bud
     driver: Optimizer | Peer = (optimizer if isinstance(optimizer, Peer)
                                 else make_optimizer(optimizer, problem.space, problem.objectives, seed))
     try:
-        history = _loop(problem, driver, seed, budget_fte, scratch, max_evaluations, time_box_s, log, started)
+        history = _loop(problem, driver, seed, budget_fte, scratch, max_evaluations, time_box_s, log, started,
+                        tuple(warm_start))
     finally:
         if isinstance(driver, Peer):
             driver.close()
@@ -133,11 +137,12 @@ def _ask(driver: Optimizer | Peer, view: StudyView) -> Request | None:
 
 
 def _loop(problem: Problem, driver: Optimizer | Peer, seed: int, budget_fte: float, scratch: bool,
-          max_evaluations: int, time_box_s: float | None, log: RunLog, started: float) -> list[TrialRecord]:
+          max_evaluations: int, time_box_s: float | None, log: RunLog, started: float,
+          warm_start: tuple[PriorStudy, ...] = ()) -> list[TrialRecord]:
     f_max = problem.max_fidelity
     sign = problem.primary.sign
     history: list[TrialRecord] = []
-    view = StudyView()  # the history and its curves, extended by each evaluation (not rebuilt per ask)
+    view = StudyView(warm_start=warm_start)  # the history and its curves, extended by each evaluation
     trained = 0.0  # in fidelity units (epochs): exact sums, so that 81 epochs of 27 are exactly 3 FTE
     while trained / f_max < budget_fte:
         if len(history) >= max_evaluations:
@@ -303,10 +308,11 @@ Measures = Callable[[Problem, RunLog, list[TrialRecord], float], dict[str, Any]]
 
 def run_one(problem: Problem, optimizer: str, seed: int, budget_fte: float, targets: Targets,
             extra: dict[str, Any] | None = None, time_box_s: float | None = None,
-            measures: Measures | None = None) -> dict[str, Any]:
+            measures: Measures | None = None, warm_start: Sequence[PriorStudy] = ()) -> dict[str, Any]:
     """One (problem, optimizer, seed) run as a JSON-ready result line (plus ``measures``' fields, if given)."""
     started = time.perf_counter()
-    log, history, settings = simulate(problem, optimizer, seed, budget_fte, time_box_s=time_box_s)
+    log, history, settings = simulate(problem, optimizer, seed, budget_fte, time_box_s=time_box_s,
+                                      warm_start=warm_start)
     name = split_name(optimizer)[0]
     result = {
         "problem": problem.name,

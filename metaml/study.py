@@ -22,6 +22,7 @@ from metaml.core.interventions import INTERVENTION, interventions_of
 from metaml.core.metadata import StudyMetadata
 from metaml.core.records import DETAILS_KEY
 from metaml.core.view import StudyView
+from metaml.core.warm_start import warm_start_from_info, warm_start_to_info
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError, TrialError
 from metaml.execution.dispatch import execute
 from metaml.execution.functions import FunctionRef
@@ -54,6 +55,8 @@ from metaml.store import (
     open_store,
 )
 from metaml.trial import Trial
+from metaml.warm_start import describe as describe_warm_start
+from metaml.warm_start import parse_sources, read_warm_start
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,8 @@ class Study(Steerable):
             {"name": record.optimizer, **record.optimizer_settings}, self.space, self.base_objectives, self.seed
         )
         self.artifacts = Path(record.metadata.artifacts or default_store(record.name).parent / "artifacts")
-        self._view = StudyView()
+        # the earlier studies it learns from ride on the view the optimizer reads (frozen at creation)
+        self._view = StudyView(warm_start=warm_start_from_info(record.metadata.warm_start))
         #: Whether this call of ``Study.create`` made the study (False when it was loaded): of
         #: several processes starting the same new study, exactly one has True.
         self.created_now = False
@@ -115,11 +119,18 @@ class Study(Steerable):
         artifacts: str | Path | None = None,
         info: Mapping[str, Any] | None = None,
         load_if_exists: bool = False,
+        warm_start: Sequence[Mapping[str, Any] | Study] | None = None,
     ) -> Study:
         """Create a study in the store (a SQLite file ``runs/<name>/study.db`` by default).
 
         With ``load_if_exists`` an existing study of that name is resumed, provided its
         space, objectives and optimizer are the same.
+
+        ``warm_start`` names earlier studies to learn from (``{"study": NAME, "store": URL}``,
+        the store defaulting to this one, or loaded ``Study`` objects): their trials are read
+        once, matched into this space and frozen into this study's metadata; they cost 0 FTE
+        here and are never this study's trials (``metaml.warm_start``). With ``optimizer="auto"``
+        the transfer optimizer is chosen.
         """
         if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
             # the name is a folder under artifacts/: '../x' or 'a/b' would put checkpoints outside it
@@ -133,6 +144,9 @@ class Study(Steerable):
         space = space if isinstance(space, Space) else Space(space) if _is_parameters(space) else Space.from_dict(space)
         objs = parse_objectives(objectives)
         db = open_store(store if store is not None else default_store(name))
+        sources = parse_sources(warm_start)
+        if sources and _is_plain_auto(optimizer):
+            optimizer = {"name": "auto", "warm_start": True}  # auto picks the transfer method
         built = make_optimizer(optimizer, space, objs, seed)  # fails early on a bad name or setting
         opt_name = built.name
         settings = built.settings
@@ -144,10 +158,16 @@ class Study(Steerable):
                 return None
             study = cls(db, db.get_study(name))
             study._check_same(space, objs, opt_name, settings)
+            stored = [p.name for p in study.view().warm_start]
+            if sources and [s.study for s in sources] != stored:
+                raise StoreError(f"study {name!r} already exists in {db.safe_url} warm-started from {stored or 'nothing'}, "
+                                 f"not from {[s.study for s in sources]}: give the new study another name")
             return study
 
         if (found := existing()) is not None:
             return found
+        priors = read_warm_start(sources, space, objs, db, name)
+        extra_info = {"warm_start": warm_start_to_info(priors)} if priors else {}
         try:
             record = db.create_study(
                 name,
@@ -158,7 +178,7 @@ class Study(Steerable):
                 seed,
                 # the caller's own keys are kept beside the typed fields (StudyMetadata.extra)
                 StudyMetadata.from_info({**_creation_info(), "artifacts": str(Path(artifacts).resolve()),
-                                         **dict(info or {}), "uid": uuid.uuid4().hex}).to_info(),
+                                         **dict(info or {}), **extra_info, "uid": uuid.uuid4().hex}).to_info(),
             )
         except StoreError as exc:
             if (found := existing()) is None:  # another process may have created it a moment ago
@@ -171,6 +191,11 @@ class Study(Steerable):
         study = cls(db, record)
         study.created_now = True
         db.add_event(study.id, "created", f"study {name!r} created with optimizer {opt_name} (seed {seed})", data={"settings": settings})
+        if priors:
+            db.add_event(study.id, "warm_start", describe_warm_start(priors), data={"sources": [
+                {"name": p.name, "store": p.store, "uid": p.uid, "observations": len(p.observations),
+                 "n_trials": p.n_trials, "cost_fte": p.cost_fte, "notes": list(p.notes),
+                 "objectives": dict(p.objectives)} for p in priors]})
         return study
 
     @classmethod
@@ -628,6 +653,13 @@ def _choices(value: Any) -> dict[Any, Mapping[str, Any]] | None:
     if isinstance(value, list):
         return {c if isinstance(c, (str, int, float, bool)) else repr(c): {} for c in value}
     return None
+
+
+def _is_plain_auto(optimizer: Any) -> bool:
+    """Whether the optimizer is ``auto`` with nothing chosen yet (so that a warm start may steer it)."""
+    if optimizer == "auto":
+        return True
+    return isinstance(optimizer, Mapping) and optimizer.get("name") == "auto" and "chosen" not in optimizer
 
 
 def _is_parameters(space: Mapping[str, Any]) -> bool:

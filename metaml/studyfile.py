@@ -21,6 +21,7 @@ from metaml.objectives import Objective, parse_objectives
 from metaml.optimizers import make_optimizer
 from metaml.safe_yaml import read_yaml
 from metaml.space import Constant, Space
+from metaml.warm_start import WarmStartSource, parse_sources
 
 #: The largest seed: numpy's and torch's generators take 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
@@ -37,6 +38,7 @@ FIELDS: dict[str, str] = {
     "seed": "the study's seed",
     "artifacts": "where trial checkpoints are kept",
     "description": "free text for the report",
+    "warm_start": "earlier studies to learn from: a list of {study: NAME, store: URL}",
     "execution": (
         "workers, executor, timeout, memory_mb, retries, heartbeat, stale_after, cpus, gpus, device, threads, "
         "ray_address, max_failures, fail_fast"
@@ -63,6 +65,8 @@ class StudyFile:
     artifacts: str | None
     description: str = ""
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
+    #: The earlier studies to learn from (``metaml.warm_start``); a store path is relative to the file.
+    warm_start: tuple[WarmStartSource, ...] = ()
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     #: What the file still does the old way, with what to write instead (``metaml run`` shows them).
     deprecations: tuple[str, ...] = ()
@@ -174,6 +178,10 @@ def load_study_file(path: str | Path) -> StudyFile:
         execution = ExecutionSettings.from_dict(data.get("execution"))
     except MetamlError as exc:
         raise fail("execution", str(exc)) from None
+    try:
+        warm_start = tuple(_relative_to(path, s) for s in parse_sources(data.get("warm_start")))
+    except MetamlError as exc:
+        raise fail("warm_start", str(exc)) from None
     artifacts = data.get("artifacts")
     if artifacts is not None:
         artifacts = str((path.parent / str(artifacts)) if not Path(str(artifacts)).is_absolute() else artifacts)
@@ -191,9 +199,18 @@ def load_study_file(path: str | Path) -> StudyFile:
         artifacts=artifacts,
         description=str(data.get("description", "")),
         execution=execution,
+        warm_start=warm_start,
         lines=lines,
         deprecations=_run_settings_in_space(path, lines, function, space, execution),
     )
+
+
+def _relative_to(path: Path, source: WarmStartSource) -> WarmStartSource:
+    """An earlier study's store path read relative to the study file, like the file's own ``store:``."""
+    store = source.store
+    if not isinstance(store, str) or "://" in store or Path(store).expanduser().is_absolute():
+        return source
+    return WarmStartSource(source.study, str((path.parent / Path(store).expanduser()).resolve()), source.objectives)
 
 
 def _run_settings_in_space(

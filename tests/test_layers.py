@@ -34,7 +34,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("trial", ("metaml.trial",)),
     ("execution", ("metaml.execution",)),
     ("final evaluation", ("metaml.final_evaluation",)),
-    ("study", ("metaml.study", "metaml.interventions", "metaml.studyfile", "metaml.progress", "metaml.imports")),
+    ("study", ("metaml.study", "metaml.interventions", "metaml.studyfile", "metaml.progress", "metaml.imports",
+               "metaml.warm_start")),
     ("report", ("metaml.report",)),
     ("integrations", ("metaml.integrations",)),
     ("faces", ("metaml.cli", "metaml.dashboard", "metaml.testing", "metaml.__main__", "metaml")),
@@ -58,6 +59,9 @@ LAZY_CYCLES: dict[tuple[str, str], str] = {
     ),
     ("metaml.optimizers.oneshot", "metaml.optimizers.registry"): (
         "oneshot builds its black-box optimizer (then: bohb) by name through the registry, which lists oneshot"
+    ),
+    ("metaml.optimizers.transfer", "metaml.optimizers.registry"): (
+        "transfer builds its base optimizer by name through the registry, which lists transfer among the built-ins"
     ),
 }
 

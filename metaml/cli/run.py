@@ -76,6 +76,7 @@ def run(
             "packages": installed_versions(), "git": git_commit(spec.path.parent.resolve()),
         },
         load_if_exists=True,
+        warm_start=[{"study": w.study, "store": w.store, "objectives": dict(w.objectives)} for w in spec.warm_start],
     )
     # What `metaml worker` needs to join this study from another process or machine.
     study.update_metadata(function=spec.function, function_dir=str(spec.path.parent.resolve()),

@@ -41,6 +41,9 @@ class StudyMetadata:
     #: For a study imported from elsewhere (``metaml import``): its source (``optuna``, ``csv``), where it was
     #: read from, what was imported and what was skipped. Its trials carry their own ``info["imported"]``.
     imported: Mapping[str, Any] | None = None
+    #: The earlier studies a warm-started study learns from, matched and frozen at creation
+    #: (``metaml.core.warm_start.warm_start_to_info``): their trials, never this study's own.
+    warm_start: Mapping[str, Any] | None = None
     # what `metaml worker` needs to join the study from another process or machine
     #: The training function, ``module:function`` or ``path.py:function``.
     function: str | None = None

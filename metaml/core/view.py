@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from metaml.core.interventions import Intervention, interventions_of
 from metaml.core.records import Changes, Cursor, Event, Observation, Proposal, TrialRecord, TrialStatus
+from metaml.core.warm_start import PriorStudy
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,14 @@ class StudyView:
     #: The experts' interventions among ``events`` (pins, priors, narrowed ranges, limits, ...), oldest
     #: first: what the space and the limits of a decision on this view are as of (``metaml.space.steer``).
     interventions: tuple[Intervention, ...] = ()
+    #: The earlier studies this one was warm-started from (frozen at creation; never trials of its own).
+    warm_start: tuple[PriorStudy, ...] = ()
 
     @classmethod
     def of(cls, trials: Iterable[TrialRecord], observations: Iterable[Observation] = (),
-           events: Iterable[Event] = ()) -> StudyView:
+           events: Iterable[Event] = (), warm_start: Iterable[PriorStudy] = ()) -> StudyView:
         """A view of the given records (a simulation, a benchmark, a test), with no store behind it."""
-        return cls().apply(Changes(cursor=Cursor(), trials=tuple(trials), observations=tuple(observations),
+        return cls(warm_start=tuple(warm_start)).apply(Changes(cursor=Cursor(), trials=tuple(trials), observations=tuple(observations),
                                    events=tuple(events)))
 
     @property
@@ -57,13 +60,13 @@ class StudyView:
                               fidelity=proposal.fidelity, continue_from=proposal.continue_from,
                               status=TrialStatus.PENDING, info=dict(proposal.info))
         return StudyView(cursor=self.cursor, trials=(*self.trials, pending), curves=self.curves, events=self.events,
-                         interventions=self.interventions)
+                         interventions=self.interventions, warm_start=self.warm_start)
 
     def restricted(self, numbers: frozenset[int] | set[int]) -> StudyView:
         """This view with only the trials ``numbers`` (and their curves): what a steered optimizer decides on."""
         return StudyView(cursor=self.cursor, trials=tuple(t for t in self.trials if t.number in numbers),
                          curves={n: c for n, c in self.curves.items() if n in numbers}, events=self.events,
-                         interventions=self.interventions)
+                         interventions=self.interventions, warm_start=self.warm_start)
 
     def others(self, number: int) -> list[Observation]:
         """Every curve point of the other trials (what rung-based stopping compares against)."""
@@ -89,4 +92,5 @@ class StudyView:
             curves[number] = tuple(points[step] for step in sorted(points))
         events = self.events + changes.events if changes.events else self.events
         interventions = self.interventions + interventions_of(changes.events) if changes.events else self.interventions
-        return StudyView(cursor=changes.cursor, trials=trials, curves=curves, events=events, interventions=interventions)
+        return StudyView(cursor=changes.cursor, trials=trials, curves=curves, events=events, interventions=interventions,
+                         warm_start=self.warm_start)

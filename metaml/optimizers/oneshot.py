@@ -256,6 +256,4 @@ class OneShot(Optimizer):
 
     def _inner_view(self, view: StudyView) -> StudyView:
         """The view without the supernet: its result is not a configuration's, so no model may learn from it."""
-        kept = tuple(t for t in view.trials if t.info.get(ROLE) != "supernet")
-        curves = {n: c for n, c in view.curves.items() if any(t.number == n for t in kept)}
-        return StudyView(cursor=view.cursor, trials=kept, curves=curves, events=view.events)
+        return view.restricted({t.number for t in view.trials if t.info.get(ROLE) != "supernet"})

@@ -81,9 +81,10 @@ def _load_builtins() -> None:
     from metaml.optimizers.priorband import PriorBand
     from metaml.optimizers.random_search import RandomSearch
     from metaml.optimizers.successive_halving import SuccessiveHalving
+    from metaml.optimizers.transfer import Transfer
 
     for factory in (
         RandomSearch, SuccessiveHalving, Hyperband, ASHA, PriorBand, BayesianOptimization, BOHB, MOASHA, MOHB, Auto,
-        FreezeThaw, OneEpoch, OneShot,
+        FreezeThaw, OneEpoch, OneShot, Transfer,
     ):
         register(factory.name, factory)

@@ -30,6 +30,7 @@ from metaml.report.ablation import AblationPath, ablation_path, same_config
 from metaml.report.caveats import Caveat, front_caveats
 from metaml.report.importance import MIN_TRIALS, Importance, Surrogate, fit_surrogate, importance, training_data
 from metaml.report.provenance import provenance, reproduce_snippet
+from metaml.report.transfer import warm_start_summary
 from metaml.study import Study
 
 #: Why a user would pick each built-in optimizer, in plain words.
@@ -100,6 +101,8 @@ class ReportData:
     def steered_after(self, intervention: Intervention) -> int:
         """How many trials were created after ``intervention``: the decisions it applied to."""
         return sum(1 for t in self.trials if t.created_at is not None and t.created_at > intervention.time)
+    #: The earlier studies it was warm-started from and the transfer's weights over time (``report.transfer``).
+    warm_start: dict[str, Any] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -130,6 +133,7 @@ class ReportData:
             ],
             "test_set": self.test_set,
             "caveats": [c.to_dict() for c in self.caveats],
+            "warm_start": self.warm_start,
             "best": {k: (None if t is None else _trial_json(t, names)) for k, t in self.best.items()},
             "default": self.default,
             "trajectory": self.trajectory,
@@ -374,6 +378,7 @@ def gather(study: Study, *, study_file: str | Path | None = None, target: int | 
     data.test_set = stored_evaluation(study, front).to_dict()
     tested = {r["number"]: r for r in data.test_set.get("results", []) if r.get("metrics")}
     data.caveats = front_caveats(study.objectives, final, front, tested)
+    data.warm_start = warm_start_summary(study, trials)
     for t in {t.number: t for t in [*front, *(b for b in best.values() if b is not None),
                                     *([chosen] if chosen else [])]}.values():
         data.reproduce[t.number] = reproduce_snippet(study, t)

@@ -33,6 +33,7 @@ import pytest
 from metaml.core.interventions import INTERVENTION, Intervention
 from metaml.core.records import Event, Observation, Proposal, TrialRecord, TrialStatus
 from metaml.core.view import StudyView
+from metaml.core.warm_start import PriorObservation, PriorStudy
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
 from metaml.optimizers.base import Optimizer
@@ -59,6 +60,23 @@ def fake_loss(config: dict[str, Any], fidelity: float) -> float:
     if config["model"] == "mlp":
         loss -= 0.1 * math.log2(config["model.mlp.width"]) / 8
     return loss + 1.0 / float(fidelity)
+
+
+def build_warm_start(n: int = 40, seed: int = 0) -> tuple[PriorStudy, ...]:
+    """Two earlier studies over the suite's space: one measured with ``fake_loss``, one with its results shuffled."""
+    import numpy as np
+
+    space = build_space()
+    rng = np.random.default_rng(seed)
+    obs = []
+    for i in range(n):
+        config = space.sample(rng)
+        fidelity = (1, 3, 9, 27)[i % 4]
+        obs.append(PriorObservation(i, config, fidelity / 27, (fake_loss(config, fidelity),)))
+    order = rng.permutation(n)
+    shuffled = [replace(o, losses=obs[int(j)].losses) for o, j in zip(obs, order, strict=True)]
+    return (PriorStudy("earlier", "memory", "a" * 32, tuple(obs), n_trials=n, cost_fte=float(n) / 2),
+            PriorStudy("scrambled", "memory", "b" * 32, tuple(shuffled), n_trials=n, cost_fte=float(n) / 2))
 
 
 def record(
@@ -94,6 +112,8 @@ class Simulation:
     optimizer: Optimizer
     workers: int = 1
     fails: Callable[[int], bool] = lambda number: number % 7 == 3
+    #: Earlier studies on the view, as a warm-started study's optimizer sees them.
+    warm_start: tuple[PriorStudy, ...] = ()
     history: list[TrialRecord] = field(default_factory=list)
     #: (the history the optimizer saw, what it proposed) for every successful ask.
     asks: list[tuple[list[TrialRecord], Proposal]] = field(default_factory=list)
@@ -105,7 +125,7 @@ class Simulation:
     def view(self, seen: Sequence[TrialRecord]) -> StudyView:
         """The view of ``seen`` with the interventions written so far, as a store would give it."""
         return StudyView.of(seen, events=events_of(i for k, its in sorted(self.interventions.items()) if k <= len(seen)
-                                                   for i in its))
+                                                   for i in its), warm_start=self.warm_start)
 
     def finish(self, number: int) -> None:
         t = self.history[number]
@@ -169,6 +189,12 @@ class OptimizerSuite:
     names: ClassVar[Sequence[str]] = ()
     #: The longest simulated study an optimizer is given (model-based ones are slow); others: as long as a check asks.
     longest: ClassVar[Mapping[str, int]] = {}
+    #: Earlier studies every view carries (``build_warm_start()``: the suite run as a warm-started study).
+    warm_start: ClassVar[tuple[PriorStudy, ...]] = ()
+
+    def view(self, trials: Sequence[TrialRecord], observations: Sequence[Observation] = ()) -> StudyView:
+        """The view an optimizer decides on: ``trials``, their curve points and the suite's earlier studies."""
+        return StudyView.of(trials, observations, warm_start=self.warm_start)
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "name" in metafunc.fixturenames:
@@ -195,7 +221,12 @@ class OptimizerSuite:
     @pytest.fixture
     def simulate(self) -> Simulate:
         """``simulate(optimizer, trials, workers=1, fails=...)`` runs a simulated study and returns it."""
-        return simulate
+        warm = self.warm_start
+
+        def run(optimizer: Optimizer, trials: int, workers: int = 1, **kw: Any) -> Simulation:
+            return simulate(optimizer, trials, workers, warm_start=warm, **kw)
+
+        return run
 
     def test_same_seed_and_history_give_the_same_proposals(
         self, name: str, space: Space, objectives: Sequence[Objective], simulate: Simulate
@@ -216,7 +247,7 @@ class OptimizerSuite:
         sim = simulate(self.build(name, space, objectives), self.n_trials(name, 60), workers=workers)
         fresh = self.build(name, Space.from_dict(space.to_dict()), objectives)  # as another process rebuilds it
         for seen, proposal in sim.asks:
-            assert fresh.propose(StudyView.of(seen)) == proposal
+            assert fresh.propose(self.view(seen)) == proposal
 
     def test_settings_rebuild_an_identical_optimizer(
         self, name: str, space: Space, objectives: Sequence[Objective], simulate: Simulate
@@ -224,9 +255,9 @@ class OptimizerSuite:
         original = self.build(name, space, objectives, seed=5)
         settings = json.loads(json.dumps(original.settings))  # stored with the study as JSON
         rebuilt = make_optimizer({"name": original.name, **settings}, space, objectives, 5)
-        assert rebuilt.name == name and rebuilt.settings == original.settings
+        assert rebuilt.name == original.name and rebuilt.settings == original.settings
         sim = simulate(original, self.n_trials(name, 40), workers=2)
-        assert all(rebuilt.propose(StudyView.of(seen)) == proposal for seen, proposal in sim.asks)
+        assert all(rebuilt.propose(self.view(seen)) == proposal for seen, proposal in sim.asks)
 
     def test_ask_for_n_equals_n_single_proposals_with_the_earlier_ones_pending(
         self, name: str, space: Space, objectives: Sequence[Objective], simulate: Simulate
@@ -234,7 +265,7 @@ class OptimizerSuite:
         sim = simulate(self.build(name, space, objectives), self.n_trials(name, 40), workers=3)
         every = max(1, len(sim.asks) // 4)
         for seen, proposal in [*sim.asks[::every], sim.asks[-1]]:
-            view = StudyView.of(seen)
+            view = self.view(seen)
             batch = self.build(name, space, objectives).ask(view, 3)
             one_by_one = self.build(name, space, objectives)
             expected: list[Proposal] = []
@@ -243,7 +274,7 @@ class OptimizerSuite:
                 view = view.with_pending(single)
             assert batch == expected
             assert batch[0] == proposal  # the first is the one a single ask makes
-        assert self.build(name, space, objectives).ask(StudyView.of(sim.asks[-1][0]), 0) == []
+        assert self.build(name, space, objectives).ask(self.view(sim.asks[-1][0]), 0) == []
 
     @pytest.mark.parametrize("workers", [1, 4])
     def test_proposals_stay_inside_the_space(
@@ -330,5 +361,5 @@ class OptimizerSuite:
         sim = simulate(opt, self.n_trials(name, 30))
         trial = sim.history[-1]
         curve = [Observation(trial.number, float(s), {"loss": 1.0 / s}, 0.0) for s in (1, 2, 3)]
-        answer = opt.should_stop(StudyView.of(sim.history, curve), trial)
+        answer = opt.should_stop(self.view(sim.history, curve), trial)
         assert answer is None or (isinstance(answer, str) and answer)

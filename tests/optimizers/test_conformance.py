@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from metaml.objectives import Objective
 from metaml.optimizers import Optimizer, available, make_optimizer
 from metaml.space import Space
-from metaml.testing.optimizers import OptimizerSuite
+from metaml.testing.optimizers import OptimizerSuite, build_warm_start
 
 #: Every optimizer the conformance suite checks: a new one is added here.
 OPTIMIZERS = [
@@ -28,13 +28,17 @@ OPTIMIZERS = [
     "priorband",
     "random",
     "successive_halving",
+    "transfer",
 ]
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
 #: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial).
-MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "oneshot": 30}
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "oneshot": 30, "transfer": 65}
 #: Settings an optimizer needs for the suite's space: oneshot relaxes its depth and width (the suite's trials
 #: report no architecture, so after the supernet it runs its fallback, bohb, which the suite then checks too).
 SETTINGS = {"oneshot": {"architecture": ["depth", "model.mlp.width"]}}
+#: The transfer optimizer over each base it is combined with, run as a warm-started study.
+WARM_STARTED = {"transfer": {"name": "transfer", "base": "bohb"},
+                "transfer+freeze_thaw": {"name": "transfer", "base": "freeze_thaw"}}
 
 
 class TestOptimizers(OptimizerSuite):
@@ -44,6 +48,18 @@ class TestOptimizers(OptimizerSuite):
     @staticmethod
     def build(name: str, space: Space, objectives: Sequence[Objective], seed: int = 0) -> Optimizer:
         return make_optimizer({"name": name, **SETTINGS.get(name, {})}, space, objectives, seed)
+
+
+class TestWarmStarted(OptimizerSuite):
+    """The whole suite again on views that carry earlier studies (one faithful, one scrambled)."""
+
+    names = list(WARM_STARTED)
+    longest = {"transfer": 65, "transfer+freeze_thaw": 40}
+    warm_start = build_warm_start()
+
+    @staticmethod
+    def build(name: str, space: Space, objectives: Sequence[Objective], seed: int = 0) -> Optimizer:
+        return make_optimizer(WARM_STARTED[name], space, objectives, seed)
 
 
 def test_the_schedulers_are_registered() -> None:
