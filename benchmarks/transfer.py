@@ -65,7 +65,7 @@ def source_study(task: int, fte: float) -> dict[str, Any]:
     _, history, _ = simulate(problem, "bohb", 0, fte)
     full = problem.max_fidelity
     sign = problem.primary.sign
-    observations = [{"trial": t.number, "config": t.config, "fraction": float(t.end_step or t.fidelity) / full,
+    observations = [{"trial": t.number, "config": t.config, "fraction": float(t.end_step or t.fidelity or full) / full,
                      "losses": [sign * float(t.metrics[problem.primary.name])]} for t in history if t.metrics]
     data = {"name": f"bohb-{task}", "store": "benchmarks.transfer (simulated)", "uid": None,
             "n_trials": len(history), "cost_fte": float(sum(t.cost_fte for t in history)), "notes": [],

@@ -38,7 +38,7 @@ import numpy as np
 from metaml.core.records import Proposal, TrialRecord, TrialStatus
 from metaml.core.view import StudyView
 from metaml.core.warm_start import PriorStudy
-from metaml.errors import OptimizerError
+from metaml.errors import OptimizerError, SpaceError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
 from metaml.optimizers.rungs import fidelity_ladder
@@ -115,9 +115,19 @@ class Transfer(Optimizer):
     def should_stop(self, view: StudyView, trial: TrialRecord) -> str | None:
         return self.inner.should_stop(view, trial)
 
+    def _within_space(self, sources: Sequence[PriorStudy]) -> list[PriorStudy]:
+        """The earlier studies' observations that lie in this optimizer's space (all of them, unless experts
+        pinned or narrowed it since: a steered transfer learns only from the region still searched)."""
+        key = tuple(_key(s) for s in sources)
+        cache: dict[tuple[Any, ...], list[PriorStudy]] = self.__dict__.setdefault("_within", {})
+        if key not in cache:
+            cache[key] = [replace(s, observations=tuple(o for o in s.observations if _valid(self.space, o.config)))
+                          for s in sources]  # fmt: skip
+        return cache[key]
+
     # ----------------------------------------------------------------------- ask
     def propose(self, view: StudyView) -> Proposal | None:
-        sources = [s for s in view.warm_start if any(math.isfinite(o.loss) for o in s.observations)]
+        sources = [s for s in self._within_space(view.warm_start) if any(math.isfinite(o.loss) for o in s.observations)]
         if sources and self.method in ("both", "portfolio"):
             step = self._portfolio_step(view, sources)
             if isinstance(step, Proposal):
@@ -300,3 +310,11 @@ def _finite(t: TrialRecord, name: str) -> bool:
 def _labels(sources: Sequence[PriorStudy]) -> list[str]:
     names = [s.name for s in sources]
     return names if len(set(names)) == len(names) else [s.label for s in sources]
+
+
+def _valid(space: Space, config: Mapping[str, Any]) -> bool:
+    try:
+        space.validate(config)
+    except SpaceError:
+        return False
+    return True

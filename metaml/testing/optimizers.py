@@ -332,7 +332,7 @@ class OptimizerSuite:
         fresh = self.build(name, Space.from_dict(space.to_dict()), objectives)
         steered_asks = 0
         for (seen, proposal), events in zip(sim.asks, sim.events):
-            view = StudyView.of(seen, events=events)
+            view = StudyView.of(seen, events=events, warm_start=self.warm_start)
             assert fresh.decide(view) == proposal  # replay from the history (events included) is exact
             steered = steer_space(space, view.interventions)
             assert steered.validate(proposal.config) == proposal.config, "a proposal left the steered space"
@@ -345,12 +345,12 @@ class OptimizerSuite:
         assert all(p.config["model"] == "mlp" and p.config["dropout"] == 0.1 for p in pinned)
         # ask(view, n) with interventions equals n decisions, each with the earlier ones pending
         seen, _ = sim.asks[-1]
-        view = StudyView.of(seen, events=sim.events[-1])
+        view = StudyView.of(seen, events=sim.events[-1], warm_start=self.warm_start)
         one_by_one, expected = self.build(name, space, objectives), list[Proposal]()
         while len(expected) < 2 and (single := one_by_one.decide(view)) is not None:
             expected.append(single)
             view = view.with_pending(single)
-        assert self.build(name, space, objectives).ask(StudyView.of(seen, events=sim.events[-1]), 2) == expected
+        assert self.build(name, space, objectives).ask(StudyView.of(seen, events=sim.events[-1], warm_start=self.warm_start), 2) == expected
         answer = fresh.decide_stop(view, seen[-1])
         assert answer is None or (isinstance(answer, str) and answer)
 
