@@ -19,6 +19,7 @@ import numpy as np
 from metaml._version import __version__
 from metaml.budget import Budget, parse_budget
 from metaml.core.metadata import StudyMetadata
+from metaml.core.schedule import Schedule
 from metaml.core.view import StudyView
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError, TrialError
 from metaml.execution.dispatch import execute
@@ -296,6 +297,12 @@ class Study:
         FTE. None when the space has no fidelity.
         """
         return self.optimizer.full_fidelity
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The fixed schedule every trial of this study replays (set at creation), or None."""
+        data = self.record.metadata.schedule
+        return None if not data else Schedule.from_dict(data)
 
     @property
     def fte_per_step(self) -> float | None:

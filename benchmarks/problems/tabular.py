@@ -101,6 +101,10 @@ class MemoryTrial:
         #: The problem's config carries its own device and threads (one CPU thread).
         self.run_settings = RunSettings()
 
+    def config_at(self, step: float) -> Mapping[str, Any]:
+        """The request's configuration: a benchmark replays no schedule."""
+        return self.config
+
     def restore(self, **objects: Any) -> int:
         if self.run.state is None:
             self.run.curve.clear()  # nothing to continue: train from scratch

@@ -73,6 +73,7 @@ def run(
         info={
             "study_file": str(spec.path), "study_yaml": spec.text, "description": spec.description,
             "packages": installed_versions(), "git": git_commit(spec.path.parent.resolve()),
+            **({"schedule": spec.schedule.to_dict()} if spec.schedule is not None else {}),
         },
         load_if_exists=True,
     )

@@ -127,7 +127,8 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
         data = prepare(cfg["dataset"], seed, cfg["train_rows"])
         base.write_provenance(trial, "vision", cfg, data.provenance(), names)
         model = _model(cfg, data, seed, device)
-        hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
+        hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix,
+                      build=lambda values: _model(values, data, seed, torch.device("cpu")))
         outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
         return scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
                              cfg["metric_settings"])  # fmt: skip

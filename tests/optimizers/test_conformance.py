@@ -20,13 +20,15 @@ OPTIMIZERS = [
     "moasha",
     "mohb",
     "one_epoch",
+    "pb2",
+    "pbt",
     "priorband",
     "random",
     "successive_halving",
 ]
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
 #: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial).
-MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60}
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "pb2": 75}
 
 
 class TestOptimizers(OptimizerSuite):
