@@ -18,6 +18,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.utils import PlotlyJSONEncoder
 
+from metaml.lineage import lineage
 from metaml.report.figures import all_figures
 from metaml.report.summary import ReportData, gather
 from metaml.study import Study
@@ -40,6 +41,9 @@ HOW_TO_READ = {
                   "others are averaged out.",
     "ablation": "Starting from the configuration in row 0, each row changes one setting to its value in the chosen "
                 "configuration, in the order that helps most, and gives the predicted result after the change.",
+    "schedule": "Each row is one interval of training the best model went through, oldest first: the trial that "
+                "trained it, how it came to be (a member continuing its own run, or exploiting another's), the steps "
+                "it trained, what it cost and the values of the parameters that may change during a run.",
     "failures": "Trials that crashed or were lost, grouped by their error message, with how often each "
                 "message came up and which trials it hit.",
     "decisions": "Every decision the optimizer and the workers made, in order, with the reason each one gave.",
@@ -150,6 +154,18 @@ def _decisions(data: ReportData) -> list[dict[str, Any]]:
     return rows
 
 
+def _schedule(data: ReportData) -> dict[str, Any] | None:
+    """The best trial's lineage and schedulable values, when the space has any and the model went through several runs."""
+    names = list(data.study.space.schedulable)
+    first = next(iter(data.best.values()), None)
+    if not names or first is None:
+        return None
+    chain = lineage(first, data.trials)
+    if len(chain.links) < 2:
+        return None
+    return {"trial": first.number, "links": chain.links, "cost": chain.cost_fte, "names": names}
+
+
 def render(data: ReportData) -> str:
     """The report of ``data`` as one HTML document."""
     figures = {key: fig.to_plotly_json() for key, fig in all_figures(data).items()}  # type: ignore[attr-defined]
@@ -169,6 +185,7 @@ def render(data: ReportData) -> str:
         comparison=_comparison(data),
         ablation_start=_ablation_start(data),
         decisions=_decisions(data),
+        schedule=_schedule(data),
         front_rows=sorted(data.front, key=lambda t: study.objectives[0].sign * (t.metrics or {})[study.objectives[0].name]),
         created=study.record.created_at,
     )

@@ -30,6 +30,24 @@ YAML = textwrap.dedent("""\
     budget: {trials: 5}
     """)
 
+REPLAY = textwrap.dedent("""\
+    name: tiny-replay
+    function: metaml.pipelines.tabular:train
+    seed: 0
+    space:
+      dataset: {type: constant, value: tiny.csv}
+      target: {type: constant, value: label}
+      metrics: {type: constant, value: []}
+      threads: {type: constant, value: 1}
+      batch_size: {type: int, lower: 16, upper: 64}
+      epochs: {type: fidelity, lower: 1, upper: 4}
+    objectives:
+      - {name: val_error, goal: min}
+    optimizer: random
+    budget: {trials: 2}
+    schedule: SCHEDULE
+    """)
+
 
 @pytest.mark.slow
 def test_a_pbt_study_runs_exports_its_winners_schedule_and_a_new_study_replays_it(tmp_path: Path) -> None:
@@ -49,7 +67,7 @@ def test_a_pbt_study_runs_exports_its_winners_schedule_and_a_new_study_replays_i
     assert exploit.config["lr"] != parent.config["lr"]
     assert any("exploits member" in e.message for e in study.store.events(study.id, ["proposal"]))
 
-    out = run_cli(["export", "study.yaml", str(exploit.number), "-o", "winner"], tmp_path)
+    out = run_cli(["export", "study.yaml", "winner", "--trial", str(exploit.number)], tmp_path)
     assert out.returncode == 0, out.stderr
     exported = json.loads((tmp_path / "winner" / "schedule.json").read_text())
     chain = lineage(exploit, trials)
@@ -57,32 +75,27 @@ def test_a_pbt_study_runs_exports_its_winners_schedule_and_a_new_study_replays_i
     assert exported["per_step"]["lr"] == [parent.config["lr"]] * 2 + [exploit.config["lr"]] * 2
     assert exported["lineage"]["cost_fte"] == pytest.approx(chain.cost_fte) == pytest.approx(1.0)
 
-    replay = YAML.replace("name: tiny-pbt", "name: tiny-replay").replace(
-        "      lr: {type: float, lower: 1.0e-3, upper: 1.0e-1, log: true, schedulable: true}\n",
-        "      x: {type: float, lower: 0.0, upper: 1.0}\n",
-    ).replace("optimizer: {name: pbt, population: 2, interval: 2, resample_probability: 0.0}", "optimizer: random")
-    replay = replay.replace("budget: {trials: 5}", "budget: {trials: 1}\nschedule: winner/schedule.json")
-    (tmp_path / "replay.yaml").write_text(replay.replace("metrics: {type: constant, value: []}",
-                                                         "metrics: {type: constant, value: []}\n      " * 0
-                                                         + "metrics: {type: constant, value: []}"))
-    bad = run_cli(["run", "replay.yaml"], tmp_path)  # x is no parameter of the tabular pipeline
-    assert bad.returncode != 0
-    (tmp_path / "replay.yaml").write_text(replay.replace("      x: {type: float, lower: 0.0, upper: 1.0}\n",
-                                                         "      batch_size: {type: int, lower: 16, upper: 64}\n"))
+    report = run_cli(["report", "study.yaml", "-o", "r.html"], tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "The winner&#39;s lineage and schedule" in (tmp_path / "r.html").read_text() or "lineage and schedule" in (
+        tmp_path / "r.html"
+    ).read_text()
+
+    replay = REPLAY.replace("SCHEDULE", "winner/schedule.json")
+    (tmp_path / "replay.yaml").write_text(replay)
     again = run_cli(["run", "replay.yaml"], tmp_path)
     assert again.returncode == 0, again.stderr
     replayed = Study.load("tiny-replay", tmp_path / "runs" / "tiny-replay" / "study.db")
     assert replayed.schedule is not None and replayed.schedule.to_dict() == exported["schedule"]
-    curve = [o for o in replayed.observations() if o.trial_number == 0]
+    curve = [o for o in replayed.observations() if o.trial_number == replayed.trials()[-1].number]
     lrs = [o.metrics["lr"] for o in curve]
     assert len(lrs) == 4 and lrs[0] != lrs[2]  # the learning rate changed where the winner's did
 
 
 def test_a_schedulable_shape_of_the_pipeline_is_refused_with_its_line(tmp_path: Path) -> None:
     write_tiny_table(tmp_path / "tiny.csv")
-    text = YAML.replace(
-        "      epochs:", "      backbone.mlp.width: {type: int, lower: 16, upper: 64, schedulable: true}\n      epochs:"
-    )
+    text = YAML.replace("  epochs:", "  batch_size: {type: int, lower: 16, upper: 64, schedulable: true}\n  epochs:")
+    assert text != YAML
     (tmp_path / "study.yaml").write_text(text)
     result = run_cli(["run", "study.yaml"], tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
