@@ -161,8 +161,8 @@ def load_study_file(path: str | Path) -> StudyFile:
         check_pipeline_schedulable(function, space)
     except MetamlError as exc:
         message = str(exc)
-        match = re.match(r"space\.([^:]+):", message)
-        raise fail(f"space.{match.group(1)}" if match else "space", message) from None
+        match = re.match(r"space\.([^:]+): ", message)
+        raise fail(f"space.{match.group(1)}" if match else "space", message[match.end():] if match else message) from None
     schedule = None
     if data.get("schedule") is not None:
         try:
