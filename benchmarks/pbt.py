@@ -36,6 +36,8 @@ METHODS: dict[str, Any] = {
 
 
 class State(torch.nn.Module):
+    w: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("w", torch.zeros((), dtype=torch.float64))
@@ -68,7 +70,7 @@ def run(method: str, seed: int, fte: float, folder: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- CartPole
-RL_SETTINGS = {"env": "CartPole-v1", "steps_per_unit": 1024, "n_envs": 4, "eval_episodes": 5, "threads": 1}
+RL_SETTINGS: dict[str, Any] = {"env": "CartPole-v1", "steps_per_unit": 1024, "n_envs": 4, "eval_episodes": 5, "threads": 1}
 
 
 class _Memory:
@@ -100,14 +102,14 @@ def cartpole(seed: int, population: int, units: int, folder: Path) -> dict[str, 
     """PBT's best mean return against the default PPO run ``population`` times (other seeds): the same env steps."""
     from metaml.pipelines import rl
 
+    whole = rl.rl_space(seed=seed, steps_per_unit=1024, n_envs=4, eval_episodes=5, threads=1, units=units)
     space = Space({
-        **{k: v for k, v in rl.rl_space(**{k: v for k, v in RL_SETTINGS.items() if k != "env"}, seed=seed,
-                                          units=units).items() if k in {*RL_SETTINGS, "seed"}},
+        **{k: v for k, v in whole.items() if k in {*RL_SETTINGS, "seed"}},
         "lr": Float(1e-4, 3e-3, log=True, schedulable=True),
         "entropy_coef": Float(0.0, 0.02, schedulable=True),
         "units": Fidelity(1, units),
     })  # fmt: skip
-    study = Study.create(f"cartpole-{seed}", space, {"name": "mean_return", "goal": "max"},
+    study = Study.create(f"cartpole-{seed}", space, [{"name": "mean_return", "goal": "max"}],
                          store=folder / f"cartpole-{seed}.db", artifacts=folder / "artifacts", seed=seed,
                          optimizer={"name": "pbt", "population": population, "interval": max(1, units // 5)})  # fmt: skip
     started = time.time()
@@ -116,7 +118,7 @@ def cartpole(seed: int, population: int, units: int, folder: Path) -> dict[str, 
     pbt_seconds = time.time() - started
     baseline = [rl.train({**RL_SETTINGS, "seed": seed * 100 + k}, _Memory({}, units))["mean_return"]  # type: ignore[arg-type]
                 for k in range(population)]  # fmt: skip
-    steps = population * units * RL_SETTINGS["steps_per_unit"]
+    steps = population * units * int(RL_SETTINGS["steps_per_unit"])
     return {"seed": seed, "pbt_best_return": None if best is None else best.metrics["mean_return"],  # type: ignore[index]
             "default_best_return": max(baseline), "default_returns": baseline, "env_steps": steps,
             "pbt_fte": study.cost_fte(), "pbt_seconds": pbt_seconds}  # fmt: skip
