@@ -155,15 +155,17 @@ def _decisions(data: ReportData) -> list[dict[str, Any]]:
 
 
 def _schedule(data: ReportData) -> dict[str, Any] | None:
-    """The best trial's lineage and schedulable values, when the space has any and the model went through several runs."""
+    """The lineage and schedulable values of the best full run that went through several trials (a PBT member's)."""
     names = list(data.study.space.schedulable)
-    first = next(iter(data.best.values()), None)
-    if not names or first is None:
+    if not names:
         return None
-    chain = lineage(first, data.trials)
-    if len(chain.links) < 2:
+    objective = data.study.objectives[0]
+    chains = [(t, lineage(t, data.trials)) for t in data.final]
+    chains = [(t, c) for t, c in chains if len(c.links) > 1 and (t.metrics or {}).get(objective.name) is not None]
+    if not chains:
         return None
-    return {"trial": first.number, "links": chain.links, "cost": chain.cost_fte, "names": names}
+    best, chain = min(chains, key=lambda tc: (objective.sign * float((tc[0].metrics or {})[objective.name]), tc[0].number))
+    return {"trial": best.number, "links": chain.links, "cost": chain.cost_fte, "names": names}
 
 
 def render(data: ReportData) -> str:

@@ -77,9 +77,7 @@ def test_a_pbt_study_runs_exports_its_winners_schedule_and_a_new_study_replays_i
 
     report = run_cli(["report", "study.yaml", "-o", "r.html"], tmp_path)
     assert report.returncode == 0, report.stderr
-    assert "The winner&#39;s lineage and schedule" in (tmp_path / "r.html").read_text() or "lineage and schedule" in (
-        tmp_path / "r.html"
-    ).read_text()
+    assert "lineage and schedule" in (tmp_path / "r.html").read_text()
 
     replay = REPLAY.replace("SCHEDULE", "winner/schedule.json")
     (tmp_path / "replay.yaml").write_text(replay)
