@@ -127,6 +127,7 @@ def cartpole(seed: int, population: int, units: int, folder: Path) -> dict[str, 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--fte", type=float, default=8.0)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--out", default="benchmarks/results/pbt")
@@ -138,9 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     if args.cartpole:
         with tempfile.TemporaryDirectory() as tmp:
-            results = [cartpole(seed, args.population, args.units, Path(tmp)) for seed in range(args.seeds)]
-        for r in results:
-            print(json.dumps(r), flush=True)
+            results = []
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                results.append(cartpole(seed, args.population, args.units, Path(tmp)))
+                print(json.dumps(results[-1]), flush=True)
         (out / "cartpole.json").write_text(json.dumps(results, indent=1))
         return
     rows = []

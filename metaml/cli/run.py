@@ -77,6 +77,13 @@ def run(
         },
         load_if_exists=True,
     )
+    stored, wanted = study.schedule, spec.schedule
+    if (None if stored is None else stored.to_dict()) != (None if wanted is None else wanted.to_dict()):
+        raise StudyFileError(
+            f"{spec.path}: field 'schedule': study {study.name!r} was created "
+            f"{'without a schedule' if stored is None else 'with another schedule'}, and every trial of a study "
+            "replays the same one: give the study another name to replay this schedule"
+        )
     # What `metaml worker` needs to join this study from another process or machine.
     study.update_metadata(function=spec.function, function_dir=str(spec.path.parent.resolve()),
                           budget=chosen.to_dict(), execution=settings.to_dict())

@@ -184,13 +184,13 @@ class PBT(Optimizer):
         if own is None:
             why = "it has no trial in the last generation"
         elif failed:
-            why = f"its trial {own.number} {own.status.value} without a finite result: it is replaced"
+            why = f"its trial {own.number} {own.status.value} without a finite result, so it is replaced"
         else:
             why = f"rank {order.index(member) + 1} of {len(order)}, in the bottom {k}"
         place = Place(round_, member, gen, action)
         return Proposal(
             config=config, fidelity=fidelity, continue_from=parent.number,
-            reason=(f"round {round_} generation {gen}: member {member} ({why}) {action}s member {source} "
+            reason=(f"round {round_} generation {gen}: member {member} ({why}) {'exploits' if action == EXPLOIT else 'copies'} member {source} "
                     f"(rank {order.index(source) + 1}, loss {score(parent, self.objectives):.4g}): continues its "
                     f"trial {parent.number} to {fidelity:g}, {how} {_changes(changes)}"),
             info=place_info(place, parent=parent.number, source=source, replaced=None if own is None else own.number,
