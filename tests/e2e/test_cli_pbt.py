@@ -85,6 +85,9 @@ def test_a_pbt_study_runs_exports_its_winners_schedule_and_a_new_study_replays_i
     assert again.returncode == 0, again.stderr
     replayed = Study.load("tiny-replay", tmp_path / "runs" / "tiny-replay" / "study.db")
     assert replayed.schedule is not None and replayed.schedule.to_dict() == exported["schedule"]
+    (tmp_path / "replay.yaml").write_text(REPLAY.replace("SCHEDULE", "{lr: [[0, 0.01]]}"))
+    changed = run_cli(["run", "replay.yaml"], tmp_path)  # the stored study replays another schedule
+    assert changed.returncode == 2 and "field 'schedule'" in changed.stderr
     curve = [o for o in replayed.observations() if o.trial_number == replayed.trials()[-1].number]
     lrs = [o.metrics["lr"] for o in curve]
     assert len(lrs) == 4 and lrs[0] != lrs[2]  # the learning rate changed where the winner's did
