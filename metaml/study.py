@@ -21,6 +21,7 @@ from metaml.budget import Budget, parse_budget
 from metaml.core.interventions import INTERVENTION, interventions_of
 from metaml.core.metadata import StudyMetadata
 from metaml.core.records import DETAILS_KEY
+from metaml.core.schedule import Schedule
 from metaml.core.view import StudyView
 from metaml.core.warm_start import warm_start_from_info, warm_start_to_info
 from metaml.errors import MetamlError, ObjectiveError, SpaceError, StoreError, TrialError
@@ -347,6 +348,12 @@ class Study(Steerable):
         FTE. None when the space has no fidelity.
         """
         return self.optimizer.full_fidelity
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The fixed schedule every trial of this study replays (set at creation), or None."""
+        data = self.record.metadata.schedule
+        return None if not data else Schedule.from_dict(data)
 
     @property
     def fte_per_step(self) -> float | None:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from metaml.budget import Budget, parse_budget
+from metaml.core.schedule import Schedule
 from metaml.core.trial_context import RunSettings
 from metaml.errors import MetamlError, StudyFileError, shown
 from metaml.execution.functions import FunctionRef, import_function
@@ -39,6 +40,7 @@ FIELDS: dict[str, str] = {
     "artifacts": "where trial checkpoints are kept",
     "description": "free text for the report",
     "warm_start": "earlier studies to learn from: a list of {study: NAME, store: URL}",
+    "schedule": "a fixed hyperparameter schedule every trial replays: {name: [[step, value], ...]} or an exported schedule.json",
     "execution": (
         "workers, executor, timeout, memory_mb, retries, heartbeat, stale_after, cpus, gpus, device, threads, "
         "ray_address, max_failures, fail_fast"
@@ -70,6 +72,8 @@ class StudyFile:
     lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     #: What the file still does the old way, with what to write instead (``metaml run`` shows them).
     deprecations: tuple[str, ...] = ()
+    #: The fixed schedule every trial replays (``schedule:``), or None.
+    schedule: Schedule | None = None
 
     def resolve_store(self, cli_store: str | None = None) -> str:
         """The store to use: command line, then METAML_STORE, then the file, then runs/<name>/study.db.
@@ -157,6 +161,18 @@ def load_study_file(path: str | Path) -> StudyFile:
         objectives = parse_objectives(data["objectives"])
     except MetamlError as exc:
         raise fail("objectives", str(exc)) from None
+    try:
+        check_pipeline_schedulable(function, space)
+    except MetamlError as exc:
+        message = str(exc)
+        match = re.match(r"space\.([^:]+): ", message)
+        raise fail(f"space.{match.group(1)}" if match else "space", message[match.end():] if match else message) from None
+    schedule = None
+    if data.get("schedule") is not None:
+        try:
+            schedule = read_schedule(data["schedule"], path.parent, function, space)
+        except MetamlError as exc:
+            raise fail("schedule", str(exc)) from None
     optimizer = data.get("optimizer", "random")
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
@@ -202,6 +218,7 @@ def load_study_file(path: str | Path) -> StudyFile:
         warm_start=warm_start,
         lines=lines,
         deprecations=_run_settings_in_space(path, lines, function, space, execution),
+        schedule=schedule,
     )
 
 
@@ -211,6 +228,78 @@ def _relative_to(path: Path, source: WarmStartSource) -> WarmStartSource:
     if not isinstance(store, str) or "://" in store or Path(store).expanduser().is_absolute():
         return source
     return WarmStartSource(source.study, str((path.parent / Path(store).expanduser()).resolve()), source.objectives)
+
+
+def _pipeline_space(function: str) -> tuple[str, Space] | None:
+    """(name, whole space) of the built-in pipeline ``function`` names, or None for a user's function."""
+    if not function.startswith("metaml.pipelines."):
+        return None
+    from metaml.pipelines import pipelines
+
+    for spec in pipelines().values():
+        if spec.function == function:
+            return spec.name, Space(spec.space())
+    return None
+
+
+def check_pipeline_schedulable(function: str, space: Space, names: tuple[str, ...] | None = None) -> None:
+    """Refuse a schedulable parameter a built-in pipeline cannot change during a run (a shape, the batch size, ...)."""
+    found = _pipeline_space(function)
+    if found is None:
+        return
+    pipeline, whole = found
+    allowed = whole.schedulable
+    for name in space.schedulable if names is None else names:
+        if name in allowed or name not in whole.parameters:
+            continue
+        param = whole.parameters[name]
+        why = ("it is structural: it fixes the model's shape or the steps of a run" if getattr(param, "structural", False)
+               else "the pipeline applies it once, when the run starts")  # fmt: skip
+        raise StudyFileError(
+            f"space.{name}: the {pipeline} pipeline cannot change {name!r} during a run ({why}); schedulable are "
+            f"{', '.join(allowed)}"
+        )
+
+
+def read_schedule(value: Any, base: Path, function: str, space: Space) -> Schedule:
+    """The ``schedule:`` field: a mapping, or the path of a ``schedule.json`` that ``metaml export`` wrote."""
+    import json
+
+    if isinstance(value, str):
+        file = Path(value) if Path(value).is_absolute() else base / value
+        try:
+            data = json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise StudyFileError(f"cannot read the schedule file {file}: {exc}") from None
+        value = data.get("schedule", data) if isinstance(data, dict) else data
+    schedule = Schedule.from_dict(value)
+    for name in schedule.names:
+        param = space.parameters.get(name)
+        if param is not None and not isinstance(param, Constant):
+            raise StudyFileError(
+                f"{name!r} is searched in the space, and the schedule fixes it: remove it from the space, or make it "
+                f"a constant (its value at step 0, {schedule.value(name, 0)!r})"
+            )
+        if isinstance(param, Constant) and param.value != schedule.value(name, 0):
+            raise StudyFileError(
+                f"{name!r} is the constant {param.value!r} in the space, and the schedule starts it at "
+                f"{schedule.value(name, 0)!r}: make them agree"
+            )
+    found = _pipeline_space(function)
+    if found is not None:
+        pipeline, whole = found
+        for name in schedule.names:
+            if name not in whole.schedulable:
+                raise StudyFileError(
+                    f"the {pipeline} pipeline cannot change {name!r} during a run; a schedule may set "
+                    f"{', '.join(whole.schedulable)}"
+                )
+            param = whole.parameters[name]
+            for _, v in schedule.segments[name]:
+                reason = param.contains(v)  # type: ignore[union-attr]
+                if reason is not None:
+                    raise StudyFileError(f"schedule of {name!r}: {reason}")
+    return schedule
 
 
 def _run_settings_in_space(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from metaml.checkpoint import CHECKPOINT_FILE, CheckpointOwner, load_checkpoint, save_checkpoint
 from metaml.core.records import TrialRecord
+from metaml.core.schedule import Schedule
 from metaml.core.trial_context import RunSettings
 from metaml.core.view import StudyView
 from metaml.errors import BudgetSpentError, ClaimLostError, TrialError
@@ -54,6 +55,9 @@ class TrialHost(Protocol):
     def should_stop(self, trial: Trial) -> str | None: ...
 
     def trial_directory(self, number: int) -> Path: ...
+
+    @property
+    def schedule(self) -> Schedule | None: ...
 
     def log_event(
         self, kind: str, message: str, trial: int | None = None, data: Mapping[str, Any] | None = None
@@ -110,6 +114,11 @@ class Trial:
     @property
     def checkpoint_path(self) -> Path:
         return self.directory / CHECKPOINT_FILE
+
+    def config_at(self, step: float) -> dict[str, Any]:
+        """The configuration for the epoch that ends at ``step``: the study's fixed schedule applied, if it has one."""
+        schedule = self.study.schedule
+        return dict(self.config) if schedule is None else schedule.apply(self.config, step)
 
     # -------------------------------------------------------------- reporting
     def report(self, step: float, **metrics: Any) -> None:

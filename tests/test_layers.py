@@ -27,7 +27,8 @@ PACKAGE = ROOT / "metaml"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("metaml.core", "metaml.errors", "metaml._version")),
     ("building blocks", ("metaml.space", "metaml.objectives", "metaml.budget", "metaml.spending",
-                         "metaml.results", "metaml.checkpoint", "metaml.safe_yaml", "metaml.data", "metaml.metrics")),
+                         "metaml.results", "metaml.lineage", "metaml.checkpoint", "metaml.safe_yaml", "metaml.data",
+                         "metaml.metrics")),
     ("store", ("metaml.store",)),
     ("optimizers", ("metaml.optimizers",)),
     ("pipelines", ("metaml.pipelines",)),

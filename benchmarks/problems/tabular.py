@@ -103,6 +103,10 @@ class MemoryTrial:
         #: The benchmark runs ordinary trials only: nothing beyond the configuration.
         self.info: Mapping[str, Any] = {}
 
+    def config_at(self, step: float) -> Mapping[str, Any]:
+        """The request's configuration: a benchmark replays no schedule."""
+        return self.config
+
     def restore(self, **objects: Any) -> int:
         if self.run.state is None:
             self.run.curve.clear()  # nothing to continue: train from scratch

@@ -74,10 +74,18 @@ def run(
         info={
             "study_file": str(spec.path), "study_yaml": spec.text, "description": spec.description,
             "packages": installed_versions(), "git": git_commit(spec.path.parent.resolve()),
+            **({"schedule": spec.schedule.to_dict()} if spec.schedule is not None else {}),
         },
         load_if_exists=True,
         warm_start=[{"study": w.study, "store": w.store, "objectives": dict(w.objectives)} for w in spec.warm_start],
     )
+    stored, wanted = study.schedule, spec.schedule
+    if (None if stored is None else stored.to_dict()) != (None if wanted is None else wanted.to_dict()):
+        raise StudyFileError(
+            f"{spec.path}: field 'schedule': study {study.name!r} was created "
+            f"{'without a schedule' if stored is None else 'with another schedule'}, and every trial of a study "
+            "replays the same one: give the study another name to replay this schedule"
+        )
     # What `metaml worker` needs to join this study from another process or machine.
     study.update_metadata(function=spec.function, function_dir=str(spec.path.parent.resolve()),
                           budget=chosen.to_dict(), execution=settings.to_dict())

@@ -54,6 +54,9 @@ class StudyMetadata:
     #: The execution settings of the latest ``metaml run`` (``ExecutionSettings.to_dict``).
     execution: Mapping[str, Any] | None = None
     # what runs recorded
+    #: A fixed hyperparameter schedule every trial replays (``metaml.core.schedule.Schedule.to_dict``; the
+    #: study file's ``schedule:``), set at creation.
+    schedule: Mapping[str, Any] | None = None
     #: The default trial of a built-in pipeline: ``{"number", "config", "pipeline"}``.
     default_trial: Mapping[str, Any] | None = None
     #: The hypervolume reference point last recorded (``Study.record_reference``).

@@ -42,7 +42,10 @@ class TrialContext(Protocol):
     says whether the scheduler (or the budget) wants the run to end now. ``directory`` is a
     folder of the run's own for files worth keeping, or None for a stand-in that must write
     nothing. ``objective_names`` are the metrics the study ranks on, so that a pipeline
-    computes each one it knows. ``info`` is what the optimizer said of this run besides its
+    computes each one it knows. ``config_at(step)`` is the configuration in force for the
+    epoch that ends at ``step``: ``config`` with a fixed schedule's values of that step (a
+    study replaying one, ``metaml.core.schedule``); read it each epoch to apply a schedule.
+    ``info`` is what the optimizer said of this run besides its
     configuration (``Proposal.info``, e.g. ``{"oneshot": "supernet"}`` for a one-shot
     search's supernet); empty for most runs.
     """
@@ -70,6 +73,8 @@ class TrialContext(Protocol):
 
     @property
     def info(self) -> Mapping[str, Any]: ...
+
+    def config_at(self, step: float) -> Mapping[str, Any]: ...
 
     def report(self, step: float, **metrics: Any) -> None: ...
 

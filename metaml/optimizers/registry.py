@@ -78,6 +78,8 @@ def _load_builtins() -> None:
     from metaml.optimizers.multiobjective import MOASHA, MOHB
     from metaml.optimizers.one_epoch import OneEpoch
     from metaml.optimizers.oneshot import OneShot
+    from metaml.optimizers.pb2 import PB2
+    from metaml.optimizers.pbt import PBT
     from metaml.optimizers.priorband import PriorBand
     from metaml.optimizers.random_search import RandomSearch
     from metaml.optimizers.successive_halving import SuccessiveHalving
@@ -85,6 +87,6 @@ def _load_builtins() -> None:
 
     for factory in (
         RandomSearch, SuccessiveHalving, Hyperband, ASHA, PriorBand, BayesianOptimization, BOHB, MOASHA, MOHB, Auto,
-        FreezeThaw, OneEpoch, OneShot, Transfer,
+        FreezeThaw, OneEpoch, OneShot, Transfer, PBT, PB2,
     ):
         register(factory.name, factory)

@@ -154,11 +154,12 @@ def with_priors(
                 c: with_priors(param.subspaces.get(c, {}), defaults, confidence, f"{full}.{c}.") for c in param.choices
             }
             choices: Any = subspaces if param.subspaces else list(param.choices)
-            out[name] = Categorical(choices, prior=defaults.get(full), confidence=confidence, when=param.when)
+            out[name] = Categorical(choices, prior=defaults.get(full), confidence=confidence, when=param.when,
+                                    schedulable=param.schedulable)
         elif isinstance(param, (Float, Int)) and full in defaults:
             kind = Int if isinstance(param, Int) else Float
             out[name] = kind(param.lower, param.upper, log=param.log, prior=defaults[full], confidence=confidence,
-                             when=param.when)
+                             when=param.when, schedulable=param.schedulable, structural=param.structural)
         else:
             out[name] = param
     return out

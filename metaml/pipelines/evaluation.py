@@ -109,6 +109,10 @@ class CheckpointTrial:
                 "run the study again on the new data"
             )
 
+    def config_at(self, step: float) -> Mapping[str, Any]:
+        """The trial's configuration: a stand-in trains no epoch, so no schedule applies."""
+        return self.config
+
     def report(self, step: float, **metrics: Any) -> None:
         raise PipelineError(f"trial {self.number}: restoring a checkpoint must not train")
 

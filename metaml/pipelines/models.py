@@ -51,18 +51,26 @@ def model_parameters() -> dict[str, Parameter]:
         "backbone": Categorical(
             {
                 "mlp": {
-                    "depth": Int(1, 6),
-                    "width": Int(16, 1024, log=True),
+                    "depth": Int(1, 6, structural=True),
+                    "width": Int(16, 1024, log=True, structural=True),
                     "shape": Categorical(["brick", "funnel"]),
                     "skip": Categorical(["disabled", "enabled"]),
                 },
-                "resnet": {"blocks": Int(1, 4), "width": Int(16, 512, log=True), "expansion": Int(1, 4)},
-                "ft_transformer": {"layers": Int(1, 3), "heads": Int(1, 4), "head_dim": Int(4, 32, log=True)},
+                "resnet": {
+                    "blocks": Int(1, 4, structural=True),
+                    "width": Int(16, 512, log=True, structural=True),
+                    "expansion": Int(1, 4, structural=True),
+                },
+                "ft_transformer": {
+                    "layers": Int(1, 3, structural=True),
+                    "heads": Int(1, 4, structural=True),
+                    "head_dim": Int(4, 32, log=True, structural=True),
+                },
             }
         ),
         "activation": Categorical(list(ACTIVATIONS)),
         "batch_norm": Categorical(["disabled", "enabled"], when=flat),
-        "categorical_encoding": Categorical({"one_hot": {}, "embedding": {"dim": Int(2, 32, log=True)}}, when=flat),
+        "categorical_encoding": Categorical({"one_hot": {}, "embedding": {"dim": Int(2, 32, log=True, structural=True)}}, when=flat),
     }
 
 

@@ -53,7 +53,7 @@ def optimizer_parameters(batch_size: tuple[int, int] = (16, 1024)) -> dict[str, 
                 "adamw": dict(betas),
             }
         ),
-        "lr": Float(1e-5, 0.3, log=True),
+        "lr": Float(1e-5, 0.3, log=True, schedulable=True),
         "schedule": Categorical(
             {
                 "constant": {},
@@ -64,7 +64,7 @@ def optimizer_parameters(batch_size: tuple[int, int] = (16, 1024)) -> dict[str, 
         ),
         # one-cycle brings its own warm-up (up to its peak)
         "warmup": Float(0.0, 0.3, when={"schedule": ["constant", "cosine", "step"]}),
-        "batch_size": Int(batch_size[0], batch_size[1], log=True),
+        "batch_size": Int(batch_size[0], batch_size[1], log=True, structural=True),  # steps per epoch
         # hypergradient descent learns a factor on the schedule's rate during the run (metaml.pipelines.hypergradient)
         "hypergradient": Categorical({"disabled": {}, "enabled": {"beta": Float(0.002, 0.1, log=True)}}),
     }

@@ -47,20 +47,24 @@ REGULARIZATION_DEFAULTS: dict[str, Any] = {
 
 def regularization_parameters(dropout_shape: bool = True) -> dict[str, Parameter]:
     """The cocktail's switches, each with the strengths its ``enabled`` choice needs."""
-    dropout: dict[str, Parameter] = {"rate": Float(0.0, 0.8)}
+    dropout: dict[str, Parameter] = {"rate": Float(0.0, 0.8, schedulable=True)}
     if dropout_shape:
         dropout["shape"] = Categorical(["brick", "funnel"])
     return {
-        "weight_decay": Categorical({"disabled": {}, "enabled": {"strength": Float(1e-6, 0.1, log=True)}}),
+        "weight_decay": Categorical({"disabled": {}, "enabled": {"strength": Float(1e-6, 0.1, log=True, schedulable=True)}}),
         "dropout": Categorical({"disabled": {}, "enabled": dropout}),
         "mixing": Categorical(
-            {"none": {}, "mixup": {"alpha": Float(0.05, 1.0, log=True)}, "cutmix": {"alpha": Float(0.1, 2.0, log=True)}}
+            {
+                "none": {},
+                "mixup": {"alpha": Float(0.05, 1.0, log=True, schedulable=True)},
+                "cutmix": {"alpha": Float(0.1, 2.0, log=True, schedulable=True)},
+            }
         ),
-        "label_smoothing": Categorical({"disabled": {}, "enabled": {"epsilon": Float(0.01, 0.3)}}),
+        "label_smoothing": Categorical({"disabled": {}, "enabled": {"epsilon": Float(0.01, 0.3, schedulable=True)}}),
         "swa": Categorical({"disabled": {}, "enabled": {"start": Float(0.5, 0.95)}}),
         "lookahead": Categorical({"disabled": {}, "enabled": {"k": Int(2, 10), "alpha": Float(0.2, 0.8)}}),
-        "snapshots": Categorical({"disabled": {}, "enabled": {"cycles": Int(2, 5)}}),
-        "grad_clip": Categorical({"disabled": {}, "enabled": {"max_norm": Float(0.1, 10.0, log=True)}}),
+        "snapshots": Categorical({"disabled": {}, "enabled": {"cycles": Int(2, 5, structural=True)}}),
+        "grad_clip": Categorical({"disabled": {}, "enabled": {"max_norm": Float(0.1, 10.0, log=True, schedulable=True)}}),
     }
 
 

@@ -200,7 +200,8 @@ def train_model(cfg: Mapping[str, Any], trial: TrialContext, data: Prepared, dev
     model = _model(cfg, data, seed, device)
     positive = int(cfg["metric_settings"].get("demographic_parity_difference", {}).get("pos_label", 1))
     weights, penalty = fairness_hooks(cfg, data.train.groups, data.train.y.numpy(), device, positive)
-    hooks = Hooks(cutmix=tabular_cutmix, penalty=penalty, sample_weight=weights)
+    hooks = Hooks(cutmix=tabular_cutmix, penalty=penalty, sample_weight=weights,
+                  build=lambda values: _model(values, data, seed, torch.device("cpu")))
     return fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
 
 

@@ -33,6 +33,7 @@ from metaml.pipelines import regularization as reg
 from metaml.pipelines.base import DivergedError, OutOfMemoryError, PipelineError
 from metaml.pipelines.hypergradient import HypergradientLR, from_config
 from metaml.pipelines.optim import LRSchedule, build_optimizer, cycle_boundaries
+from metaml.pipelines.scheduled import Scheduled
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,9 @@ class Hooks:
     cutmix: Callable[[Inputs, torch.Tensor, float, torch.Generator], tuple[Inputs, float]] | None = None
     penalty: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     sample_weight: torch.Tensor | None = None
+    #: Builds the model of a configuration (on the CPU): where a schedule changes the dropout rates mid-run,
+    #: the rates are copied from the model of that epoch's values (``metaml.pipelines.scheduled``).
+    build: Callable[[Mapping[str, Any]], nn.Module] | None = None
 
 
 class Progress:
@@ -211,19 +215,21 @@ def fit(
         if extra is not None:
             objects[name] = extra
     start = int(trial.restore(**objects))
-    smoothing, clip = reg.label_smoothing(config), reg.grad_clip(config)
+    scheduled = Scheduled(config, trial, model, optimizer, schedule, hooks.build)
     curve: list[dict[str, float]] = []
     epoch = start
     for epoch in range(start + 1, fidelity + 1):
+        values = scheduled.epoch(epoch)  # this epoch's lr, weight decay, dropout, mixing, smoothing, clipping
+        smoothing, clip = reg.label_smoothing(values), reg.grad_clip(values)
         with ResourceMeter(gpus=1 if device.type == "cuda" else 0) as meter, _memory_errors(config, device):
             loss = _train_epoch(
-                config, model, optimizer, schedule, lookahead, train, hooks, sample_weight,
+                values, model, optimizer, schedule, lookahead, train, hooks, sample_weight,
                 stream_seed(seed, epoch), device, batch_size, smoothing, clip, hyper,
             )
         if not math.isfinite(loss):
             raise DivergedError(
                 f"training diverged: the loss became {loss} in epoch {epoch} (optimizer {config['optimizer']}, "
-                f"lr {float(config['lr']):.3g}); the trial is recorded as failed. A lower learning rate, "
+                f"lr {float(values['lr']):.3g}); the trial is recorded as failed. A lower learning rate, "
                 "gradient clipping or batch norm usually helps"
             )
         progress.add(meter.usage)

@@ -141,7 +141,8 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
             outcome, found = train_supernet(cfg, trial, data, seed, device)
         else:
             model = _model(cfg, data, seed, device)
-            hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix)
+            hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix,
+                          build=lambda values: _model(values, data, seed, torch.device("cpu")))
             outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
         metrics = scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
                                 cfg["metric_settings"], seed=int(cfg["seed"]),

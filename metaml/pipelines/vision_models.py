@@ -37,8 +37,16 @@ def vision_model_parameters() -> dict[str, Parameter]:
     return {
         "backbone": Categorical(
             {
-                "cnn": {"stages": Int(1, 3), "width": Int(4, 64, log=True), "convs": Int(1, 3)},
-                "resnet": {"stages": Int(1, 3), "width": Int(4, 64, log=True), "blocks": Int(1, 2)},
+                "cnn": {
+                    "stages": Int(1, 3, structural=True),
+                    "width": Int(4, 64, log=True, structural=True),
+                    "convs": Int(1, 3, structural=True),
+                },
+                "resnet": {
+                    "stages": Int(1, 3, structural=True),
+                    "width": Int(4, 64, log=True, structural=True),
+                    "blocks": Int(1, 2, structural=True),
+                },
             }
         ),
         "kernel_size": Categorical([3, 5]),

@@ -18,6 +18,7 @@ from typing import Any
 from metaml.checkpoint import CHECKPOINT_FILE
 from metaml.core.records import TrialRecord, TrialStatus
 from metaml.errors import MetamlError
+from metaml.lineage import lineage
 from metaml.pipelines.base import PROVENANCE_FILE
 from metaml.pipelines.baseline import builtin_pipeline
 from metaml.report.caveats import interval_of, study_caveats
@@ -74,6 +75,28 @@ def lineage_cost(trial: TrialRecord, trials: Sequence[TrialRecord]) -> tuple[flo
         total += current.cost_fte
         chain.append(current.number)
     return total, chain
+
+
+SCHEDULE_FILE = "schedule.json"
+
+
+def write_schedule(out: Path, trial: TrialRecord, trials: Sequence[TrialRecord], names: Sequence[str]) -> Path:
+    """``schedule.json``: the schedulable values the model trained with, per segment and per step, and its lineage.
+
+    A new study replays it as a fixed schedule with ``schedule: schedule.json`` in its study file.
+    """
+    chain = lineage(trial, trials)
+    schedule = chain.schedule(names)
+    end = int(chain.links[-1].end)
+    payload = {
+        "trial": trial.number,
+        "schedule": schedule.to_dict(),
+        "per_step": {n: [schedule.value(n, step) for step in range(1, end + 1)] for n in schedule.names},
+        "lineage": chain.to_dict(),
+    }
+    path = out / SCHEDULE_FILE
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
 
 
 def checkpoint_contents(path: Path) -> tuple[list[str], float | None]:
@@ -266,6 +289,8 @@ def export_trial(study: Study, number: int, directory: str | Path, *, study_file
     if record.is_file():  # a built-in pipeline's resolved config and data hash: what loading the model needs
         shutil.copy2(record, out / PROVENANCE_FILE)
         written.append(out / PROVENANCE_FILE)
+    if study.space.schedulable:
+        written.append(write_schedule(out, trial, trials, study.space.schedulable))
     card = out / "MODEL_CARD.md"
     card.write_text(model_card(study, trial, trials, source.is_file(), study_file))
     written.append(card)

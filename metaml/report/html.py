@@ -18,6 +18,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.utils import PlotlyJSONEncoder
 
+from metaml.lineage import lineage
 from metaml.report.figures import all_figures
 from metaml.report.summary import ReportData, gather
 from metaml.study import Study
@@ -43,6 +44,9 @@ HOW_TO_READ = {
                   "others are averaged out.",
     "ablation": "Starting from the configuration in row 0, each row changes one setting to its value in the chosen "
                 "configuration, in the order that helps most, and gives the predicted result after the change.",
+    "schedule": "Each row is one interval of training the best model went through, oldest first: the trial that "
+                "trained it, how it came to be (a member continuing its own run, or exploiting another's), the steps "
+                "it trained, what it cost and the values of the parameters that may change during a run.",
     "failures": "Trials that crashed or were lost, grouped by their error message, with how often each "
                 "message came up and which trials it hit.",
     "interventions": "What experts changed while the search ran (a fixed setting, a narrowed range, a new prior or "
@@ -171,6 +175,20 @@ def _level(data: ReportData) -> float:
     return 0.95
 
 
+def _schedule(data: ReportData) -> dict[str, Any] | None:
+    """The lineage and schedulable values of the best full run that went through several trials (a PBT member's)."""
+    names = list(data.study.space.schedulable)
+    if not names:
+        return None
+    objective = data.study.objectives[0]
+    chains = [(t, lineage(t, data.trials)) for t in data.final]
+    chains = [(t, c) for t, c in chains if len(c.links) > 1 and (t.metrics or {}).get(objective.name) is not None]
+    if not chains:
+        return None
+    best, chain = min(chains, key=lambda tc: (objective.sign * float((tc[0].metrics or {})[objective.name]), tc[0].number))
+    return {"trial": best.number, "links": chain.links, "cost": chain.cost_fte, "names": names}
+
+
 def render(data: ReportData) -> str:
     """The report of ``data`` as one HTML document."""
     figures = {key: fig.to_plotly_json() for key, fig in all_figures(data).items()}  # type: ignore[attr-defined]
@@ -192,6 +210,7 @@ def render(data: ReportData) -> str:
         decisions=_decisions(data),
         interval=_interval,
         level=_level(data),
+        schedule=_schedule(data),
         front_rows=sorted(data.front, key=lambda t: study.objectives[0].sign * (t.metrics or {})[study.objectives[0].name]),
         created=study.record.created_at,
     )

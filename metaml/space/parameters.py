@@ -70,7 +70,13 @@ def _same_choice(choice: Any, value: Any) -> bool:
 
 @dataclass(frozen=True, eq=True)
 class Float:
-    """A real-valued parameter in [lower, upper], optionally on a log scale."""
+    """A real-valued parameter in [lower, upper], optionally on a log scale.
+
+    ``schedulable`` says the value may change between intervals of one run (population-based
+    training perturbs it; the training function reads it per interval with
+    ``trial.config_at(step)``); ``structural`` says it fixes the structure of a run (the
+    model's shape, the steps per epoch), so it never may. The two exclude each other.
+    """
 
     lower: float
     upper: float
@@ -78,6 +84,8 @@ class Float:
     prior: float | None = None
     confidence: str = "medium"
     when: Condition | None = None
+    schedulable: bool = False
+    structural: bool = False
     kind: str = field(default="float", init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +99,9 @@ class Float:
         if self.log and self.lower <= 0:
             raise SpaceError(f"a log-scaled range needs lower > 0, got {shown(self.lower)}")
         _check_confidence(self.confidence)
+        _check_schedulable(self.schedulable, self.structural)
+        object.__setattr__(self, "schedulable", bool(self.schedulable))
+        object.__setattr__(self, "structural", bool(self.structural))
         if self.prior is not None and (reason := self.contains(self.prior)) is not None:
             if is_number(self.prior) and not self.lower <= self.prior <= self.upper:
                 raise SpaceError(f"prior {shown(self.prior)} lies outside [{self.lower}, {self.upper}]")
@@ -149,6 +160,7 @@ class Float:
             out["confidence"] = self.confidence
         if self.when is not None:
             out["when"] = {k: list(v) for k, v in self.when.items()}
+        _schedule_flags(out, self.schedulable, self.structural)
         return out
 
 
@@ -200,12 +212,17 @@ class Int(Float):
 
 @dataclass(frozen=True, eq=True)
 class Categorical:
-    """One of several choices; a choice may carry its own sub-space (nesting)."""
+    """One of several choices; a choice may carry its own sub-space (nesting).
+
+    ``schedulable`` is allowed only for flat choices that are all numbers: their order (by
+    value) is what a perturbation moves along; choices without an order have no neighbour.
+    """
 
     choices: Any
     prior: Any = None
     confidence: str = "medium"
     when: Condition | None = None
+    schedulable: bool = False
     kind: str = field(default="categorical", init=False, repr=False)
     # a field, so that two categoricals whose sub-spaces differ are not equal
     _subspaces: dict[Any, dict[str, Parameter]] = field(default_factory=dict, init=False, repr=False, hash=False)
@@ -239,6 +256,12 @@ class Categorical:
             raise SpaceError(f"choices repeat themselves: {shown(list(choices))}")
         object.__setattr__(self, "_subspaces", subspaces)
         _check_confidence(self.confidence)
+        object.__setattr__(self, "schedulable", check_switch(self.schedulable, "schedulable"))
+        if self.schedulable and (subspaces or not all(is_number(c) for c in self.choices)):
+            raise SpaceError(
+                f"a categorical with choices {shown(list(self.choices))} cannot be schedulable: only flat choices "
+                "that are all numbers have an order to perturb along (use an Int or a Float, or number the choices)"
+            )
         if self.prior is not None:
             if self.contains(self.prior) is not None:
                 raise SpaceError(f"prior {shown(self.prior)} is not one of the choices {shown(list(self.choices))}")
@@ -301,7 +324,14 @@ class Categorical:
             out["confidence"] = self.confidence
         if self.when is not None:
             out["when"] = {k: list(v) for k, v in self.when.items()}
+        if self.schedulable:
+            out["schedulable"] = True
         return out
+
+    @property
+    def ordered(self) -> tuple[Any, ...]:
+        """The choices by value: what a schedulable categorical's perturbation steps along."""
+        return tuple(sorted(self.choices))
 
 
 @dataclass(frozen=True, eq=True)
@@ -376,6 +406,28 @@ class Fidelity:
 
 
 Parameter = Float | Int | Categorical | Constant | Fidelity
+
+
+def _check_schedulable(schedulable: Any, structural: Any) -> None:
+    both = check_switch(schedulable, "schedulable"), check_switch(structural, "structural")
+    if all(both):
+        raise SpaceError(
+            "a parameter that is structural (it fixes the model's shape or the steps of a run) cannot be "
+            "schedulable: its value cannot change during a run; drop one of the two"
+        )
+
+
+def _schedule_flags(out: dict[str, Any], schedulable: bool, structural: bool) -> None:
+    """Write the flags only when set, so that spaces stored before them read back equal."""
+    if schedulable:
+        out["schedulable"] = True
+    if structural:
+        out["structural"] = True
+
+
+def is_schedulable(param: Parameter) -> bool:
+    """Whether ``param`` may change between the intervals of one run."""
+    return bool(getattr(param, "schedulable", False))
 
 
 def _truncated_normal(rng: np.random.Generator, mean: float, confidence: str) -> float:

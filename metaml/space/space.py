@@ -162,6 +162,11 @@ class Space:
         return {n: self.parameters[n] for n in self.order}
 
     @property
+    def schedulable(self) -> tuple[str, ...]:
+        """Names of the parameters that may change between the intervals of one run (``schedulable: true``)."""
+        return tuple(n for n in self.order if bool(getattr(self.parameters[n], "schedulable", False)))
+
+    @property
     def has_priors(self) -> bool:
         return any(getattr(p, "prior", None) is not None for p in self.searchable.values())
 

@@ -42,13 +42,13 @@ from metaml.space.steer import steer_space
 
 
 def build_space() -> Space:
-    """The suite's space: conditional, with a prior, and a fidelity from 1 to 27."""
+    """The suite's space: conditional, with a prior, schedulable values (for PBT), and a fidelity from 1 to 27."""
     return Space(
         {
-            "lr": Float(1e-4, 1e-1, log=True, prior=1e-2),
-            "depth": Int(1, 8),
-            "model": Categorical({"mlp": {"width": Int(16, 256, log=True)}, "linear": {}}, prior="mlp"),
-            "dropout": Float(0.0, 0.5),
+            "lr": Float(1e-4, 1e-1, log=True, prior=1e-2, schedulable=True),
+            "depth": Int(1, 8, structural=True),
+            "model": Categorical({"mlp": {"width": Int(16, 256, log=True, structural=True)}, "linear": {}}, prior="mlp"),
+            "dropout": Float(0.0, 0.5, schedulable=True),
             "epochs": Fidelity(1, 27),
         }
     )
@@ -182,6 +182,12 @@ def simulate(optimizer: Optimizer, trials: int, workers: int = 1, **kw: Any) -> 
 Simulate = Callable[..., Simulation]
 
 
+def exploits(proposal: Proposal) -> bool:
+    """Whether a proposal continues *another* member's checkpoint (population-based training's exploit)."""
+    data = proposal.info.get("pbt")
+    return isinstance(data, Mapping) and data.get("action") in ("exploit", "replace")
+
+
 class OptimizerSuite:
     """The optimizer contract's checks, once per name in ``names`` (see the module)."""
 
@@ -293,6 +299,7 @@ class OptimizerSuite:
     def test_promotions_continue_a_completed_trial_of_the_same_configuration(
         self, name: str, space: Space, objectives: Sequence[Objective], simulate: Simulate, workers: int
     ) -> None:
+        """A continued trial keeps its parent's configuration, except an exploit, which changes schedulable values only."""
         sim = simulate(
             self.build(name, space, objectives), self.n_trials(name, 60), workers=workers, fails=lambda n: n % 4 == 1
         )
@@ -301,15 +308,20 @@ class OptimizerSuite:
                 continue
             parent = seen[proposal.continue_from]
             assert parent.status is TrialStatus.COMPLETED, "a failed or unfinished trial was promoted"
-            assert parent.config == proposal.config
+            if exploits(proposal):
+                changed = {k for k in {*parent.config, *proposal.config} if parent.config.get(k) != proposal.config.get(k)}
+                assert changed <= set(space.schedulable), f"an exploit changed {changed - set(space.schedulable)}"
+            else:
+                assert parent.config == proposal.config
             assert parent.fidelity is not None and proposal.fidelity is not None
             assert parent.fidelity < proposal.fidelity
 
     def test_nothing_is_continued_twice(
         self, name: str, space: Space, objectives: Sequence[Objective], simulate: Simulate
     ) -> None:
+        """A promotion continues a trial once; exploits (a population's copies of a top member) may copy it again."""
         sim = simulate(self.build(name, space, objectives), self.n_trials(name, 60), workers=4)
-        parents = [p.continue_from for _, p in sim.asks if p.continue_from is not None]
+        parents = [p.continue_from for _, p in sim.asks if p.continue_from is not None and not exploits(p)]
         assert len(parents) == len(set(parents))
 
     @pytest.mark.parametrize("workers", [1, 3])

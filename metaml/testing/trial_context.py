@@ -106,6 +106,12 @@ class TrialContextSuite:
         assert isinstance(context.run_settings, RunSettings)
         assert isinstance(context.info, Mapping)
 
+    def test_config_at_gives_the_configuration_of_every_step_when_no_schedule_is_set(self, maker: ContextMaker) -> None:
+        context = maker.fresh(FIRST)
+        for step in range(0, FIRST + 1):
+            at = context.config_at(step)
+            assert isinstance(at, Mapping) and dict(at) == dict(context.config)
+
     def test_should_stop_is_false_when_nothing_asks_the_run_to_stop(self, maker: ContextMaker) -> None:
         assert maker.fresh(FIRST).should_stop() is False
 

@@ -25,6 +25,8 @@ OPTIMIZERS = [
     "mohb",
     "one_epoch",
     "oneshot",
+    "pb2",
+    "pbt",
     "priorband",
     "random",
     "successive_halving",
@@ -32,7 +34,7 @@ OPTIMIZERS = [
 ]
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
 #: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial).
-MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "oneshot": 30, "transfer": 65}
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "oneshot": 30, "pb2": 75, "transfer": 65}
 #: Settings an optimizer needs for the suite's space: oneshot relaxes its depth and width (the suite's trials
 #: report no architecture, so after the supernet it runs its fallback, bohb, which the suite then checks too).
 SETTINGS = {"oneshot": {"architecture": ["depth", "model.mlp.width"]}}

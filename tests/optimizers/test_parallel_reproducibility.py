@@ -62,8 +62,8 @@ def _runs(spec: Any, trials: int, workers: int) -> Iterator[list[tuple[Any, ...]
 @pytest.mark.parametrize(
     "spec,trials",
     [("random", 40), ("successive_halving", 60), ({"name": "successive_halving", "sampler": "uniform"}, 60),
-     (BO | {"parallel": 2}, 8)],
-    ids=["random", "successive_halving-prior", "successive_halving-uniform", "bo-parallel-2"],
+     (BO | {"parallel": 2}, 8), ("pbt", 40), ({"name": "pb2", "population": 4}, 24)],
+    ids=["random", "successive_halving-prior", "successive_halving-uniform", "bo-parallel-2", "pbt", "pb2"],
 )
 def test_these_reproduce_with_two_workers_whatever_the_timing(spec: Any, trials: int) -> None:
     first, *others = _runs(spec, trials, workers=2)

@@ -9,11 +9,11 @@ from metaml.optimizers import available, make_optimizer
 from metaml.optimizers.steering import single_objective_warning
 from metaml.space import Fidelity, Float, Space
 
-SPACE = Space({"x": Float(0.0, 1.0), "y": Float(0.0, 1.0), "epochs": Fidelity(1, 9)})
+SPACE = Space({"x": Float(0.0, 1.0, schedulable=True), "y": Float(0.0, 1.0), "epochs": Fidelity(1, 9)})
 TWO = (Objective("val_error"), Objective("parity", limit=0.15))
 THREE = (*TWO, Objective("latency_ms"))
 #: Schedulers that promote (or pick an incumbent) on the first objective alone.
-FIRST_ONLY = {"successive_halving", "hyperband", "asha", "priorband", "bohb"}
+FIRST_ONLY = {"successive_halving", "hyperband", "asha", "priorband", "bohb", "pbt", "pb2"}
 
 
 @pytest.mark.parametrize("name", available())
