@@ -14,6 +14,7 @@ from metaml.data.dataset import DataError, Dataset, Split
 from metaml.data.files import load_file, read_table
 from metaml.data.frame import from_frame
 from metaml.data.registry import available_datasets, load_dataset
+from metaml.data.text import TEXT_DATASETS, TextDataset, load_text_dataset
 from metaml.data.shared import (
     DATA_DIR_ENV,
     SHARED_DATASETS,
@@ -28,9 +29,11 @@ __all__ = [
     "DATA_DIR_ENV",
     "SHARED_DATASETS",
     "SKLEARN_DATASETS",
+    "TEXT_DATASETS",
     "DataError",
     "Dataset",
     "Split",
+    "TextDataset",
     "available_datasets",
     "data_dir",
     "from_frame",
@@ -43,5 +46,6 @@ __all__ = [
     "load_german",
     "load_law_school",
     "load_sklearn",
+    "load_text_dataset",
     "read_table",
 ]

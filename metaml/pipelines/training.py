@@ -68,13 +68,16 @@ class Hooks:
     ``augment(inputs, generator)`` transforms a training batch (images); ``cutmix(inputs,
     perm, lam, generator)`` pastes part of each example's shuffled partner into it and
     returns the inputs with the weight actually kept; ``penalty(logits, rows)`` adds a term
-    to the loss (the fairness penalty); ``sample_weight`` weighs each training row's loss.
+    to the loss (the fairness penalty); ``sample_weight`` weighs each training row's loss;
+    ``parameter_groups(model)`` gives the optimizer's groups (their own rates, an ``lr_scale``
+    the schedule keeps) instead of all the model's parameters at one rate.
     """
 
     augment: Callable[[Inputs, torch.Generator], Inputs] | None = None
     cutmix: Callable[[Inputs, torch.Tensor, float, torch.Generator], tuple[Inputs, float]] | None = None
     penalty: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     sample_weight: torch.Tensor | None = None
+    parameter_groups: Callable[[nn.Module], list[dict[str, Any]]] | None = None
 
 
 class Progress:
@@ -194,7 +197,8 @@ def fit(
         torch.backends.cudnn.benchmark = False
     train, val = train.to(device), val.to(device)
     sample_weight = None if hooks.sample_weight is None else hooks.sample_weight.to(device)
-    optimizer = build_optimizer(config, model.parameters(), reg.weight_decay(config))
+    params = hooks.parameter_groups(model) if hooks.parameter_groups is not None else model.parameters()
+    optimizer = build_optimizer(config, params, reg.weight_decay(config))
     cycles = int(config["snapshots.enabled.cycles"]) if config["snapshots"] == "enabled" else 1
     schedule = LRSchedule(optimizer, config, full, steps, cycles)
     progress = Progress()
