@@ -14,7 +14,6 @@ from metaml.data.dataset import DataError, Dataset, Split
 from metaml.data.files import load_file, read_table
 from metaml.data.frame import from_frame
 from metaml.data.registry import available_datasets, load_dataset
-from metaml.data.text import TEXT_DATASETS, TextDataset, load_text_dataset
 from metaml.data.shared import (
     DATA_DIR_ENV,
     SHARED_DATASETS,
@@ -24,6 +23,7 @@ from metaml.data.shared import (
     load_german,
     load_law_school,
 )
+from metaml.data.text import TEXT_DATASETS, TextDataset, load_text_dataset
 
 __all__ = [
     "DATA_DIR_ENV",

@@ -44,7 +44,14 @@ from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
 from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
 from metaml.pipelines.tabular import subsample
 from metaml.pipelines.text_encoder import ENCODER_SHAPES, ENCODERS, load_encoder
-from metaml.pipelines.text_models import Deployed, FrozenPrefix, TextNet, first_trained_layer, parameter_groups, uses_tokens
+from metaml.pipelines.text_models import (
+    Deployed,
+    FrozenPrefix,
+    TextNet,
+    first_trained_layer,
+    parameter_groups,
+    uses_tokens,
+)
 from metaml.pipelines.training import Arrays, Hooks, Outcome, fit, pick_device, seeded, stream_seed, torch_threads
 from metaml.space import Categorical, Fidelity, Float, Int, Parameter
 

