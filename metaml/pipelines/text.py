@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "adaptation.top_k.lr": 1e-4,
     "adaptation.top_k.layer_decay": 1.0,
     "adaptation.lora.rank": 8,
-    "adaptation.lora.alpha": 16.0,
+    "adaptation.lora.alpha": 16,
     "adaptation.lora.dropout": 0.1,
     "adaptation.lora.modules": "attention",
     "adaptation.lora.lr": 5e-4,
@@ -121,7 +121,7 @@ def text_space(
         "adaptation": Categorical({
             "probe": {},
             "top_k": {"layers": Int(1, n_layers), "lr": Float(1e-6, 1e-2, log=True), "layer_decay": Float(0.5, 1.0)},
-            "lora": {"rank": Int(1, min(64, hidden), log=True), "alpha": Float(1.0, 64.0, log=True),
+            "lora": {"rank": Int(1, min(64, hidden), log=True), "alpha": Int(1, 128, log=True),
                      "dropout": Float(0.0, 0.3), "modules": Categorical(["attention", "all"]),
                      "lr": Float(1e-5, 1e-2, log=True)},
             "full": {"lr": Float(1e-6, 1e-3, log=True), "layer_decay": Float(0.5, 1.0)},

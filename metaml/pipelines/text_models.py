@@ -100,11 +100,11 @@ class TextNet(nn.Module):
             from peft import LoraConfig, inject_adapter_in_model
         except ImportError:
             raise PipelineError("adaptation: lora needs the package 'peft': pip install 'metaml[text]'") from None
-        lora = LoraConfig(r=rank, lora_alpha=float(config["adaptation.lora.alpha"]),
+        lora = LoraConfig(r=rank, lora_alpha=int(config["adaptation.lora.alpha"]),
                           lora_dropout=float(config["adaptation.lora.dropout"]),
                           target_modules=LORA_TARGETS[str(config["adaptation.lora.modules"])])  # fmt: skip
         self.requires_grad_(False)
-        self.layers = inject_adapter_in_model(lora, self.layers)
+        inject_adapter_in_model(lora, self.layers)  # in place
         for name, param in self.layers.named_parameters():
             param.requires_grad_("lora_" in name)
         self.classifier.requires_grad_(True)

@@ -197,8 +197,8 @@ def fit(
         torch.backends.cudnn.benchmark = False
     train, val = train.to(device), val.to(device)
     sample_weight = None if hooks.sample_weight is None else hooks.sample_weight.to(device)
-    params = hooks.parameter_groups(model) if hooks.parameter_groups is not None else model.parameters()
-    optimizer = build_optimizer(config, params, reg.weight_decay(config))
+    groups = hooks.parameter_groups(model) if hooks.parameter_groups is not None else model.parameters()
+    optimizer = build_optimizer(config, groups, reg.weight_decay(config))
     cycles = int(config["snapshots.enabled.cycles"]) if config["snapshots"] == "enabled" else 1
     schedule = LRSchedule(optimizer, config, full, steps, cycles)
     progress = Progress()
