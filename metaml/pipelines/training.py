@@ -217,7 +217,7 @@ def fit(
     curve: list[dict[str, float]] = []
     epoch = start
     for epoch in range(start + 1, fidelity + 1):
-        with ResourceMeter(gpus=1 if device.type == "cuda" else 0) as meter, _memory_errors(config, device):
+        with ResourceMeter(gpus=1 if device.type == "cuda" else 0) as meter, memory_errors(config, device):
             loss = _train_epoch(
                 config, model, optimizer, schedule, lookahead, train, hooks, sample_weight,
                 stream_seed(seed, epoch), device, batch_size, smoothing, clip,
@@ -336,7 +336,7 @@ def predict(model: nn.Module, data: Arrays) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _memory_errors(config: Mapping[str, Any], device: torch.device) -> Iterator[None]:
+def memory_errors(config: Mapping[str, Any], device: torch.device) -> Iterator[None]:
     """Turn torch's out-of-memory errors into one clear failure of the trial."""
     try:
         yield
@@ -355,7 +355,8 @@ def _memory_message(config: Mapping[str, Any], device: torch.device, exc: BaseEx
     # The host allocator can run out while a GPU trains (data on the host side): name the one that did.
     host = isinstance(exc, MemoryError) or "cpuallocator" in str(exc).lower()
     where = "cpu" if host else str(device)
+    length = f", max_len {config['max_len']}" if "max_len" in config else ""  # the text pipeline's sequences
     return (
-        f"training needs more memory than {where} has (batch size {config['batch_size']}): "
+        f"training needs more memory than {where} has (batch size {config['batch_size']}{length}): "
         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; a smaller batch size or model fits in less"
     )

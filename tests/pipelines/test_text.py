@@ -78,6 +78,19 @@ def test_lora_trains_only_its_adapters_and_the_head(text_case: PipelineCase) -> 
     assert sum(p.numel() for p in net.parameters() if p.requires_grad) == 6 * 2 * 2 * 4 * 32 + 66
 
 
+def test_a_soft_prompt_trains_only_its_vectors_and_the_head(text_case: PipelineCase) -> None:
+    from metaml.pipelines import text
+
+    cfg = text.resolve({**text_case.settings, "adaptation": "prompt", "adaptation.prompt.length": 5, "max_len": 16})
+    data = text.prepare(cfg, torch.device("cpu"))
+    net = text._model(cfg, data, 0, torch.device("cpu"))
+    assert {n for n, p in net.named_parameters() if p.requires_grad} == {"prompt", "classifier.weight", "classifier.bias"}
+    assert net.prompt is not None and net.prompt.shape == (5, 32)
+    groups = text.parameter_groups(net, cfg)
+    assert [g["weight_decay"] for g in groups if g["params"][0] is net.prompt] == [0.0]
+    assert net(*data.val.inputs).shape == (len(data.val), 2)
+
+
 def test_layer_wise_decay_gives_each_layer_its_rate_and_the_schedule_keeps_it(text_case: PipelineCase) -> None:
     from metaml.pipelines import text
     from metaml.pipelines.optim import LRSchedule, build_optimizer
@@ -104,7 +117,9 @@ def test_a_lora_rank_wider_than_the_encoder_is_refused_by_the_space() -> None:
     assert Space(text.text_space()).parameters["adaptation.lora.rank"].upper == 64  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("adaptation", ["lora", pytest.param("full", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "adaptation", ["lora", pytest.param("full", marks=pytest.mark.slow), pytest.param("prompt", marks=pytest.mark.slow)]
+)
 def test_continuing_lora_or_full_fine_tuning_equals_training_straight_through(
     text_case: PipelineCase, adaptation: str, tmp_path: Path
 ) -> None:
@@ -205,3 +220,20 @@ def test_a_probe_on_the_real_minilm_beats_chance_on_sst2(tmp_path: Path) -> None
     _, (record,) = run_trials(case, space, [Proposal(config, 3)], tmp_path)
     assert record.status is TrialStatus.COMPLETED, record.error
     assert (record.metrics or {})["val_error"] < 0.3  # 872 dev sentences; chance is 0.49
+
+
+def test_running_out_of_memory_in_the_frozen_pass_fails_the_trial_naming_the_length(
+    text_case: PipelineCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metaml.pipelines import text
+
+    def exhausted(*args: Any) -> None:
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8589934592 bytes")
+
+    monkeypatch.setattr(text, "_part", exhausted)
+    space = text_case.space(epochs=2)
+    config = text_case.config({"max_len": 128}, space)
+    _, (record,) = run_trials(text_case, space, [Proposal(config, 1)], tmp_path)
+    assert record.status is TrialStatus.FAILED
+    assert (record.error or "").startswith("out of memory: training needs more memory than cpu has (batch size 32, "
+                                           "max_len 128)")  # fmt: skip
