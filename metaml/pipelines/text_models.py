@@ -101,12 +101,14 @@ class TextNet(nn.Module):
     def _add_prompt(self, config: Mapping[str, Any]) -> None:
         assert self.embeddings is not None
         length = int(config["adaptation.prompt.length"])
-        words = self.embeddings.word_embeddings.weight  # type: ignore[union-attr]
+        table = self.embeddings.word_embeddings
+        assert isinstance(table, nn.Embedding)
+        words = table.weight.detach()
+        vocab, width = int(words.shape[0]), int(words.shape[1])
         if config["adaptation.prompt.init"] == "vocabulary":  # real words' embeddings; ids past the special tokens
-            start = torch.randint(1000 if words.shape[0] > 2000 else 3, words.shape[0], (length,))
-            init = words.detach()[start].clone()
+            init = words[torch.randint(1000 if vocab > 2000 else 3, vocab, (length,))].clone()
         else:
-            init = torch.randn(length, words.shape[1]) * float(words.detach().std())
+            init = torch.randn(length, width) * float(words.std())
         self.requires_grad_(False)
         self.prompt = nn.Parameter(init)
         self.classifier.requires_grad_(True)
