@@ -280,7 +280,8 @@ def _prefix(encoder: str, start: int, pooling: str | None, device: str) -> Froze
     return prefix if torch.device(device).type == "cpu" else copy.deepcopy(prefix).to(device)
 
 
-@lru_cache(maxsize=12)
+# A top-k cache of SST-2 at 128 tokens is about 1.5 GB: a few parts only (a config's train, val and tokens, and one more)
+@lru_cache(maxsize=6)
 def _part(
     encoder: str, dataset: str, seed: int, train_rows: int | None, max_len: int, start: int | None,
     pooling: str | None, device: str, part: str,
