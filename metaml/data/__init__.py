@@ -23,14 +23,17 @@ from metaml.data.shared import (
     load_german,
     load_law_school,
 )
+from metaml.data.text import TEXT_DATASETS, TextDataset, load_text_dataset
 
 __all__ = [
     "DATA_DIR_ENV",
     "SHARED_DATASETS",
     "SKLEARN_DATASETS",
+    "TEXT_DATASETS",
     "DataError",
     "Dataset",
     "Split",
+    "TextDataset",
     "available_datasets",
     "data_dir",
     "from_frame",
@@ -43,5 +46,6 @@ __all__ = [
     "load_german",
     "load_law_school",
     "load_sklearn",
+    "load_text_dataset",
     "read_table",
 ]

@@ -258,6 +258,12 @@ def _register_builtins() -> None:
             description="number of parameters",
         ),
         MetricSpec(
+            "trainable_parameters",
+            ("model",),
+            lambda i, **s: efficiency.parameter_count(i.model, trainable_only=True, **s),
+            description="number of parameters that training updates (a fine-tune's frozen encoder excluded)",
+        ),
+        MetricSpec(
             "model_size_bytes",
             ("model",),
             lambda i, **s: efficiency.model_size_bytes(i.model, **s),

@@ -18,6 +18,7 @@ from metaml.space import Categorical, Float, Int, Parameter
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "step", "one_cycle")
+#: ``linear`` decay to 0 (the usual fine-tuning schedule) is offered by the text pipeline.
 #: Epoch fractions at which the step schedule multiplies the learning rate by gamma.
 STEP_MILESTONES = (0.5, 0.75)
 #: One-cycle starts at lr / 25 and ends at lr / 1e4, as torch's OneCycleLR does by default.
@@ -122,6 +123,8 @@ class LRSchedule:
         u = (t - self.warmup) / (1 - self.warmup) if self.warmup > 0 else t
         if self.kind == "cosine":
             return (1 + math.cos(math.pi * u)) / 2
+        if self.kind == "linear":
+            return 1.0 - u
         if self.kind == "step":
             return float(self.gamma ** sum(u >= m for m in STEP_MILESTONES))
         return 1.0
@@ -140,10 +143,14 @@ class LRSchedule:
         return self.base_lr * self.factor(self.progress(self.step_count))
 
     def apply(self) -> float:
-        """Set the learning rate of the coming step; return it."""
+        """Set the learning rate of the coming step; return it.
+
+        A parameter group with an ``lr_scale`` (the text pipeline's backbone, each layer of it)
+        learns at that multiple of the scheduled rate.
+        """
         lr = self.lr()
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * float(group.get("lr_scale", 1.0))
         return lr
 
     def advance(self) -> None:

