@@ -7,7 +7,7 @@ import csv
 import dataclasses
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -30,12 +30,14 @@ from metaml.cli.common import (
 )
 from metaml.errors import StudyFileError
 from metaml.final_evaluation import TITLE, FinalEvaluation, stored_evaluation
-from metaml.pipelines.groups import GroupSizes
 from metaml.progress import budget_dict, optimizer_choice
 from metaml.report.caveats import Caveat, group_size_caveats, interval_of, study_caveats
 from metaml.store import TrialRecord, TrialStatus, open_store
 from metaml.study import Study
 from metaml.studyfile import StudyFile
+
+if TYPE_CHECKING:  # the groups module imports the metrics (torch, scikit-learn): not at every CLI start
+    from metaml.pipelines.groups import GroupSizes
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from metaml.objectives import Objective
 from metaml.optimizers import Optimizer, available, make_optimizer
 from metaml.space import Space
@@ -52,6 +54,7 @@ class TestOptimizers(OptimizerSuite):
         return make_optimizer({"name": name, **SETTINGS.get(name, {})}, space, objectives, seed)
 
 
+@pytest.mark.slow  # the whole suite a second time (transfer also runs in TestOptimizers, unwarmed, by default)
 class TestWarmStarted(OptimizerSuite):
     """The whole suite again on views that carry earlier studies (one faithful, one scrambled)."""
 
