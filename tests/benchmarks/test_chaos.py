@@ -34,6 +34,7 @@ def test_chaos_sqlite(tmp_path: Path) -> None:
     _assert_targets(summarize("sqlite", results, SETTINGS.budget_fte))
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 @pytest.mark.postgres
 def test_chaos_postgresql(tmp_path: Path, postgres_server) -> None:  # type: ignore[no-untyped-def]
     if postgres_server.url is None:

@@ -116,6 +116,7 @@ def test_plan_skips_what_is_installed_nowhere(tmp_path: Path) -> None:
         assert plan.local == [] and plan.skipped[0].startswith("optuna-tpe:")
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_compare_end_to_end_on_a_synthetic_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from benchmarks.__main__ import main
     from benchmarks.peers import missing

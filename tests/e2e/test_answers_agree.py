@@ -101,6 +101,7 @@ def test_pareto_says_when_the_file_limit_differs_from_the_stored_one(study_dir: 
     assert status.returncode == 0 and "size" in status.stderr  # every reading command says so
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_exporting_a_failed_trial_refuses_and_changes_nothing(study_dir: Path) -> None:
     (study_dir / "flaky.yaml").write_text((study_dir / "study.yaml").read_text()
                                           .replace("name: tiny", "name: flaky").replace("tiny:train", "tiny:flaky"))
@@ -131,6 +132,7 @@ TABLE_YAML = textwrap.dedent("""\
     """)
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_a_builtin_pipeline_report_reads_its_data_hash_and_starts_the_ablation_at_its_default(tmp_path: Path) -> None:
     write_tiny_table(tmp_path / "tiny.csv")
     (tmp_path / "study.yaml").write_text(TABLE_YAML)

@@ -131,6 +131,7 @@ def _folder_state(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_commands_never_write_to_a_database_that_is_not_a_metaml_store(study_dir: Path) -> None:
     _foreign_db(study_dir / "optuna.db")
     before = _folder_state(study_dir)

@@ -6,6 +6,8 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from metaml import Study
 from metaml.final_evaluation import EVENT
 from tests.e2e.conftest import run_cli
@@ -31,6 +33,7 @@ YAML = textwrap.dedent("""\
     """)
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_run_scores_the_front_once_on_the_test_split(tmp_path: Path) -> None:
     write_tiny_table(tmp_path / "tiny.csv")
     (tmp_path / "study.yaml").write_text(YAML)

@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from metaml import Study, TrialStatus
 from tests.e2e.conftest import run_cli, study_yaml
 
@@ -103,6 +105,7 @@ def test_pareto_of_a_study_with_no_result_says_so(study_dir: Path) -> None:
     assert out.returncode == 0 and "no Pareto front yet" in out.stdout
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_report_and_export_from_the_command_line(study_dir: Path) -> None:
     assert run_cli(["run", "study.yaml"], study_dir).returncode == 0
     report = run_cli(["report", "study.yaml", "-o", "report.html"], study_dir)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from metaml import Study
 from tests.e2e.conftest import run_cli
 
@@ -11,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_quickstart_with_freeze_thaw_on_two_workers_continues_checkpoints_and_charges_each_epoch_once(
     tmp_path: Path,
 ) -> None:

@@ -83,6 +83,7 @@ def _wait(predicate, timeout: float = 60.0) -> None:
 
 
 # ------------------------------------------------------------------ 1. identity
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_a_study_of_the_same_name_in_another_store_trains_its_own_models(folder: Path) -> None:
     first = run_cli(["run", "study.yaml", "--store", "a.db", "--budget", "trials=4"], folder)
     assert first.returncode == 0, first.stderr

@@ -112,6 +112,7 @@ def _create(folder: Path, function: str, trials: int, execution: dict) -> Study:
     return study
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_metaml_worker_enforces_the_trial_timeout(folder: Path) -> None:
     _create(folder, "misc:hangs", 2, {"timeout": 2})
     began = time.time()
@@ -145,6 +146,7 @@ def test_a_trial_that_calls_sys_exit_is_recorded_and_the_run_goes_on(folder: Pat
     assert [t.status for t in trials if t.number != 1] == [TrialStatus.COMPLETED] * 3
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_workers_killed_by_their_trials_are_replaced_and_the_signal_recorded(folder: Path) -> None:
     (folder / "study.yaml").write_text(_yaml("misc:crashes_once", trials=6))
     result = run_cli(["run", "study.yaml", "--workers", "3"], folder, timeout=120)

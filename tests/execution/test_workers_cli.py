@@ -76,6 +76,7 @@ def test_a_worker_refuses_a_store_of_another_schema_version(tmp_path: Path) -> N
     assert result.returncode == 1 and "schema version 999" in result.stderr
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_ray_executes_a_study_on_a_local_instance(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'metaml[ray]'")
     (tmp_path / "tiny.py").write_text(TINY_MODULE)

@@ -64,6 +64,7 @@ def test_training_to_3_then_continuing_to_9_equals_training_to_9(tmp_path: Path)
     assert curve == direct_curve[3:]
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_the_example_tuned_with_bohb_promotes_by_continuing_checkpoints(tmp_path: Path) -> None:
     for name in ("lightning_digits.yaml", "lightning_digits.py"):
         (tmp_path / name).write_text((EXAMPLE.parent / name).read_text())

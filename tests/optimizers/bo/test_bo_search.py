@@ -10,6 +10,7 @@ import math
 import statistics
 
 import numpy as np
+import pytest
 
 from metaml.core.view import StudyView
 from metaml.objectives import Objective
@@ -31,6 +32,7 @@ def best(history, name: str = "loss") -> float:
     return min(t.metrics[name] for t in history if t.metrics is not None)
 
 
+@pytest.mark.slow  # over 10 s: in `make slow`
 def test_bo_beats_random_search_on_branin(study) -> None:
     space = Space({"x1": Float(-5.0, 10.0), "x2": Float(0.0, 15.0)})
     seeds, trials = range(5), 25
