@@ -39,17 +39,15 @@ import yaml
 
 from metaml import Study
 from metaml.budget import Budget
+from metaml.optimizers.oneshot import ARCHITECTURES
 from metaml.results import is_final
 from metaml.studyfile import StudyFile, load_study_file
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 LRS = (1e-4, 1e-3, 1e-2)
-#: The architecture parameters of each pipeline's supernet.
-ARCHITECTURE = {
-    "tabular": ("backbone.mlp.depth", "backbone.mlp.width", "activation"),
-    "vision": ("backbone.cnn.convs", "backbone.cnn.width", "kernel_size", "activation"),
-}
+#: The backbone each pipeline's supernet relaxes; its parameters are the optimizer's ``ARCHITECTURES``.
 BACKBONE = {"tabular": "mlp", "vision": "cnn"}
+ARCHITECTURE = {pipeline: ARCHITECTURES[backbone] for pipeline, backbone in BACKBONE.items()}
 
 
 def spec_for(example: str, seed: int, folder: Path, **changes: Any) -> StudyFile:

@@ -44,7 +44,6 @@ ARCHITECTURES = {
     "mlp": (DEPTH, WIDTH, ACTIVATION),  # the tabular pipeline
     "cnn": ("backbone.cnn.convs", "backbone.cnn.width", "kernel_size", ACTIVATION),  # the vision pipeline
 }
-ARCHITECTURE = ARCHITECTURES["mlp"]
 #: The ``info`` key that marks a one-shot search's trials (``supernet``, ``derived``).
 ROLE = ONESHOT_KEY
 SELECTIONS = ("perturbation", "argmax")

@@ -81,8 +81,10 @@ class HypergradientLR:
     @torch.no_grad()
     def remember(self, params: Sequence[torch.nn.Parameter], before: Sequence[torch.Tensor], lr: float) -> None:
         """Keep the step just taken, per unit learning rate, for the next hypergradient."""
-        if self.stopped is not None or lr <= 0:
-            self.last_update = None if self.stopped is not None else self.last_update
+        if self.stopped is not None:
+            self.last_update = None
+            return
+        if lr <= 0:
             return
         self.last_update = [(p.detach() - b) / lr for p, b in zip(params, before, strict=True)]
 
