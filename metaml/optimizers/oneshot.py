@@ -124,6 +124,15 @@ def activating(space: Space, names: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def admissible(param: Any, value: Any) -> Any:
+    """``value`` if ``param`` allows it, else the nearest value it does (an Int's bound, a categorical's default)."""
+    if isinstance(param, Int):
+        return int(min(max(int(value), int(param.lower)), int(param.upper)))
+    if isinstance(param, Categorical) and value not in param.choices:
+        return param.default()
+    return value
+
+
 class OneShot(Optimizer):
     """A supernet trial, its derived architecture, then ``then`` over the outer choices (or everything, on failure)."""
 
@@ -218,12 +227,20 @@ class OneShot(Optimizer):
         return None
 
     def architecture(self, supernet: TrialRecord) -> dict[str, Any]:
-        """The derived architecture the supernet reported, as values of the space (backbone pinned to mlp)."""
+        """The derived architecture the supernet reported, as values of this optimizer's space.
+
+        Each choice is read as an index into the candidates the supernet itself relaxed (its
+        proposal's ``info``), so a space steered since (a narrowed width, a pinned activation)
+        reads the same architecture; a value the steered space no longer allows becomes the
+        nearest one it does, and a pinned parameter takes its pin (``pinned``).
+        """
         metrics = supernet.metrics or {}
+        relaxed: dict[str, list[Any]] = dict(supernet.info.get("candidates") or {})
         out: dict[str, Any] = dict(self.switch_on)
         for name, values in self.candidates.items():
             index = int(metrics[f"oneshot.{name}"])  # the supernet reports each choice as its index in the candidates
-            out[name] = values[index]
+            found = relaxed.get(name, values)
+            out[name] = admissible(self.space.parameters[name], found[index] if index < len(found) else values[0])
         return out
 
     # ------------------------------------------------------------------ proposals
@@ -252,6 +269,17 @@ class OneShot(Optimizer):
             param = self.space.parameters[name]
             out[name] = param.value if isinstance(param, Constant) else wanted.get(name, default[name])  # type: ignore[union-attr]
         return self.space.validate(out)
+
+    def _inside(self, view: StudyView) -> frozenset[int]:
+        """The trials inside the steered space, and the supernet always: a pin on its architecture does not undo it.
+
+        The supernet's configuration holds the defaults its relaxed choices started from, so a
+        pin would put it outside the steered space and start a second supernet; its result
+        stays valid, and the pin applies to the architecture read from it (a derived trial
+        outside the pin is left out, so the derived architecture is trained again with the pin).
+        """
+        supernets = {t.number for t in view.trials if t.info.get(ROLE) == "supernet"}
+        return super()._inside(view) | supernets
 
     def _inner_view(self, view: StudyView) -> StudyView:
         """The view without the supernet: its result is not a configuration's, so no model may learn from it."""

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from metaml.core.interventions import Intervention
 from metaml.core.records import TrialStatus
 from metaml.core.view import StudyView
 from metaml.errors import OptimizerError
@@ -132,3 +133,34 @@ def test_the_outer_search_never_learns_from_the_supernet() -> None:
     history = _supernet_done(opt)
     inner = opt._inner_view(StudyView.of(history))
     assert inner.trials == ()
+
+
+def _steered(history: list, *interventions: Intervention) -> StudyView:
+    return replace(StudyView.of(history), interventions=tuple(interventions))
+
+
+def test_a_pin_on_an_architecture_choice_keeps_the_supernet_and_trains_its_architecture_with_the_pin() -> None:
+    opt = _oneshot()
+    history = _supernet_done(opt)  # found depth 3, width 102, gelu
+    derived = opt.decide(StudyView.of(history))
+    assert derived is not None
+    history.append(replace(record(1, derived), metrics={"val_error": 0.15}))
+    pin = Intervention("pin", "backbone.mlp.depth", 1, "expert", "deployment needs a shallow net")
+    again = opt.decide(_steered(history, pin))
+    assert again is not None and again.info.get("oneshot") == "derived", again.reason  # no second supernet
+    assert (again.config["backbone.mlp.depth"], again.config["backbone.mlp.width"],
+            again.config["activation"]) == (1, 102, "gelu")  # fmt: skip
+    history.append(replace(record(2, again), metrics={"val_error": 0.18}))
+    outer = opt.decide(_steered(history, pin))
+    assert outer is not None and "architecture from the supernet (trial 0)" in outer.reason
+    assert outer.config["backbone.mlp.depth"] == 1 and outer.config["backbone.mlp.width"] == 102
+
+
+def test_a_narrowed_width_reads_the_supernets_choice_by_its_own_candidates_and_clips_it() -> None:
+    opt = _oneshot()
+    history = _supernet_done(opt)  # width index 2 of the supernet's [16, 40, 102, 256]
+    narrow = Intervention("narrow", "backbone.mlp.width", [16, 64], "expert", "memory")
+    derived = opt.decide(_steered(history, narrow))
+    assert derived is not None and derived.info.get("oneshot") == "derived", derived.reason
+    assert derived.config["backbone.mlp.width"] == 64  # 102 clipped into the narrowed range, not index 2 of a new grid
+    assert derived.config["backbone.mlp.depth"] == 3
