@@ -43,6 +43,7 @@ VARIANTS: dict[str, tuple[Any, str | None]] = {
     "transfer-scrambled": ({"name": "transfer", "base": "bohb"}, "scrambled"),
     "freeze_thaw": ("freeze_thaw", None),
     "transfer-freeze_thaw": ({"name": "transfer", "base": "freeze_thaw"}, "real"),
+    "transfer-scrambled-freeze_thaw": ({"name": "transfer", "base": "freeze_thaw"}, "scrambled"),
 }
 DEFAULT_VARIANTS = ("bohb", "transfer", "transfer-scrambled")
 
@@ -139,7 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         for _ in pool.map(source_study, list(DEV_TASKS), [args.source_fte] * len(DEV_TASKS)):
             pass
     print(f"earlier studies ready ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-    jobs = [(t, v, s) for t in tasks for v in variants for s in range(args.seeds)]
+    # seed by seed, so that a run stopped early has covered every task and variant equally
+    jobs = [(t, v, s) for s in range(args.seeds) for t in tasks for v in variants]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as out, ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {pool.submit(_one, t, v, s, args.budget_fte, args.source_fte, list(DEV_TASKS), command): (t, v, s)
