@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # A CPU build of torch is installed first and explicitly, so that no multi-GB CUDA build is pulled in.
 TORCH_SPEC ?= torch==2.13.0
 # What the tests need beyond the core: `make demo` installs only the core (`pip install metaml`).
-EXTRAS ?= dev,postgres,bench,ray,peers,integrations,dashboard,text
+EXTRAS ?= dev,postgres,bench,ray,peers,integrations,dashboard,text,rl,data
 
 .PHONY: demo test lint typecheck unit slow venv venv-core clean bench-lcbench bench-compare bench-scaling bench-pipelines
 

@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             pass
     print(f"earlier studies ready ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     # seed by seed, so that a run stopped early has covered every task and variant equally
-    jobs = [(t, v, s) for s in range(args.seeds) for t in tasks for v in variants]
+    jobs = [(t, v, s) for s in range(args.first_seed, args.first_seed + args.seeds) for t in tasks for v in variants]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as out, ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {pool.submit(_one, t, v, s, args.budget_fte, args.source_fte, list(DEV_TASKS), command): (t, v, s)
@@ -246,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the leave-one-task-out comparison")
     run.add_argument("--seeds", type=int, default=3)
+    run.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     run.add_argument("--budget-fte", type=float, default=30.0)
     run.add_argument("--source-fte", type=float, default=30.0)
     run.add_argument("--tasks", default="", help="held-out tasks (default: the 8 development tasks)")
