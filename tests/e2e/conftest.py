@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -90,8 +91,13 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeo
     )
 
 
+def _interruptible() -> None:
+    """Ctrl-C back to its default in the child: a shell's background job (``make test &``) ignores it, and Python keeps that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "metaml", *args], cwd=cwd, env=cli_env(env),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible,
     )
