@@ -220,17 +220,19 @@ def prepare(dataset: str, seed: int, train_rows: int | None, labelled_rows: int 
     """The images of ``dataset`` split with ``seed`` as tensors (cached within the process).
 
     ``train_rows`` first caps the training images; ``labelled_rows`` then keeps the labels
-    of that many of them (stratified) and hands the others over as unlabeled images. The
-    pixel statistics are those of all training images, labelled or not (they need no label).
+    of that many of them (stratified) and hands the others over as unlabeled images, before
+    the dataset's own unlabeled pool if it has one. The pixel statistics are those of the
+    training split, labelled or not (they need no label).
     """
     images: Images = load_images(dataset, seed)
     rows = subsample(np.arange(len(images.train_y)), images.train_y, train_rows, seed)
     all_x = images.train_x[rows]
-    unlabeled = None
+    pool = [] if images.unlabeled_x is None else [images.unlabeled_x]
     if labelled_rows is not None and labelled_rows < len(rows):
         kept = subsample(rows, images.train_y, int(labelled_rows), seed)
-        unlabeled = torch.from_numpy(np.ascontiguousarray(images.train_x[np.setdiff1d(rows, kept)]))
+        pool.insert(0, images.train_x[np.setdiff1d(rows, kept)])
         rows = kept
+    unlabeled = torch.from_numpy(np.ascontiguousarray(np.concatenate(pool))) if pool else None
     train_x = images.train_x[rows]
 
     def arrays(x: np.ndarray, y: np.ndarray) -> Arrays:

@@ -58,6 +58,21 @@ def test_labelled_rows_keeps_that_many_labels_stratified_and_the_rest_unlabeled(
     assert torch.equal(part.val.y, full.val.y) and torch.equal(part.test.y, full.test.y)
 
 
+def test_a_datasets_own_unlabeled_pool_joins_the_unlabeled_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from metaml.pipelines import vision_data
+
+    real = vision_data.load_images("digits", 0)
+    pool = np.ones((7, *real.shape), dtype=np.float32)
+    monkeypatch.setattr(vision, "load_images", lambda name, seed: dataclasses.replace(real, unlabeled_x=pool))
+    data = vision.prepare.__wrapped__("digits", 0, None, 100)  # not the cached one
+    assert data.unlabeled is not None and len(data.unlabeled) == len(real.train_y) - len(data.train) + 7
+    assert torch.equal(data.unlabeled[-7:], torch.from_numpy(pool))
+    alone = vision.prepare.__wrapped__("digits", 0, None, None)
+    assert alone.unlabeled is not None and len(alone.unlabeled) == 7 and len(alone.train) == len(real.train_y)
+
+
 def test_pretraining_is_a_function_of_seed_and_config_and_leaves_the_global_random_state() -> None:
     data = vision.prepare("digits", 0, 64)
     cfg = vision.resolve(ROTATION)
