@@ -180,3 +180,16 @@ def test_a_diverging_pretext_stage_fails_the_trial_with_a_clear_message(
     _, (record,) = run_trials(vision_case, space, [Proposal(vision_case.config(ROTATION, space), 1)], tmp_path)
     assert record.status is TrialStatus.FAILED
     assert (record.error or "").startswith("DivergedError: self-supervised pretraining (rotation) diverged")
+
+
+def test_lookahead_restarts_its_slow_weights_from_the_pretrained_ones() -> None:
+    from metaml.pipelines.regularization import Lookahead
+
+    layer = torch.nn.Linear(2, 2)
+    lookahead = Lookahead(list(layer.parameters()), k=1, alpha=0.5)
+    with torch.no_grad():
+        layer.weight.add_(1.0)  # what pretraining does to the model after the loop built its state
+    lookahead.reset()
+    before = layer.weight.detach().clone()
+    lookahead.step()  # a sync right away: slow and fast agree, so nothing is pulled back to the old weights
+    assert torch.equal(layer.weight, before)
