@@ -132,6 +132,12 @@ class Lookahead:
         self.slow = [p.detach().clone() for p in self.params]
 
     @torch.no_grad()
+    def reset(self) -> None:
+        """Start the slow weights again from the current ones (after the model was changed outside the loop)."""
+        self.slow = [p.detach().clone() for p in self.params]
+        self.counter = 0
+
+    @torch.no_grad()
     def step(self) -> None:
         self.counter += 1
         if self.counter % self.k:

