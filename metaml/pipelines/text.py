@@ -81,6 +81,9 @@ DEFAULTS: dict[str, Any] = {
     "adaptation.prompt.length": 8,
     "adaptation.prompt.init": "vocabulary",
     "adaptation.prompt.lr": 3e-2,
+    "adaptation.prompt.ensemble": 1,
+    "mixout": "disabled",
+    "mixout.enabled.p": 0.7,  # Lee et al. 2020 found 0.7 to 0.9 stabilize BERT on small tasks
     "pooling": "mean",  # all-MiniLM-L6-v2 was trained with mean pooling
     "max_len": 64,
     **OPTIM_DEFAULTS,
@@ -139,12 +142,16 @@ def text_space(
                      "lr": Float(1e-5, 1e-2, log=True)},
             "full": {"lr": Float(1e-6, 1e-3, log=True), "layer_decay": Float(0.5, 1.0)},
             "prompt": {"length": Int(1, 32, log=True), "init": Categorical(["vocabulary", "random"]),
-                       "lr": Float(1e-4, 0.3, log=True)},
+                       "lr": Float(1e-4, 0.3, log=True), "ensemble": Int(1, 4)},
         }),  # fmt: skip
         "pooling": Categorical(["mean", "cls"]),
         "max_len": Categorical(list(MAX_LENGTHS)),
         **optim,
         **regularization,
+        # only where pretrained weights train: the other adaptations keep the encoder's frozen
+        "mixout": Categorical(
+            {"disabled": {}, "enabled": {"p": Float(0.1, 0.9)}}, when={"adaptation": ["top_k", "full"]}
+        ),
     }
     return {
         **base.settings_parameters(settings),
