@@ -1,7 +1,7 @@
 """``python -m benchmarks.pipelines``: the built-in pipelines' example studies against their default.
 
 For each example study file (``examples/tabular_fairness.yaml``, ``tabular_fairness_compas.yaml``,
-``vision_digits.yaml``, ``vision_ssl.yaml``, ``text_sst2.yaml``; the one-shot examples have
+``vision_digits.yaml``, ``vision_ssl.yaml``, ``finetune_text.yaml``; the one-shot examples have
 ``benchmarks.oneshot``; whether SSL itself helps, ``benchmarks.ssl``):
 
 1. the study runs with a fixed budget in full-training equivalents (FTE), with the
@@ -39,7 +39,7 @@ from metaml.store import TrialRecord, TrialStatus
 from metaml.studyfile import StudyFile, load_study_file
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
-EXAMPLES = ("tabular_fairness", "tabular_fairness_compas", "vision_digits", "vision_ssl", "text_sst2")
+EXAMPLES = ("tabular_fairness", "tabular_fairness_compas", "vision_digits", "vision_ssl", "finetune_text")
 #: Examples measured by a benchmark of their own (one-shot search against bohb: ``benchmarks.oneshot``).
 ELSEWHERE = {"oneshot_tabular": "benchmarks.oneshot", "oneshot_tabular_bohb": "benchmarks.oneshot",
              "oneshot_vision": "benchmarks.oneshot", "oneshot_vision_bohb": "benchmarks.oneshot"}

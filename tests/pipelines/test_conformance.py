@@ -168,8 +168,10 @@ def test_continuing_from_a_checkpoint_equals_training_straight_through(
     elif case.name == "text":
         if mixing == "cutmix":
             pytest.skip("text has no cutmix: mixup mixes the pooled vectors")
-        # the top 2 layers train on the cached output of the 4 below (tests/pipelines/test_text.py: LoRA, full)
-        overrides = {k: v for k, v in overrides.items() if k != "batch_norm"} | {"adaptation": "top_k"}
+        # the top 2 layers train on the cached output of the 4 below, with mixout's masks drawn
+        # (tests/pipelines/test_text.py: LoRA, full, a prompt ensemble)
+        overrides = {k: v for k, v in overrides.items() if k != "batch_norm"} | {
+            "adaptation": "top_k", "mixout": "enabled", "mixout.enabled.p": 0.5}
     else:
         overrides.update({"fairness": "penalty", "fairness.penalty.weight": 0.5})
     config = case.config(overrides, space)

