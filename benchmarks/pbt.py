@@ -124,19 +124,93 @@ def cartpole(seed: int, population: int, units: int, folder: Path) -> dict[str, 
             "pbt_fte": study.cost_fte(), "pbt_seconds": pbt_seconds}  # fmt: skip
 
 
+# ---------------------------------------------------------------- vision
+VISION_FULL = 18
+VISION_METHODS: dict[str, Any] = {
+    "pbt": {"name": "pbt", "population": 8, "interval": 2},
+    "bohb": {"name": "bohb", "eta": 3},
+    "random (fixed values)": "random",
+}
+
+
+def vision_space(seed: int, dataset: str = "digits") -> Space:
+    """A fixed 2-stage CNN; the learning rate and the weight decay searched (and schedulable)."""
+    from metaml import Categorical, Constant
+    from metaml.pipelines import vision
+
+    whole = vision.vision_space(dataset, metrics=[], seed=seed, threads=1, epochs=VISION_FULL)
+    settings = {k: v for k, v in whole.items() if isinstance(v, Constant)}
+    return Space({
+        **settings,
+        "backbone": Categorical({"cnn": {"stages": Constant(2), "width": Constant(16), "convs": Constant(1)}}),
+        "lr": Float(3e-4, 0.1, log=True, schedulable=True),
+        "weight_decay": Categorical({"disabled": {}, "enabled": {
+            "strength": Float(1e-5, 0.1, log=True, schedulable=True)}}),
+        "epochs": Fidelity(1, VISION_FULL),
+    })  # fmt: skip
+
+
+def vision_run(method: str, seed: int, fte: float, folder: Path, dataset: str = "digits") -> dict[str, Any]:
+    """One study of ``method`` at ``fte``: its best full-length model, by validation, scored once on test."""
+    from metaml.final_evaluation import score_trials
+    from metaml.pipelines import vision
+
+    name = f"vision-{dataset}-{method.split()[0]}-{seed}"
+    study = Study.create(name, vision_space(seed, dataset), "val_error", store=folder / f"{name}.db",
+                         optimizer=VISION_METHODS[method], seed=seed, artifacts=folder / "artifacts")  # fmt: skip
+    started = time.time()
+    study.optimize(vision.train, budget={"fte": fte})
+    seconds = time.time() - started
+    best = study.best()
+    test = score_trials(study, [best], "metaml.pipelines.vision:train").get(best.number, {}) if best else {}
+    return {"method": method, "seed": seed, "dataset": dataset, "val_error": None if best is None else (best.metrics or {})["val_error"],
+            "test_error": test.get("test_error"), "config": None if best is None else dict(best.config),
+            "fte": study.cost_fte(), "trials": len(study.trials()), "seconds": seconds}  # fmt: skip
+
+
+def vision_table(rows: list[dict[str, Any]], methods: list[str]) -> str:
+    """Best validation and test error per method, mean ± sd over seeds, and the seeds each method won."""
+    lines = ["| method | best val error (mean ± sd) | its test error (mean ± sd) | FTE spent | trials | seconds |",
+             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        cells = []
+        for key in ("val_error", "test_error"):
+            values = [float(r[key]) for r in mine if r[key] is not None]
+            sd = statistics.stdev(values) if len(values) > 1 else math.nan
+            cells.append(f"{statistics.mean(values):.4f} ± {sd:.4f}" if values else "none")
+        lines.append(f"| {method} | {cells[0]} | {cells[1]} | {statistics.mean(r['fte'] for r in mine):.2f} | "
+                     f"{statistics.mean(r['trials'] for r in mine):.0f} | "
+                     f"{statistics.mean(r['seconds'] for r in mine):.0f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--fte", type=float, default=8.0)
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", help=f"default: {','.join(METHODS)} ({','.join(VISION_METHODS)} with --vision)")
     parser.add_argument("--out", default="benchmarks/results/pbt")
     parser.add_argument("--cartpole", action="store_true", help="PPO on CartPole: PBT against the default settings")
     parser.add_argument("--population", type=int, default=4)
     parser.add_argument("--units", type=int, default=20)
+    parser.add_argument("--vision", action="store_true", help="the vision pipeline: PBT against bohb and random")
+    parser.add_argument("--dataset", default="digits", choices=["digits", "mnist"], help="with --vision")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.vision:
+        methods = args.methods.split(",") if args.methods else list(VISION_METHODS)
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                for method in methods:
+                    rows.append(vision_run(method, seed, args.fte, Path(tmp), args.dataset))
+                    print(json.dumps(rows[-1]), flush=True)
+                    (out / f"vision-{args.dataset}.json").write_text(json.dumps(rows, indent=1))
+        print(vision_table(rows, methods))
+        return
     if args.cartpole:
         with tempfile.TemporaryDirectory() as tmp:
             results = []
@@ -147,14 +221,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for method in args.methods.split(","):
+        for method in (args.methods or ",".join(METHODS)).split(","):
             for seed in range(args.seeds):
                 rows.append(run(method, seed, args.fte, Path(tmp)))
                 print(json.dumps(rows[-1]), flush=True)
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"\n| method | best final loss (mean ± sd over {args.seeds} seeds) | FTE spent | trials |")
     print("| --- | --- | --- | --- |")
-    for method in args.methods.split(","):
+    for method in (args.methods or ",".join(METHODS)).split(","):
         losses = [r["best_loss"] for r in rows if r["method"] == method and r["best_loss"] is not None]
         mine = [r for r in rows if r["method"] == method]
         sd = statistics.stdev(losses) if len(losses) > 1 else math.nan
