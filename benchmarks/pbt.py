@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.stats import mean_sd
 from metaml import Fidelity, Float, Space, Study
 from metaml.core.trial_context import TrialContext
 
@@ -163,22 +163,18 @@ def vision_run(method: str, seed: int, fte: float, folder: Path, dataset: str = 
     seconds = time.time() - started
     best = study.best()
     test = score_trials(study, [best], "metaml.pipelines.vision:train").get(best.number, {}) if best else {}
-    return {"method": method, "seed": seed, "dataset": dataset, "val_error": None if best is None else (best.metrics or {})["val_error"],
-            "test_error": test.get("test_error"), "config": None if best is None else dict(best.config),
+    return {"method": method, "seed": seed, "dataset": dataset,
+            "val_error": None if best is None else (best.metrics or {})["val_error"], "test_error": test.get("test_error"), "config": None if best is None else dict(best.config),
             "fte": study.cost_fte(), "trials": len(study.trials()), "seconds": seconds}  # fmt: skip
 
 
 def vision_table(rows: list[dict[str, Any]], methods: list[str]) -> str:
-    """Best validation and test error per method, mean ± sd over seeds, and the seeds each method won."""
+    """Best validation and test error per method, mean ± sd over seeds."""
     lines = ["| method | best val error (mean ± sd) | its test error (mean ± sd) | FTE spent | trials | seconds |",
              "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
-        cells = []
-        for key in ("val_error", "test_error"):
-            values = [float(r[key]) for r in mine if r[key] is not None]
-            sd = statistics.stdev(values) if len(values) > 1 else math.nan
-            cells.append(f"{statistics.mean(values):.4f} ± {sd:.4f}" if values else "none")
+        cells = [mean_sd((r[key] for r in mine if r[key] is not None), "none") for key in ("val_error", "test_error")]
         lines.append(f"| {method} | {cells[0]} | {cells[1]} | {statistics.mean(r['fte'] for r in mine):.2f} | "
                      f"{statistics.mean(r['trials'] for r in mine):.0f} | "
                      f"{statistics.mean(r['seconds'] for r in mine):.0f} |")  # fmt: skip
@@ -219,20 +215,20 @@ def main(argv: list[str] | None = None) -> None:
                 print(json.dumps(results[-1]), flush=True)
         (out / "cartpole.json").write_text(json.dumps(results, indent=1))
         return
+    methods = args.methods.split(",") if args.methods else list(METHODS)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for method in (args.methods or ",".join(METHODS)).split(","):
+        for method in methods:
             for seed in range(args.seeds):
                 rows.append(run(method, seed, args.fte, Path(tmp)))
                 print(json.dumps(rows[-1]), flush=True)
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"\n| method | best final loss (mean ± sd over {args.seeds} seeds) | FTE spent | trials |")
     print("| --- | --- | --- | --- |")
-    for method in (args.methods or ",".join(METHODS)).split(","):
+    for method in methods:
         losses = [r["best_loss"] for r in rows if r["method"] == method and r["best_loss"] is not None]
         mine = [r for r in rows if r["method"] == method]
-        sd = statistics.stdev(losses) if len(losses) > 1 else math.nan
-        found = f"{statistics.mean(losses):.4f} ± {sd:.4f}" if losses else "no full-fidelity result"
+        found = mean_sd(losses, "no full-fidelity result")
         missed = f" ({len(mine) - len(losses)} seed(s) without one)" if losses and len(losses) < len(mine) else ""
         print(f"| {method} | {found}{missed} | {statistics.mean(r['fte'] for r in mine):.2f} "
               f"| {statistics.mean(r['trials'] for r in mine):.0f} |")

@@ -11,6 +11,7 @@ method), except that interpolating towards +inf gives +inf rather than NaN.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -103,3 +104,12 @@ def ratio(value: float, reference: float, budget: float, reference_budget: float
     if v_inf:
         return Ratio(budget / reference, ">")
     return Ratio(value / reference)
+
+
+def mean_sd(values: Iterable[float], missing: str = "-") -> str:
+    """``mean ± sd`` over seeds at 4 decimals (sd ``nan`` for one value), or ``missing`` for none."""
+    xs = [float(x) for x in values]
+    if not xs:
+        return missing
+    sd = statistics.stdev(xs) if len(xs) > 1 else math.nan
+    return f"{statistics.fmean(xs):.4f} ± {sd:.4f}"

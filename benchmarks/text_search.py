@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import yaml
 
 from benchmarks import text
 from benchmarks.pipelines import EXAMPLES_DIR, default_trial, test_metrics, tuned_study
+from benchmarks.stats import mean_sd
 from metaml.store import TrialRecord
 from metaml.studyfile import StudyFile, load_study_file
 
@@ -72,9 +72,9 @@ def run_search(seed: int, fte: float, folder: Path) -> dict[str, Any]:
     return out
 
 
-def baseline_args(seed: int) -> argparse.Namespace:
+def baseline_args() -> argparse.Namespace:
     """``benchmarks.text``'s settings for the baselines: the example's rows, tokens and length."""
-    return argparse.Namespace(dataset="sst2", train_rows=500, epochs=3, max_len=32, threads=2, seeds=[seed])
+    return argparse.Namespace(dataset="sst2", train_rows=500, epochs=3, max_len=32, threads=2)
 
 
 def verdict(row: dict[str, Any]) -> dict[str, Any]:
@@ -82,10 +82,13 @@ def verdict(row: dict[str, Any]) -> dict[str, Any]:
     full, best, calibrated = row["baselines"].get("full", {}), row.get("most_accurate"), row.get("best_calibrated")
     if not best or not calibrated or "val_error" not in full:
         return {}
-    return {"more_accurate_val": best["val_error"] < full["val_error"],
-            "more_accurate_test": (best["test_error"] or 1.0) < full["test_error"],
-            "better_calibrated_val": calibrated["val_ece"] < full["val_ece"],
-            "better_calibrated_test": (calibrated["test_ece"] or 1.0) < full["test_ece"]}  # fmt: skip
+    def below(mine: Any, theirs: Any) -> bool:  # a figure that was not scored wins nothing
+        return mine is not None and theirs is not None and mine < theirs
+
+    return {"more_accurate_val": below(best["val_error"], full["val_error"]),
+            "more_accurate_test": below(best["test_error"], full.get("test_error")),
+            "better_calibrated_val": below(calibrated["val_ece"], full["val_ece"]),
+            "better_calibrated_test": below(calibrated["test_ece"], full.get("test_ece"))}  # fmt: skip
 
 
 def render(rows: list[dict[str, Any]]) -> str:
@@ -108,7 +111,7 @@ def render(rows: list[dict[str, Any]]) -> str:
                     columns.setdefault(side, {}).setdefault(key, []).append(float(r[key]))
     lines += ["", "| side | val error | val ECE | test error | test ECE |", "| --- | --- | --- | --- | --- |"]
     for side, values in columns.items():
-        lines.append(f"| {side} | " + " | ".join(_spread(values.get(k, [])) for k in
+        lines.append(f"| {side} | " + " | ".join(mean_sd(values.get(k, [])) for k in
                                                 ("val_error", "val_ece", "test_error", "test_ece")) + " |")  # fmt: skip
     return "\n".join(lines)
 
@@ -117,11 +120,6 @@ def _n(value: Any) -> str:
     return "-" if value is None else f"{float(value):.4f}"
 
 
-def _spread(values: list[float]) -> str:
-    if not values:
-        return "-"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.4f} ± {sd:.4f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         for seed in args.seeds:
             started = time.perf_counter()
-            baselines = {a: text.run_one(a, seed, baseline_args(seed), folder) for a in BASELINES}
+            baselines = {a: text.run_one(a, seed, baseline_args(), folder) for a in BASELINES}
             row = {**run_search(seed, args.fte, folder), "baselines": baselines}
             row["verdict"] = verdict(row)
             rows.append(row)

@@ -43,3 +43,11 @@ def test_ratio_is_bounded_by_the_budget_where_a_side_is_censored() -> None:
     assert (r.bound, r.value) == (">", 1.5)
     assert ratio(10.0, INF, 30.0, reference_budget=100.0).value == 0.1
     assert str(ratio(INF, INF, 30.0)) == "n/a"
+
+
+def test_mean_sd_says_what_it_lacks() -> None:
+    from benchmarks.stats import mean_sd
+
+    assert mean_sd([0.02, 0.04]) == "0.0300 ± 0.0141"
+    assert mean_sd([0.5]) == "0.5000 ± nan"
+    assert mean_sd([], "none") == "none"

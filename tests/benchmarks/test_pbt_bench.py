@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks.pbt import VISION_FULL, VISION_METHODS, vision_space, vision_table
+from pathlib import Path
+
+from benchmarks.pbt import VISION_FULL, VISION_METHODS, vision_run, vision_space, vision_table
 
 
 def test_every_method_searches_the_same_schedulable_space() -> None:
@@ -23,3 +25,10 @@ def test_the_table_gives_the_mean_and_spread_of_each_method() -> None:
     table = vision_table(rows, ["pbt", "bohb"])
     assert "| pbt | 0.0300 ± 0.0141 | 0.0400 ± 0.0141 | 8.00 | 72 | 100 |" in table
     assert "| bohb | none | none |" in table
+
+
+def test_a_vision_study_runs_and_scores_its_best_model_on_test(tmp_path: Path) -> None:
+    row = vision_run("random (fixed values)", 0, 1.0, tmp_path)
+    assert row["fte"] == 1.0 and row["trials"] == 1
+    assert row["val_error"] is not None and 0.0 <= row["test_error"] <= 1.0
+    assert row["config"]["backbone.cnn.width"] == 16
