@@ -436,7 +436,8 @@ class FreezeThaw(Optimizer):
 
 def _at(X: np.ndarray, z: Sequence[float]) -> np.ndarray:
     """Encoded configurations (rows of ``X``) with the step column set to ``z``."""
-    return np.concatenate([X.reshape(len(z), -1), np.asarray(z, dtype=float).reshape(-1, 1)], axis=1)
+    rows = X.reshape(len(z), X.shape[-1]) if X.size == 0 else X.reshape(len(z), -1)  # none: (0, d), not an error
+    return np.concatenate([rows, np.asarray(z, dtype=float).reshape(-1, 1)], axis=1)
 
 
 def _number(name: str, value: Any, minimum: float) -> float:

@@ -243,3 +243,14 @@ def test_integer_fidelity_steps_are_whole_and_grow_with_the_growth_setting() -> 
     (run,) = build_runs(study.view(), LOSS, FULL)
     assert opt.next_step(run) == FULL
 
+
+
+def test_with_every_run_at_the_full_fidelity_the_model_still_decides_on_a_new_configuration() -> None:
+    """No paused run left (e.g. a resumed study whose runs all finished): the empty set of paused runs used
+    to make the model-based decision raise, and the study fell back to the one-epoch rule."""
+    study = Study()
+    for config in grid(8, 3):
+        study.train(config, FULL)
+    proposal = make_optimizer("freeze_thaw", curve_space(), LOSS, 0).propose(study.view())
+    assert proposal is not None and proposal.continue_from is None and proposal.fidelity == 1
+    assert "fallback" not in proposal.info and "expected improvement" in proposal.reason
