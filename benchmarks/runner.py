@@ -24,6 +24,7 @@ on final metrics alone (every one but ``freeze_thaw``) decide exactly as without
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 import shlex
@@ -52,6 +53,24 @@ CHECKPOINTS: tuple[float, ...] = (3.0, 5.0, 10.0, 30.0)
 SCRATCH = "-scratch"
 #: A safety net against optimizers that propose zero-cost trials forever.
 MAX_EVALUATIONS = 100_000
+
+
+def optimizer_spec(name: str) -> str | dict[str, Any]:
+    """A registered name, or ``NAME@KEY=VALUE+KEY=VALUE`` as the mapping ``make_optimizer`` takes (values as
+    JSON where they parse, else text): settings in a benchmark's comma-separated list of optimizers."""
+    if "@" not in name:
+        return name
+    base, _, rest = name.partition("@")
+    spec: dict[str, Any] = {"name": base}
+    for item in filter(None, rest.split("+")):
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise MetamlError(f"optimizer {name!r}: a setting is KEY=VALUE, got {item!r}")
+        try:
+            spec[key] = json.loads(text)
+        except json.JSONDecodeError:
+            spec[key] = text
+    return spec
 
 
 def split_name(name: str) -> tuple[str, bool]:
@@ -111,7 +130,8 @@ def simulate(problem: Problem, optimizer: str | Optimizer | Peer, seed: int, bud
     if isinstance(optimizer, str) and is_peer(optimizer):
         optimizer = make_peer(optimizer, problem, seed, budget_fte)
     driver: Optimizer | Peer = (optimizer if isinstance(optimizer, Peer)
-                                else make_optimizer(optimizer, problem.space, problem.objectives, seed))
+                                else make_optimizer(optimizer_spec(optimizer) if isinstance(optimizer, str) else optimizer,
+                                                    problem.space, problem.objectives, seed))
     try:
         history = _loop(problem, driver, seed, budget_fte, scratch, max_evaluations, time_box_s, log, started,
                         tuple(warm_start))

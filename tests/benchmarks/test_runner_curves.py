@@ -10,6 +10,7 @@ from benchmarks.problems.synthetic import Hartmann6
 from benchmarks.runner import curve_points, simulate
 from metaml.core.records import Proposal
 from metaml.core.view import StudyView
+from metaml.errors import MetamlError
 from metaml.objectives import Objective
 from metaml.optimizers import Optimizer, make_optimizer
 from metaml.space import Space
@@ -59,3 +60,13 @@ def test_optimizers_that_ignore_curves_decide_the_same_with_them(name: str) -> N
         numbers = {t.number for t in seen}
         with_curves = StudyView.of(seen, [o for o in points if o.trial_number in numbers])
         assert make_optimizer(name, problem.space, problem.objectives, 1).propose(with_curves) == bare
+
+
+def test_an_optimizer_name_may_carry_its_settings() -> None:
+    from benchmarks.runner import optimizer_spec
+
+    assert optimizer_spec("freeze_thaw") == "freeze_thaw"
+    assert optimizer_spec("freeze_thaw@min_fidelity=1+acquisition=next") == {
+        "name": "freeze_thaw", "min_fidelity": 1, "acquisition": "next"}
+    with pytest.raises(MetamlError, match="KEY=VALUE"):
+        optimizer_spec("freeze_thaw@min_fidelity")

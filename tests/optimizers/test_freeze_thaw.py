@@ -135,7 +135,7 @@ def test_plateaued_runs_far_behind_the_incumbent_are_left_paused_and_a_new_confi
         study.train({"x": 0.8 + 0.2 * config["x"], "y": config["y"]}, 10, loss=lambda c, s: 2.0 + c["x"])
     proposal = make_optimizer("freeze_thaw", curve_space(), LOSS, 0).propose(study.view())
     assert proposal is not None and proposal.continue_from is None
-    assert proposal.fidelity == 1
+    assert proposal.fidelity == 2  # the first step: 1 of 30 is under a twentieth of the full, so 2 (first_step)
 
 
 def test_failed_frozen_and_busy_runs_are_never_continued() -> None:
@@ -191,7 +191,7 @@ def test_with_priors_the_study_starts_from_the_prior_configuration() -> None:
     space = curve_space(prior=0.25)
     proposal = make_optimizer("freeze_thaw", space, LOSS, 0).propose(StudyView())
     assert proposal is not None and proposal.config == space.validate(space.default())
-    assert proposal.config["x"] == 0.25 and proposal.fidelity == 1
+    assert proposal.config["x"] == 0.25 and proposal.fidelity == 2
 
 
 def test_two_objectives_are_scalarized_so_that_a_dominating_point_always_scores_lower() -> None:
@@ -252,5 +252,21 @@ def test_with_every_run_at_the_full_fidelity_the_model_still_decides_on_a_new_co
     for config in grid(8, 3):
         study.train(config, FULL)
     proposal = make_optimizer("freeze_thaw", curve_space(), LOSS, 0).propose(study.view())
-    assert proposal is not None and proposal.continue_from is None and proposal.fidelity == 1
+    assert proposal is not None and proposal.continue_from is None and proposal.fidelity == 2
     assert "fallback" not in proposal.info and "expected improvement" in proposal.reason
+
+
+@pytest.mark.parametrize(("lower", "upper", "setting", "first"), [
+    (1, 52, None, 2),   # LCBench's 52 epochs: one epoch is under a twentieth of the run, so two
+    (1, 20, None, 1),   # the quickstart's 20 epochs: one epoch is a twentieth: kept
+    (2, 18, None, 2),   # the tabular benchmark's 2..18: kept
+    (1, 52, 1, 1),      # min_fidelity, when set, is what it says
+    (1, 52, 5, 5),
+])
+def test_a_very_short_lowest_step_is_skipped_unless_min_fidelity_says(lower: int, upper: int, setting: Any,
+                                                                        first: int) -> None:
+    space = Space({"x": Float(0.0, 1.0), "epochs": Fidelity(lower, upper)})
+    spec = {"name": "freeze_thaw"} if setting is None else {"name": "freeze_thaw", "min_fidelity": setting}
+    optimizer = make_optimizer(spec, space, LOSS, 0)
+    proposal = optimizer.propose(StudyView())
+    assert proposal is not None and proposal.fidelity == first and isinstance(proposal.fidelity, int)
