@@ -9,8 +9,9 @@ the initialization and the optimizer's draws):
 
 1. ``bohb`` over the whole space for ``--bohb-fte`` (20) FTE: its best validation error is
    the target's reference;
-2. ``oneshot`` (robust) for ``--oneshot-fte`` (3) FTE: the FTE spent when the first trial
-   of the architecture it found reaches bohb's best + 1 percentage point (not reached: ∞);
+2. ``oneshot`` (robust; ``--then``, ``--supernet-fidelity`` change the example's settings) for
+   ``--oneshot-fte`` (3) FTE: the FTE spent when the first trial of the architecture it found
+   reaches bohb's best + 1 percentage point (not reached: ∞);
 3. the supernet's derived architecture with robustness on and off, against a random
    architecture (uniform depth, width, activation; other choices at their defaults), all
    trained once at full fidelity: a failure is a derived architecture worse than the random one;
@@ -94,9 +95,16 @@ def single(spec: StudyFile, store: Path, config: Mapping[str, Any]) -> float:
     return float((trial.metrics or {}).get("val_error", math.nan))
 
 
-def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, ...]) -> tuple[float, dict[str, Any], float]:
-    """The derived architecture's validation error (trained as an ordinary trial), it, and the supernet's seconds."""
-    study = run(spec, store, Budget(fte=2), optimizer={"name": "oneshot", "robust": robust})
+def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, ...],
+                  study: Study | None = None) -> tuple[float, dict[str, Any], float]:  # fmt: skip
+    """The derived architecture's validation error (trained as an ordinary trial), it, and the supernet's seconds.
+
+    ``study``: a one-shot study already run with these settings and seed, whose supernet and
+    derived trial are read instead of training them again (the same seed trains the same ones).
+    """
+    if study is None:
+        settings = dict(spec.optimizer) if isinstance(spec.optimizer, Mapping) else {"name": "oneshot"}
+        study = run(spec, store, Budget(trials=2), optimizer={**settings, "robust": robust})
     supernet, derived = study.trials()[:2]
     seconds = (supernet.ended_at or 0) - (supernet.started_at or 0)
     arch = {k: derived.config[k] for k in names}
@@ -129,12 +137,19 @@ def one_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any
     target = row["bohb_best"] + 0.01
     row["bohb_fte_to_target"] = fte_to(target, bohb_points)
     oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder)
+    if args.then or args.supernet_fidelity is not None:
+        changed = dict(oneshot_spec.optimizer)  # type: ignore[call-overload]
+        changed.update({"then": args.then} if args.then else {})
+        changed.update({} if args.supernet_fidelity is None else {"supernet_fidelity": args.supernet_fidelity})
+        oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder, optimizer=changed)
     oneshot = run(oneshot_spec, folder / f"oneshot-{seed}.db", Budget(fte=args.oneshot_fte))
     points = trajectory(oneshot)
     row["oneshot_fte_to_target"] = fte_to(target, points)
     row["oneshot_best"] = min((e for _, e in points), default=math.nan)
+    chosen = oneshot_spec.optimizer if isinstance(oneshot_spec.optimizer, Mapping) else {}
+    reuse = oneshot if chosen.get("robust", True) else None  # its supernet and derived trial are the robust ones
     row["derived_robust"], row["arch_robust"], row["supernet_seconds"] = derived_error(
-        oneshot_spec, folder / f"robust-{seed}.db", True, names)  # fmt: skip
+        oneshot_spec, folder / f"robust-{seed}.db", True, names, reuse)  # fmt: skip
     row["derived_plain"], row["arch_plain"], _ = derived_error(oneshot_spec, folder / f"plain-{seed}.db", False, names)
     arch = random_architecture(oneshot_spec, seed, pipeline)
     row["random_arch"] = {k: arch[k] for k in names}
@@ -186,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the hypergradient comparison")
     parser.add_argument("--bohb-fte", type=float, default=20.0)
     parser.add_argument("--oneshot-fte", type=float, default=3.0)
+    parser.add_argument("--then", default=None, help="the black-box optimizer after the one-shot search "
+                        "(default: the example's, bohb)")  # fmt: skip
+    parser.add_argument("--supernet-fidelity", type=float, default=None,
+                        help="the supernet's share of the full fidelity (default: the optimizer's, 0.25)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = []

@@ -2,11 +2,14 @@
 
 The gradient-based and the black-box roads of Deep Learning 2.0 in one study:
 
-1. **supernet**: one trial at full fidelity trains a weight-sharing supernet over the
+1. **supernet**: one trial trains a weight-sharing supernet over the
    architecture choices the space searches (the tabular pipeline's MLP: ``backbone.mlp.depth``,
    ``backbone.mlp.width``, ``activation``; the vision pipeline's CNN: ``backbone.cnn.convs``,
    ``backbone.cnn.width``, ``kernel_size``, ``activation``), the other parameters at
-   their defaults (or priors). It is charged like any trial, its curve holds the mixture
+   their defaults (or priors), for ``supernet_fidelity`` of the full fidelity (a quarter by
+   default: like DARTS, the search is shorter than the final training, and on the tabular
+   example a 3-epoch supernet derives architectures as good as a 12-epoch one, for a quarter
+   of the FTE; docs/benchmarks.md). It is charged like any trial, its curve holds the mixture
    weights of every epoch and the failure signs (``metaml.pipelines.oneshot``), and it is
    never a result: its configuration's architecture values are not what it trained, so it
    is kept off the front, the best and the exports (``info['oneshot'] = 'supernet'``).
@@ -24,6 +27,7 @@ in the view (the supernet's ``oneshot.*`` metrics), nothing else.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -49,6 +53,8 @@ ROLE = ONESHOT_KEY
 SELECTIONS = ("perturbation", "argmax")
 #: An Int with at most this many values is relaxed over all of them (a depth); a wider one over ``widths``.
 MAX_INTEGERS = 8
+#: The share of the full fidelity the supernet trains for, unless ``supernet_fidelity`` says otherwise.
+SUPERNET_SHARE = 0.25
 
 
 def candidates(space: Space, architecture: Sequence[str] | None = None, widths: int = 4) -> dict[str, list[Any]]:
@@ -149,8 +155,12 @@ class OneShot(Optimizer):
         arch_lr: float = 3e-3,
         widths: int = 4,
         architecture: Sequence[str] | None = None,
+        supernet_fidelity: float = SUPERNET_SHARE,
     ) -> None:
         super().__init__(space, objectives, seed)
+        if not 0 < float(supernet_fidelity) <= 1:
+            raise OptimizerError(f"oneshot: supernet_fidelity is a share of the full fidelity in (0, 1], "
+                                 f"got {supernet_fidelity}")  # fmt: skip
         if selection not in SELECTIONS:
             raise OptimizerError(f"oneshot: selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
         if not arch_lr > 0:
@@ -162,6 +172,7 @@ class OneShot(Optimizer):
         self.switch_on = activating(space, list(self.candidates))
         self.then, self.robust, self.selection = str(then), bool(robust), str(selection)
         self.arch_lr, self.widths = float(arch_lr), int(widths)
+        self.supernet_fidelity = float(supernet_fidelity)
         from metaml.optimizers.registry import make_optimizer  # late: the registry imports this module
 
         self.inner = make_optimizer(self.then, space, self.objectives, seed)
@@ -169,7 +180,8 @@ class OneShot(Optimizer):
     @property
     def settings(self) -> dict[str, Any]:
         return {"then": self.then, "robust": self.robust, "selection": self.selection, "arch_lr": self.arch_lr,
-                "widths": self.widths, "architecture": self.architecture_names}  # fmt: skip
+                "widths": self.widths, "architecture": self.architecture_names,
+                "supernet_fidelity": self.supernet_fidelity}  # fmt: skip
 
     @property
     def first_objective_only(self) -> bool:
@@ -249,7 +261,18 @@ class OneShot(Optimizer):
         info = {ROLE: "supernet", "candidates": self.candidates, "robust": self.robust,
                 "selection": self.selection, "arch_lr": self.arch_lr}  # fmt: skip
         what = ", ".join(f"{n} {v}" for n, v in self.candidates.items())
-        return Proposal(config, self.full_fidelity, reason=f"oneshot: train the supernet over {what}", info=info)
+        fidelity = self.supernet_steps()
+        length = "" if fidelity is None or fidelity == self.full_fidelity else f" for {fidelity:g} of {self.full_fidelity:g}"
+        return Proposal(config, fidelity, reason=f"oneshot: train the supernet{length} over {what}", info=info)
+
+    def supernet_steps(self) -> float | None:
+        """The supernet's fidelity: ``supernet_fidelity`` of the full one, on the fidelity's grid, within its bounds."""
+        f = self.space.fidelity
+        if f is None:
+            return None
+        steps = self.supernet_fidelity * float(f.upper)
+        steps = float(math.ceil(steps - 1e-9)) if f.is_int else steps
+        return float(min(max(steps, float(f.lower)), float(f.upper)))
 
     def _derived(self, supernet: TrialRecord) -> Proposal:
         arch = self.architecture(supernet)

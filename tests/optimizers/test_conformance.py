@@ -35,8 +35,9 @@ OPTIMIZERS = [
     "transfer",
 ]
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
-#: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial).
-MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "oneshot": 30, "pb2": 75, "transfer": 65}
+#: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial;
+#: ``oneshot``: its supernet, a quarter of the full fidelity, then its fallback bohb to that trial).
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "oneshot": 66, "pb2": 75, "transfer": 65}
 #: Settings an optimizer needs for the suite's space: oneshot relaxes its depth and width (the suite's trials
 #: report no architecture, so after the supernet it runs its fallback, bohb, which the suite then checks too).
 SETTINGS = {"oneshot": {"architecture": ["depth", "model.mlp.width"]}}

@@ -57,11 +57,28 @@ def test_a_space_without_an_architecture_choice_is_refused_with_a_clear_message(
 
 def _supernet_done(opt: OneShot, **metrics: float) -> list:
     first = opt.propose(StudyView.of([]))
-    assert first is not None and first.info["oneshot"] == "supernet" and first.fidelity == 9
+    assert first is not None and first.info["oneshot"] == "supernet" and first.fidelity == 3  # a quarter of 9, up
     assert first.config["backbone"] == "mlp"  # the prior says resnet, the supernet needs the MLP branch
     found = {"val_error": 0.2, "oneshot.backbone.mlp.depth": 2.0, "oneshot.backbone.mlp.width": 2.0,
              "oneshot.activation": 1.0, "oneshot.unremedied": 0.0, **metrics}  # fmt: skip  # indices: 3, 102, gelu
     return [replace(record(0, first), metrics=found)]
+
+
+@pytest.mark.parametrize(("share", "epochs"), [(0.25, 3.0), (1.0, 9.0), (0.01, 1.0), (0.5, 5.0)])
+def test_the_supernet_trains_for_its_share_of_the_full_fidelity_rounded_up_within_the_bounds(
+    share: float, epochs: float
+) -> None:
+    opt = _oneshot(supernet_fidelity=share)
+    first = opt.propose(StudyView.of([]))
+    assert first is not None and first.fidelity == epochs
+    assert (f"for {epochs:g} of 9" in first.reason) == (epochs != 9)
+    assert opt.settings["supernet_fidelity"] == share
+
+
+@pytest.mark.parametrize("share", [0, -0.5, 1.5])
+def test_a_supernet_share_outside_0_1_is_refused(share: float) -> None:
+    with pytest.raises(OptimizerError, match="supernet_fidelity"):
+        _oneshot(supernet_fidelity=share)
 
 
 def test_the_supernet_comes_first_and_everything_waits_for_it() -> None:
