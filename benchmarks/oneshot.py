@@ -12,9 +12,13 @@ the initialization and the optimizer's draws):
 2. ``oneshot`` (robust; ``--then``, ``--supernet-fidelity`` change the example's settings) for
    ``--oneshot-fte`` (3) FTE: the FTE spent when the first trial of the architecture it found
    reaches bohb's best + 1 percentage point (not reached: ∞);
-3. the supernet's derived architecture with robustness on and off, against a random
+3. the supernet's derived architecture with the robustness measures (``robust: true``,
+   ``selection: perturbation``) and without them (``robust: false``, ``selection: argmax``:
+   first-order DARTS as published), against a random
    architecture (uniform depth, width, activation; other choices at their defaults), all
-   trained once at full fidelity: a failure is a derived architecture worse than the random one;
+   trained once at full fidelity: a failure is a derived architecture worse than the random one
+   (a supernet that reports a collapse it could not remedy makes the optimizer fall back to
+   ``then``; the architecture it derived is trained all the same, and the fall-back counted);
 4. the default configuration at three learning rates with ``hypergradient`` on and off:
    final validation error, mean and spread over the seeds, at equal cost (one FTE each).
 
@@ -40,7 +44,9 @@ import yaml
 
 from metaml import Study
 from metaml.budget import Budget
-from metaml.optimizers.oneshot import ARCHITECTURES
+from metaml.core.records import TrialStatus
+from metaml.optimizers import make_optimizer
+from metaml.optimizers.oneshot import ARCHITECTURES, ROLE, OneShot
 from metaml.results import is_final
 from metaml.studyfile import StudyFile, load_study_file
 
@@ -96,19 +102,41 @@ def single(spec: StudyFile, store: Path, config: Mapping[str, Any]) -> float:
 
 
 def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, ...],
-                  study: Study | None = None) -> tuple[float, dict[str, Any], float]:  # fmt: skip
-    """The derived architecture's validation error (trained as an ordinary trial), it, and the supernet's seconds.
+                  study: Study | None = None) -> dict[str, Any]:  # fmt: skip
+    """The architecture the supernet derived, trained once at full fidelity: its error, it, and the supernet's report.
 
-    ``study``: a one-shot study already run with these settings and seed, whose supernet and
+    ``robust``: the spec's settings with the robustness measures on, or off (``robust: false``,
+    ``selection: argmax``). ``study``: a one-shot study already run with these settings and seed, whose supernet and
     derived trial are read instead of training them again (the same seed trains the same ones).
+    A supernet that reports a collapse it could not remedy (always so when ``robust`` is off
+    and a failure sign appeared) makes the optimizer fall back to ``then`` with no derived
+    trial; the architecture it reported is then trained here as the derived trial would have
+    been, so that the result without the robustness measures is measured, not the fallback's.
     """
+    settings = {**(dict(spec.optimizer) if isinstance(spec.optimizer, Mapping) else {"name": "oneshot"}),
+                "robust": robust}  # fmt: skip
+    if not robust:
+        settings["selection"] = "argmax"  # DARTS' own rule: perturbation-based selection is a robustness measure
     if study is None:
-        settings = dict(spec.optimizer) if isinstance(spec.optimizer, Mapping) else {"name": "oneshot"}
-        study = run(spec, store, Budget(trials=2), optimizer={**settings, "robust": robust})
-    supernet, derived = study.trials()[:2]
-    seconds = (supernet.ended_at or 0) - (supernet.started_at or 0)
-    arch = {k: derived.config[k] for k in names}
-    return float((derived.metrics or {}).get("val_error", math.nan)), arch, seconds
+        study = run(spec, store, Budget(trials=1), optimizer=settings)
+    trials = study.trials()
+    supernet = trials[0]
+    derived = next((t for t in trials if t.info.get(ROLE) == "derived" and t.status is TrialStatus.COMPLETED), None)
+    if derived is not None:
+        config, error = derived.config, float((derived.metrics or {}).get("val_error", math.nan))
+    else:
+        optimizer = make_optimizer(settings, spec.space, spec.objectives, spec.seed)
+        assert isinstance(optimizer, OneShot)
+        config = optimizer.pinned(supernet.config, optimizer.architecture(supernet))
+        error = single(spec, store.with_name(f"{store.stem}-derived.db"), config)
+    metrics = supernet.metrics or {}
+    return {
+        "error": error,
+        "arch": {k: config[k] for k in names},
+        "seconds": (supernet.ended_at or 0) - (supernet.started_at or 0),
+        "collapse_detected": bool(metrics.get("oneshot.collapse_detected")),
+        "fell_back": bool(metrics.get("oneshot.unremedied")),
+    }
 
 
 def random_architecture(spec: StudyFile, seed: int, pipeline: str) -> dict[str, Any]:
@@ -148,9 +176,12 @@ def one_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any
     row["oneshot_best"] = min((e for _, e in points), default=math.nan)
     chosen = oneshot_spec.optimizer if isinstance(oneshot_spec.optimizer, Mapping) else {}
     reuse = oneshot if chosen.get("robust", True) else None  # its supernet and derived trial are the robust ones
-    row["derived_robust"], row["arch_robust"], row["supernet_seconds"] = derived_error(
-        oneshot_spec, folder / f"robust-{seed}.db", True, names, reuse)  # fmt: skip
-    row["derived_plain"], row["arch_plain"], _ = derived_error(oneshot_spec, folder / f"plain-{seed}.db", False, names)
+    for kind, robust in (("robust", True), ("plain", False)):
+        found = derived_error(oneshot_spec, folder / f"{kind}-{seed}.db", robust, names, reuse if robust else None)
+        row[f"derived_{kind}"], row[f"arch_{kind}"] = found["error"], found["arch"]
+        row[f"collapse_detected_{kind}"], row[f"fell_back_{kind}"] = found["collapse_detected"], found["fell_back"]
+        if robust:
+            row["supernet_seconds"] = found["seconds"]
     arch = random_architecture(oneshot_spec, seed, pipeline)
     row["random_arch"] = {k: arch[k] for k in names}
     row["random_error"] = single(oneshot_spec, folder / f"random-{seed}.db", arch)
@@ -183,6 +214,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "bohb_fte_to_target_median": median("bohb_fte_to_target"),
         "failures_robust": sum(r["derived_robust"] > r["random_error"] for r in rows),
         "failures_plain": sum(r["derived_plain"] > r["random_error"] for r in rows),
+        # a collapse seen and not remedied: the optimizer falls back to its then (always so without robustness)
+        "fell_back_robust": sum(bool(r.get("fell_back_robust")) for r in rows),
+        "fell_back_plain": sum(bool(r.get("fell_back_plain")) for r in rows),
         "supernet_seconds_median": median("supernet_seconds"),
     }
     for lr in LRS:
