@@ -28,7 +28,7 @@ in the view (the supernet's ``oneshot.*`` metrics), nothing else.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -149,7 +149,7 @@ class OneShot(Optimizer):
         space: Space,
         objectives: Sequence[Objective],
         seed: int = 0,
-        then: str = "bohb",
+        then: str | Mapping[str, Any] = "bohb",
         robust: bool = True,
         selection: str = "perturbation",
         arch_lr: float = 3e-3,
@@ -165,21 +165,24 @@ class OneShot(Optimizer):
             raise OptimizerError(f"oneshot: selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
         if not arch_lr > 0:
             raise OptimizerError(f"oneshot: arch_lr must be > 0, got {arch_lr}")
-        if then in (self.name, "auto"):
-            raise OptimizerError(f"oneshot: then must be a black-box optimizer, not {then!r}")
+        from metaml.optimizers.registry import make_optimizer, parse_spec  # late: the registry imports this module
+
+        then_name, then_settings = parse_spec(then)
+        if then_name in (self.name, "auto"):
+            raise OptimizerError(f"oneshot: then must be a black-box optimizer, not {then_name!r}")
         self.architecture_names = None if architecture is None else [str(n) for n in architecture]
         self.candidates = candidates(space, self.architecture_names, widths)
         self.switch_on = activating(space, list(self.candidates))
-        self.then, self.robust, self.selection = str(then), bool(robust), str(selection)
+        # then: a name, or a mapping with its settings ({name: one_epoch, per_round: 5}); kept as given
+        self.then_spec: str | dict[str, Any] = {"name": then_name, **then_settings} if then_settings else then_name
+        self.then, self.robust, self.selection = then_name, bool(robust), str(selection)
         self.arch_lr, self.widths = float(arch_lr), int(widths)
         self.supernet_fidelity = float(supernet_fidelity)
-        from metaml.optimizers.registry import make_optimizer  # late: the registry imports this module
-
-        self.inner = make_optimizer(self.then, space, self.objectives, seed)
+        self.inner = make_optimizer(self.then_spec, space, self.objectives, seed)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {"then": self.then, "robust": self.robust, "selection": self.selection, "arch_lr": self.arch_lr,
+        return {"then": self.then_spec, "robust": self.robust, "selection": self.selection, "arch_lr": self.arch_lr,
                 "widths": self.widths, "architecture": self.architecture_names,
                 "supernet_fidelity": self.supernet_fidelity}  # fmt: skip
 

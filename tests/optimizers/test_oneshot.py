@@ -81,6 +81,19 @@ def test_a_supernet_share_outside_0_1_is_refused(share: float) -> None:
         _oneshot(supernet_fidelity=share)
 
 
+def test_then_takes_a_name_or_a_mapping_with_its_settings_and_the_settings_rebuild_it() -> None:
+    opt = _oneshot(then={"name": "one_epoch", "per_round": 3})
+    assert opt.inner.name == "one_epoch" and opt.inner.settings["per_round"] == 3
+    assert opt.settings["then"] == {"name": "one_epoch", "per_round": 3}
+    rebuilt = make_optimizer({"name": "oneshot", **opt.settings}, _space(), OBJ, 0)
+    assert isinstance(rebuilt, OneShot) and rebuilt.inner.settings == opt.inner.settings
+    assert _oneshot(then="random").settings["then"] == "random"
+    with pytest.raises(OptimizerError, match="one_epoch"):
+        _oneshot(then={"name": "one_epoch", "rounds": 3})
+    with pytest.raises(OptimizerError, match="black-box"):
+        _oneshot(then={"name": "auto"})
+
+
 def test_the_supernet_comes_first_and_everything_waits_for_it() -> None:
     opt = _oneshot()
     first = opt.propose(StudyView.of([]))
