@@ -120,23 +120,25 @@ def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, 
     if study is None:
         study = run(spec, store, Budget(trials=1), optimizer=settings)
     trials = study.trials()
-    supernet = trials[0]
+    supernet = next(t for t in trials if t.is_supernet)
     derived = next((t for t in trials if t.info.get(ROLE) == "derived" and t.status is TrialStatus.COMPLETED), None)
+    metrics = supernet.metrics or {}
+    found: dict[str, Any] = {
+        "seconds": (supernet.ended_at or 0) - (supernet.started_at or 0),
+        "collapse_detected": bool(metrics.get("oneshot.collapse_detected")),
+        # the optimizer handed the search to its then: a collapse not remedied, or a supernet that failed
+        "fell_back": OneShot.failure(supernet, None) is not None,
+    }
     if derived is not None:
         config, error = derived.config, float((derived.metrics or {}).get("val_error", math.nan))
-    else:
+    elif supernet.status is TrialStatus.COMPLETED and all(f"oneshot.{n}" in metrics for n in names):
         optimizer = make_optimizer(settings, spec.space, spec.objectives, spec.seed)
         assert isinstance(optimizer, OneShot)
         config = optimizer.pinned(supernet.config, optimizer.architecture(supernet))
         error = single(spec, store.with_name(f"{store.stem}-derived.db"), config)
-    metrics = supernet.metrics or {}
-    return {
-        "error": error,
-        "arch": {k: config[k] for k in names},
-        "seconds": (supernet.ended_at or 0) - (supernet.started_at or 0),
-        "collapse_detected": bool(metrics.get("oneshot.collapse_detected")),
-        "fell_back": bool(metrics.get("oneshot.unremedied")),
-    }
+    else:  # the supernet failed: no architecture to train, the row says so
+        return {**found, "error": math.nan, "arch": {}, "supernet_error": supernet.error or supernet.status.value}
+    return {**found, "error": error, "arch": {k: config[k] for k in names}}
 
 
 def random_architecture(spec: StudyFile, seed: int, pipeline: str) -> dict[str, Any]:
@@ -167,7 +169,7 @@ def one_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any
     oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder)
     if args.then or args.supernet_fidelity is not None:
         changed = dict(oneshot_spec.optimizer)  # type: ignore[call-overload]
-        changed.update({"then": args.then} if args.then else {})
+        changed.update({"then": json.loads(args.then) if args.then.startswith("{") else args.then} if args.then else {})
         changed.update({} if args.supernet_fidelity is None else {"supernet_fidelity": args.supernet_fidelity})
         oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder, optimizer=changed)
     oneshot = run(oneshot_spec, folder / f"oneshot-{seed}.db", Budget(fte=args.oneshot_fte))
@@ -212,8 +214,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "oneshot_fte_to_target_median": median("oneshot_fte_to_target"),
         "oneshot_reached": sum(math.isfinite(r["oneshot_fte_to_target"]) for r in rows),
         "bohb_fte_to_target_median": median("bohb_fte_to_target"),
-        "failures_robust": sum(r["derived_robust"] > r["random_error"] for r in rows),
-        "failures_plain": sum(r["derived_plain"] > r["random_error"] for r in rows),
+        # a failure: worse than the random architecture, or no architecture at all (NaN: the supernet failed)
+        "failures_robust": sum(not r["derived_robust"] <= r["random_error"] for r in rows),
+        "failures_plain": sum(not r["derived_plain"] <= r["random_error"] for r in rows),
         # a collapse seen and not remedied: the optimizer falls back to its then (always so without robustness)
         "fell_back_robust": sum(bool(r.get("fell_back_robust")) for r in rows),
         "fell_back_plain": sum(bool(r.get("fell_back_plain")) for r in rows),
@@ -235,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the hypergradient comparison")
     parser.add_argument("--bohb-fte", type=float, default=20.0)
     parser.add_argument("--oneshot-fte", type=float, default=3.0)
-    parser.add_argument("--then", default=None, help="the black-box optimizer after the one-shot search "
-                        "(default: the example's, bohb)")  # fmt: skip
+    parser.add_argument("--then", default=None, help="the black-box optimizer after the one-shot search, a name "
+                        "or a JSON mapping with its settings (default: the example's, bohb)")  # fmt: skip
     parser.add_argument("--supernet-fidelity", type=float, default=None,
                         help="the supernet's share of the full fidelity (default: the optimizer's, 0.25)")
     parser.add_argument("--json", type=Path, default=None)

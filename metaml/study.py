@@ -212,7 +212,10 @@ class Study(Steerable):
             problems.append(f"space ({'; '.join(changes[:5])})" if changes else "space")
         if tuple(objectives) != self.base_objectives:
             problems.append("objectives")
-        if optimizer != self.record.optimizer or dict(settings) != self.record.optimizer_settings:
+        # the stored settings as this version rebuilds them: a setting added since (stored studies lack
+        # its key) takes its default, so a study made before it still resumes when the default is asked
+        rebuilt = self.optimizer.settings if optimizer == self.record.optimizer else None
+        if optimizer != self.record.optimizer or dict(settings) not in (self.record.optimizer_settings, rebuilt):
             problems.append("optimizer")
         if problems:
             raise StoreError(

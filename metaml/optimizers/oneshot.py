@@ -55,6 +55,9 @@ SELECTIONS = ("perturbation", "argmax")
 MAX_INTEGERS = 8
 #: The share of the full fidelity the supernet trains for, unless ``supernet_fidelity`` says otherwise.
 SUPERNET_SHARE = 0.25
+#: The fewest whole steps a supernet trains when the fidelity allows: the failure signs compare an
+#: epoch with the two before it (``metaml.pipelines.oneshot_health``), so a shorter one could see none.
+MIN_SUPERNET_STEPS = 3
 
 
 def candidates(space: Space, architecture: Sequence[str] | None = None, widths: int = 4) -> dict[str, list[Any]]:
@@ -158,7 +161,8 @@ class OneShot(Optimizer):
         supernet_fidelity: float = SUPERNET_SHARE,
     ) -> None:
         super().__init__(space, objectives, seed)
-        if not 0 < float(supernet_fidelity) <= 1:
+        if isinstance(supernet_fidelity, bool) or not isinstance(supernet_fidelity, (int, float)) \
+                or not 0 < float(supernet_fidelity) <= 1:  # fmt: skip
             raise OptimizerError(f"oneshot: supernet_fidelity is a share of the full fidelity in (0, 1], "
                                  f"got {supernet_fidelity}")  # fmt: skip
         if selection not in SELECTIONS:
@@ -173,12 +177,17 @@ class OneShot(Optimizer):
         self.architecture_names = None if architecture is None else [str(n) for n in architecture]
         self.candidates = candidates(space, self.architecture_names, widths)
         self.switch_on = activating(space, list(self.candidates))
-        # then: a name, or a mapping with its settings ({name: one_epoch, per_round: 5}); kept as given
+        # then: a name, or a mapping with its settings ({name: one_epoch, per_round: 5}); a mapping
+        # with no settings is stored as the bare name
         self.then_spec: str | dict[str, Any] = {"name": then_name, **then_settings} if then_settings else then_name
         self.then, self.robust, self.selection = then_name, bool(robust), str(selection)
         self.arch_lr, self.widths = float(arch_lr), int(widths)
         self.supernet_fidelity = float(supernet_fidelity)
         self.inner = make_optimizer(self.then_spec, space, self.objectives, seed)
+        if self.inner.full_fidelity != self.full_fidelity:
+            raise OptimizerError(f"oneshot: then's full fidelity ({self.inner.full_fidelity}) is not the study's "
+                                 f"({self.full_fidelity}), at which the derived architecture is trained; "
+                                 "narrow the space's fidelity instead of then's max_fidelity")  # fmt: skip
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -219,7 +228,7 @@ class OneShot(Optimizer):
 
     def should_stop(self, view: StudyView, trial: TrialRecord) -> str | None:
         if trial.info.get(ROLE) in ("supernet", "derived"):
-            return None  # both run to full fidelity: the search depends on them
+            return None  # both run to their fidelity: the search depends on them
         return self.inner.should_stop(self._inner_view(view), trial)
 
     def tell(self, trial: TrialRecord) -> None:
@@ -269,12 +278,17 @@ class OneShot(Optimizer):
         return Proposal(config, fidelity, reason=f"oneshot: train the supernet{length} over {what}", info=info)
 
     def supernet_steps(self) -> float | None:
-        """The supernet's fidelity: ``supernet_fidelity`` of the full one, on the fidelity's grid, within its bounds."""
+        """The supernet's fidelity: ``supernet_fidelity`` of the full one, within the fidelity's bounds.
+
+        An integer fidelity (epochs) rounds up to a whole step and gives at least
+        ``MIN_SUPERNET_STEPS`` where the full fidelity has that many; None without a fidelity.
+        """
         f = self.space.fidelity
         if f is None:
             return None
         steps = self.supernet_fidelity * float(f.upper)
-        steps = float(math.ceil(steps - 1e-9)) if f.is_int else steps
+        if f.is_int:
+            steps = max(float(math.ceil(steps - 1e-9)), float(MIN_SUPERNET_STEPS))
         return float(min(max(steps, float(f.lower)), float(f.upper)))
 
     def _derived(self, supernet: TrialRecord) -> Proposal:

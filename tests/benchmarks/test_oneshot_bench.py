@@ -45,4 +45,5 @@ def test_a_row_holds_both_derivations_the_fall_backs_and_the_targets(tmp_path: P
     for kind in ("robust", "plain"):
         assert 0 <= row[f"derived_{kind}"] < 1 and set(row[f"arch_{kind}"]) == set(ARCHITECTURE["tabular"])
         assert isinstance(row[f"fell_back_{kind}"], bool)
-    assert data["summary"]["fell_back_plain"] in (0, 1) and data["summary"]["seeds"] == 1
+    assert data["summary"]["fell_back_plain"] == int(row["fell_back_plain"]) and data["summary"]["seeds"] == 1
+    assert data["summary"]["failures_robust"] == int(not row["derived_robust"] <= row["random_error"])

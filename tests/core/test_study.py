@@ -140,6 +140,20 @@ def test_load_if_exists_refuses_a_different_study(sqlite_url: str, tmp_path: Pat
         _create(sqlite_url, tmp_path, load_if_exists=True, **change)
 
 
+def test_a_study_stored_before_a_setting_existed_resumes_with_its_default(sqlite_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from metaml.store.schema import StudyRow
+
+    first = _create(sqlite_url, tmp_path)
+    with first.store.engine.begin() as conn:  # as an earlier version stored it: without the 'sampler' key
+        conn.execute(update(StudyRow).where(StudyRow.id == first.id).values(optimizer_settings={}))
+    again = _create(sqlite_url, tmp_path, load_if_exists=True)
+    assert again.id == first.id and not again.created_now and again.optimizer.settings == {"sampler": "auto"}
+    with pytest.raises(StoreError, match="different optimizer"):  # a setting asked otherwise is still refused
+        _create(sqlite_url, tmp_path, load_if_exists=True, optimizer={"name": "random", "sampler": "prior"})
+
+
 def test_a_changed_space_names_the_parameters_that_changed(sqlite_url: str, tmp_path: Path) -> None:
     _create(sqlite_url, tmp_path)
     changed = Space({"x": Float(0.0, 2.0), "n": Int(1, 5), "opt": Categorical(["a", "c"]), "new": Float(0.0, 1.0)})

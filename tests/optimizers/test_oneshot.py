@@ -64,7 +64,7 @@ def _supernet_done(opt: OneShot, **metrics: float) -> list:
     return [replace(record(0, first), metrics=found)]
 
 
-@pytest.mark.parametrize(("share", "epochs"), [(0.25, 3.0), (1.0, 9.0), (0.01, 1.0), (0.5, 5.0)])
+@pytest.mark.parametrize(("share", "epochs"), [(0.25, 3.0), (1.0, 9.0), (0.01, 3.0), (0.5, 5.0)])
 def test_the_supernet_trains_for_its_share_of_the_full_fidelity_rounded_up_within_the_bounds(
     share: float, epochs: float
 ) -> None:
@@ -75,7 +75,28 @@ def test_the_supernet_trains_for_its_share_of_the_full_fidelity_rounded_up_withi
     assert opt.settings["supernet_fidelity"] == share
 
 
-@pytest.mark.parametrize("share", [0, -0.5, 1.5])
+def test_the_supernet_trains_at_least_three_whole_epochs_where_there_are_so_many_and_any_share_of_a_float_fidelity(
+) -> None:  # fmt: skip
+    def first(fidelity: Fidelity, share: float) -> float | None:
+        space = Space({"backbone": Categorical({"mlp": {"depth": Int(1, 4)}}), "epochs": fidelity})
+        proposal = make_optimizer({"name": "oneshot", "supernet_fidelity": share}, space, OBJ).propose(StudyView.of([]))
+        assert proposal is not None
+        return proposal.fidelity
+
+    assert first(Fidelity(1, 2), 0.25) == 2  # the failure signs need three epochs; two are all there are
+    assert first(Fidelity(4, 40), 0.05) == 4  # the lower end
+    assert first(Fidelity(0.5, 10.0), 0.12) == pytest.approx(1.2)  # a float fidelity is not rounded
+    no_fidelity = Space({"backbone": Categorical({"mlp": {"depth": Int(1, 4)}})})
+    proposal = make_optimizer({"name": "oneshot", "then": "bo"}, no_fidelity, OBJ).propose(StudyView.of([]))
+    assert proposal is not None and proposal.fidelity is None and "for " not in proposal.reason.split(" over ")[0]
+
+
+def test_then_with_a_full_fidelity_of_its_own_is_refused() -> None:
+    with pytest.raises(OptimizerError, match="full fidelity"):
+        _oneshot(then={"name": "one_epoch", "max_fidelity": 6})
+
+
+@pytest.mark.parametrize("share", [0, -0.5, 1.5, "half", True])
 def test_a_supernet_share_outside_0_1_is_refused(share: float) -> None:
     with pytest.raises(OptimizerError, match="supernet_fidelity"):
         _oneshot(supernet_fidelity=share)
