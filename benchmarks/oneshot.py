@@ -47,6 +47,7 @@ from metaml.budget import Budget
 from metaml.core.records import TrialStatus
 from metaml.optimizers import make_optimizer
 from metaml.optimizers.oneshot import ARCHITECTURES, ROLE, OneShot
+from metaml.optimizers.registry import parse_spec
 from metaml.results import is_final
 from metaml.studyfile import StudyFile, load_study_file
 
@@ -101,6 +102,25 @@ def single(spec: StudyFile, store: Path, config: Mapping[str, Any]) -> float:
     return float((trial.metrics or {}).get("val_error", math.nan))
 
 
+def optimizer_settings(spec: StudyFile) -> dict[str, Any]:
+    """The study file's optimizer as one mapping with its name (``{"name": "oneshot", ...}``)."""
+    name, settings = parse_spec(spec.optimizer)
+    return {"name": name, **settings}
+
+
+def then_spec(text: str) -> str | dict[str, Any]:
+    """``--then``: an optimizer's name, or a JSON mapping with its name and settings."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not a JSON mapping: {exc}") from None
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise argparse.ArgumentTypeError('a mapping needs a "name", e.g. {"name": "one_epoch", "per_round": 5}')
+    return spec
+
+
 def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, ...],
                   study: Study | None = None) -> dict[str, Any]:  # fmt: skip
     """The architecture the supernet derived, trained once at full fidelity: its error, it, and the supernet's report.
@@ -113,8 +133,7 @@ def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, 
     trial; the architecture it reported is then trained here as the derived trial would have
     been, so that the result without the robustness measures is measured, not the fallback's.
     """
-    settings = {**(dict(spec.optimizer) if isinstance(spec.optimizer, Mapping) else {"name": "oneshot"}),
-                "robust": robust}  # fmt: skip
+    settings = {**optimizer_settings(spec), "robust": robust}
     if not robust:
         settings["selection"] = "argmax"  # DARTS' own rule: perturbation-based selection is a robustness measure
     if study is None:
@@ -167,17 +186,18 @@ def one_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any
     target = row["bohb_best"] + 0.01
     row["bohb_fte_to_target"] = fte_to(target, bohb_points)
     oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder)
-    if args.then or args.supernet_fidelity is not None:
-        changed = dict(oneshot_spec.optimizer)  # type: ignore[call-overload]
-        changed.update({"then": json.loads(args.then) if args.then.startswith("{") else args.then} if args.then else {})
-        changed.update({} if args.supernet_fidelity is None else {"supernet_fidelity": args.supernet_fidelity})
+    changed = optimizer_settings(oneshot_spec)
+    if args.then is not None:
+        changed["then"] = args.then
+    if args.supernet_fidelity is not None:
+        changed["supernet_fidelity"] = args.supernet_fidelity
+    if changed != optimizer_settings(oneshot_spec):
         oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder, optimizer=changed)
     oneshot = run(oneshot_spec, folder / f"oneshot-{seed}.db", Budget(fte=args.oneshot_fte))
     points = trajectory(oneshot)
     row["oneshot_fte_to_target"] = fte_to(target, points)
     row["oneshot_best"] = min((e for _, e in points), default=math.nan)
-    chosen = oneshot_spec.optimizer if isinstance(oneshot_spec.optimizer, Mapping) else {}
-    reuse = oneshot if chosen.get("robust", True) else None  # its supernet and derived trial are the robust ones
+    reuse = oneshot if changed.get("robust", True) else None  # its supernet and derived trial are the robust ones
     for kind, robust in (("robust", True), ("plain", False)):
         found = derived_error(oneshot_spec, folder / f"{kind}-{seed}.db", robust, names, reuse if robust else None)
         row[f"derived_{kind}"], row[f"arch_{kind}"] = found["error"], found["arch"]
@@ -238,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the hypergradient comparison")
     parser.add_argument("--bohb-fte", type=float, default=20.0)
     parser.add_argument("--oneshot-fte", type=float, default=3.0)
-    parser.add_argument("--then", default=None, help="the black-box optimizer after the one-shot search, a name "
-                        "or a JSON mapping with its settings (default: the example's, bohb)")  # fmt: skip
+    parser.add_argument("--then", type=then_spec, default=None, help="the black-box optimizer after the one-shot "
+                        "search, a name or a JSON mapping with its settings (default: the example's, bohb)")  # fmt: skip
     parser.add_argument("--supernet-fidelity", type=float, default=None,
                         help="the supernet's share of the full fidelity (default: the optimizer's, 0.25)")
     parser.add_argument("--json", type=Path, default=None)

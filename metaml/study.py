@@ -214,8 +214,8 @@ class Study(Steerable):
             problems.append("objectives")
         # the stored settings as this version rebuilds them: a setting added since (stored studies lack
         # its key) takes its default, so a study made before it still resumes when the default is asked
-        rebuilt = self.optimizer.settings if optimizer == self.record.optimizer else None
-        if optimizer != self.record.optimizer or dict(settings) not in (self.record.optimizer_settings, rebuilt):
+        if optimizer != self.record.optimizer or dict(settings) not in (self.record.optimizer_settings,
+                                                                        self.optimizer.settings):  # fmt: skip
             problems.append("optimizer")
         if problems:
             raise StoreError(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from pathlib import Path
 
+import pytest
 import yaml
 
-from benchmarks.oneshot import ARCHITECTURE, EXAMPLES, derived_error, main, spec_for
+from benchmarks.oneshot import ARCHITECTURE, EXAMPLES, derived_error, main, spec_for, then_spec
 from metaml import Study
 
 
@@ -47,3 +49,12 @@ def test_a_row_holds_both_derivations_the_fall_backs_and_the_targets(tmp_path: P
         assert isinstance(row[f"fell_back_{kind}"], bool)
     assert data["summary"]["fell_back_plain"] == int(row["fell_back_plain"]) and data["summary"]["seeds"] == 1
     assert data["summary"]["failures_robust"] == int(not row["derived_robust"] <= row["random_error"])
+
+
+def test_then_is_a_name_or_a_json_mapping_and_a_bad_one_says_what_is_wanted() -> None:
+    assert then_spec("random") == "random"
+    assert then_spec('{"name": "one_epoch", "per_round": 5}') == {"name": "one_epoch", "per_round": 5}
+    with pytest.raises(argparse.ArgumentTypeError, match="needs a"):
+        then_spec('{"per_round": 5}')
+    with pytest.raises(argparse.ArgumentTypeError, match="not a JSON mapping"):
+        then_spec("{name: one_epoch}")
