@@ -58,11 +58,16 @@ BACKBONE = {"tabular": "mlp", "vision": "cnn"}
 ARCHITECTURE = {pipeline: ARCHITECTURES[backbone] for pipeline, backbone in BACKBONE.items()}
 
 
-def spec_for(example: str, seed: int, folder: Path, **changes: Any) -> StudyFile:
-    """The example study file with the seed set (the pipeline's too) and ``changes`` to its top-level keys."""
+def spec_for(example: str, seed: int, folder: Path, dataset: str | None = None, **changes: Any) -> StudyFile:
+    """The example study file with the seed set (the pipeline's too), ``dataset`` in place of the example's
+    (the tabular examples), and ``changes`` to its top-level keys."""
     data = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
     data["seed"] = seed
     data["space"]["seed"] = {"type": "constant", "value": seed}
+    if dataset is not None:
+        if "dataset" not in data["space"]:
+            raise SystemExit(f"--dataset: {example} names no dataset to replace (the tabular examples do)")
+        data["space"]["dataset"] = {"type": "constant", "value": dataset}
     data.pop("budget", None)
     data.update(changes)
     path = folder / f"{example}-{seed}.yaml"
@@ -179,20 +184,20 @@ def one_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any
     pipeline = args.pipeline
     names = ARCHITECTURE[pipeline]
     row: dict[str, Any] = {"seed": seed, "pipeline": pipeline}
-    bohb = run(spec_for(f"oneshot_{pipeline}_bohb", seed, folder), folder / f"bohb-{seed}.db",
+    bohb = run(spec_for(f"oneshot_{pipeline}_bohb", seed, folder, args.dataset), folder / f"bohb-{seed}.db",
                Budget(fte=args.bohb_fte))  # fmt: skip
     bohb_points = trajectory(bohb)
     row["bohb_best"] = min((e for _, e in bohb_points), default=math.nan)
     target = row["bohb_best"] + 0.01
     row["bohb_fte_to_target"] = fte_to(target, bohb_points)
-    oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder)
+    oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder, args.dataset)
     changed = optimizer_settings(oneshot_spec)
     if args.then is not None:
         changed["then"] = args.then
     if args.supernet_fidelity is not None:
         changed["supernet_fidelity"] = args.supernet_fidelity
     if changed != optimizer_settings(oneshot_spec):
-        oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder, optimizer=changed)
+        oneshot_spec = spec_for(f"oneshot_{pipeline}", seed, folder, args.dataset, optimizer=changed)
     oneshot = run(oneshot_spec, folder / f"oneshot-{seed}.db", Budget(fte=args.oneshot_fte))
     points = trajectory(oneshot)
     row["oneshot_fte_to_target"] = fte_to(target, points)
@@ -212,11 +217,11 @@ def one_seed(seed: int, args: argparse.Namespace, folder: Path) -> dict[str, Any
         return row
     for lr in LRS:
         for hyper in ("disabled", "enabled"):
-            hg_spec = spec_for(f"oneshot_{pipeline}", seed, folder, name=f"hg-{lr}-{hyper}")
+            hg_spec = spec_for(f"oneshot_{pipeline}", seed, folder, args.dataset, name=f"hg-{lr}-{hyper}")
             space = dict(yaml.safe_load(hg_spec.text)["space"])
             space["hypergradient"] = {"type": "constant", "value": hyper}
             space.pop("lr", None)
-            hg_spec = spec_for(f"oneshot_{pipeline}", seed, folder, name=f"hg-{lr}-{hyper}",
+            hg_spec = spec_for(f"oneshot_{pipeline}", seed, folder, args.dataset, name=f"hg-{lr}-{hyper}",
                                space={**space, "lr": {"type": "constant", "value": lr}})  # fmt: skip
             config = {k: v for k, v in default.items() if k in hg_spec.space.parameters and k != "lr"}
             row[f"hg_{lr}_{hyper}"] = single(hg_spec, folder / f"hg-{lr}-{hyper}-{seed}.db", config)
@@ -262,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                         "search, a name or a JSON mapping with its settings (default: the example's, bohb)")  # fmt: skip
     parser.add_argument("--supernet-fidelity", type=float, default=None,
                         help="the supernet's share of the full fidelity (default: the optimizer's, 0.25)")
+    parser.add_argument("--dataset", default=None, help="the table in place of the tabular example's breast cancer "
+                        "(a name of metaml.data.available_datasets(), e.g. digits: 360 validation rows, not 113)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     rows = []

@@ -41,6 +41,7 @@ from metaml.objectives import (
     steer_limits,
 )
 from metaml.optimizers import Optimizer, make_optimizer
+from metaml.optimizers.registry import parse_spec
 from metaml.results import StudyResults, is_feasible
 from metaml.space import Space
 from metaml.spending import admit, budget_left, consecutive_failures
@@ -151,6 +152,8 @@ class Study(Steerable):
         built = make_optimizer(optimizer, space, objs, seed)  # fails early on a bad name or setting
         opt_name = built.name
         settings = built.settings
+        # the settings the caller named: only these must match a stored study's (a default changed since is not asked)
+        asked = set(parse_spec(optimizer)[1]) & set(settings) if not isinstance(optimizer, Optimizer) else set(settings)
         if artifacts is None:
             artifacts = _default_artifacts(db, name)
         def existing() -> Study | None:
@@ -158,7 +161,7 @@ class Study(Steerable):
             if not (load_if_exists and name in db.list_studies()):
                 return None
             study = cls(db, db.get_study(name))
-            study._check_same(space, objs, opt_name, settings)
+            study._check_same(space, objs, opt_name, {k: settings.get(k) for k in asked})
             stored = [p.name for p in study.view().warm_start]
             if sources and [s.study for s in sources] != stored:
                 raise StoreError(f"study {name!r} already exists in {db.safe_url} warm-started from {stored or 'nothing'}, "
@@ -205,17 +208,21 @@ class Study(Steerable):
         db = open_store(store if store is not None else default_store(name), create=False)
         return cls(db, db.get_study(name))
 
-    def _check_same(self, space: Space, objectives: Sequence[Objective], optimizer: str, settings: Mapping[str, Any]) -> None:
+    def _check_same(self, space: Space, objectives: Sequence[Objective], optimizer: str, asked: Mapping[str, Any]) -> None:
+        """Refuse to resume a stored study with another space, objectives, optimizer, or optimizer setting asked.
+
+        Only the settings the caller named (``asked``, as the optimizer normalizes them) are compared, with the
+        stored settings as this version rebuilds them: a setting left out takes the stored study's value, so a
+        study made before a setting existed, or before a default changed, resumes as it was made.
+        """
         problems = []
         if space != self.space:
             changes = space_changes(self.space.to_dict(), space.to_dict())
             problems.append(f"space ({'; '.join(changes[:5])})" if changes else "space")
         if tuple(objectives) != self.base_objectives:
             problems.append("objectives")
-        # the stored settings as this version rebuilds them: a setting added since (stored studies lack
-        # its key) takes its default, so a study made before it still resumes when the default is asked
-        if optimizer != self.record.optimizer or dict(settings) not in (self.record.optimizer_settings,
-                                                                        self.optimizer.settings):  # fmt: skip
+        stored = self.optimizer.settings
+        if optimizer != self.record.optimizer or any(stored.get(k) != v for k, v in asked.items()):
             problems.append("optimizer")
         if problems:
             raise StoreError(

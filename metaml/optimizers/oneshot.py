@@ -14,12 +14,18 @@ The gradient-based and the black-box roads of Deep Learning 2.0 in one study:
    never a result: its configuration's architecture values are not what it trained, so it
    is kept off the front, the best and the exports (``info['oneshot'] = 'supernet'``).
 2. **derived**: the architecture it found is trained as an ordinary trial at full fidelity.
-3. **then** (``bohb`` by default) searches the rest of the space with the architecture
-   pinned to the derived one; each proposal's reason says so.
+3. **then** (``one_epoch`` by default) searches the rest of the space with the architecture
+   pinned to the derived one; each proposal's reason says so. Why not ``bohb``: after the
+   supernet and the derived trial (1.25 FTE) a one-shot study's budget is usually small, and
+   ``bohb``'s first bracket finishes a full-length trial only 2.17 FTE later, ``one_epoch``'s
+   first round 1.75 FTE later; on the tabular example that reached ``bohb``'s 20-FTE best + 1
+   point within 3 FTE in 6 of 10 seeds against 4 of 10, and by 6 FTE the two end level
+   (docs/benchmarks.md).
 
 When the supernet fails, or reports a collapse that robustness could not remedy, or the
-derived trial fails, the whole budget left goes to ``then`` over the whole space, and the
-proposals' reason says why: the fallback is a decision in the log like any other.
+derived trial fails, the whole budget left goes to ``fallback`` (``bohb`` by default) over
+the whole space, architecture included, and the proposals' reason says why: the fallback is
+a decision in the log like any other.
 
 Pure like every optimizer: the phase and the pinned architecture are read from the trials
 in the view (the supernet's ``oneshot.*`` metrics), nothing else.
@@ -152,13 +158,14 @@ class OneShot(Optimizer):
         space: Space,
         objectives: Sequence[Objective],
         seed: int = 0,
-        then: str | Mapping[str, Any] = "bohb",
+        then: str | Mapping[str, Any] | None = None,
         robust: bool = True,
         selection: str = "perturbation",
         arch_lr: float = 3e-3,
         widths: int = 4,
         architecture: Sequence[str] | None = None,
         supernet_fidelity: float = SUPERNET_SHARE,
+        fallback: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(space, objectives, seed)
         if isinstance(supernet_fidelity, bool) or not isinstance(supernet_fidelity, (int, float)) \
@@ -171,33 +178,43 @@ class OneShot(Optimizer):
             raise OptimizerError(f"oneshot: arch_lr must be > 0, got {arch_lr}")
         from metaml.optimizers.registry import make_optimizer, parse_spec  # late: the registry imports this module
 
-        then_name, then_settings = parse_spec(then)
-        if then_name in (self.name, "auto"):
-            raise OptimizerError(f"oneshot: then must be a black-box optimizer, not {then_name!r}")
+        # the defaults need a fidelity; a space without one gets bo for both
+        has_fidelity = space.fidelity is not None
+        then_name, then_settings = parse_spec(then if then is not None else "one_epoch" if has_fidelity else "bo")
+        fallback_name, fallback_settings = parse_spec(
+            fallback if fallback is not None else "bohb" if has_fidelity else "bo")  # fmt: skip
+        for role, name in (("then", then_name), ("fallback", fallback_name)):
+            if name in (self.name, "auto"):
+                raise OptimizerError(f"oneshot: {role} must be a black-box optimizer, not {name!r}")
         self.architecture_names = None if architecture is None else [str(n) for n in architecture]
         self.candidates = candidates(space, self.architecture_names, widths)
         self.switch_on = activating(space, list(self.candidates))
         # then: a name, or a mapping with its settings ({name: one_epoch, per_round: 5}); a mapping
         # with no settings is stored as the bare name
         self.then_spec: str | dict[str, Any] = {"name": then_name, **then_settings} if then_settings else then_name
-        self.then, self.robust, self.selection = then_name, bool(robust), str(selection)
+        self.fallback_spec: str | dict[str, Any] = (
+            {"name": fallback_name, **fallback_settings} if fallback_settings else fallback_name)  # fmt: skip
+        self.then, self.fallback = then_name, fallback_name
+        self.robust, self.selection = bool(robust), str(selection)
         self.arch_lr, self.widths = float(arch_lr), int(widths)
         self.supernet_fidelity = float(supernet_fidelity)
         self.inner = make_optimizer(self.then_spec, space, self.objectives, seed)
-        if self.inner.full_fidelity != self.full_fidelity:
-            raise OptimizerError(f"oneshot: then's full fidelity ({self.inner.full_fidelity}) is not the study's "
-                                 f"({self.full_fidelity}), at which the derived architecture is trained; "
-                                 "narrow the space's fidelity instead of then's max_fidelity")  # fmt: skip
+        self.rescue = make_optimizer(self.fallback_spec, space, self.objectives, seed)
+        for role, optimizer in (("then", self.inner), ("fallback", self.rescue)):
+            if optimizer.full_fidelity != self.full_fidelity:
+                raise OptimizerError(f"oneshot: {role}'s full fidelity ({optimizer.full_fidelity}) is not the "
+                                     f"study's ({self.full_fidelity}), at which the derived architecture is trained; "
+                                     f"narrow the space's fidelity instead of {role}'s max_fidelity")  # fmt: skip
 
     @property
     def settings(self) -> dict[str, Any]:
         return {"then": self.then_spec, "robust": self.robust, "selection": self.selection, "arch_lr": self.arch_lr,
                 "widths": self.widths, "architecture": self.architecture_names,
-                "supernet_fidelity": self.supernet_fidelity}  # fmt: skip
+                "supernet_fidelity": self.supernet_fidelity, "fallback": self.fallback_spec}  # fmt: skip
 
     @property
     def first_objective_only(self) -> bool:
-        return self.inner.first_objective_only
+        return self.inner.first_objective_only or self.rescue.first_objective_only
 
     # ------------------------------------------------------------------ the phases
     def propose(self, view: StudyView) -> Proposal | None:
@@ -211,14 +228,16 @@ class OneShot(Optimizer):
         failure = self.failure(supernet, derived)
         if failure is None and derived is None:
             return self._derived(supernet)
+        if failure is not None:
+            proposal = self.rescue.propose(self._inner_view(view))
+            return None if proposal is None else replace(
+                proposal, reason=f"oneshot fell back to {self.fallback} over the whole space ({failure}): "
+                                 f"{proposal.reason}")  # fmt: skip
         # the outer search may start while the derived trial runs: it is pinned to the same architecture
-        pins = {} if failure is not None else self.architecture(supernet)
+        pins = self.architecture(supernet)
         proposal = self.inner.propose(self._inner_view(view))
         if proposal is None:
             return None
-        if failure is not None:
-            return replace(proposal, reason=f"oneshot fell back to {self.then} over the whole space ({failure}): "
-                                            f"{proposal.reason}")  # fmt: skip
         config = self.pinned(proposal.config, pins)
         parent = None if proposal.continue_from is None else view.trial(proposal.continue_from)
         if parent is not None and parent.config != config:
@@ -229,11 +248,21 @@ class OneShot(Optimizer):
     def should_stop(self, view: StudyView, trial: TrialRecord) -> str | None:
         if trial.info.get(ROLE) in ("supernet", "derived"):
             return None  # both run to their fidelity: the search depends on them
-        return self.inner.should_stop(self._inner_view(view), trial)
+        return self._searching(view).should_stop(self._inner_view(view), trial)
 
     def tell(self, trial: TrialRecord) -> None:
         if trial.info.get(ROLE) != "supernet":
             self.inner.tell(trial)
+            self.rescue.tell(trial)
+
+    def _searching(self, view: StudyView) -> Optimizer:
+        """The optimizer the search after the derived trial is in: ``then``, or ``fallback`` once the one-shot failed."""
+        trials = own_trials(view.trials)
+        supernet = next((t for t in trials if t.info.get(ROLE) == "supernet"), None)
+        if supernet is None or supernet.status in (TrialStatus.PENDING, TrialStatus.RUNNING):
+            return self.inner
+        derived = next((t for t in trials if t.info.get(ROLE) == "derived"), None)
+        return self.inner if self.failure(supernet, derived) is None else self.rescue
 
     # ------------------------------------------------------------------ reading the supernet
     @staticmethod

@@ -154,6 +154,22 @@ def test_a_study_stored_before_a_setting_existed_resumes_with_its_default(sqlite
         _create(sqlite_url, tmp_path, load_if_exists=True, optimizer={"name": "random", "sampler": "prior"})
 
 
+def test_a_study_stored_before_a_default_changed_resumes_as_it_was_made(sqlite_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from metaml.store.schema import StudyRow
+
+    first = _create(sqlite_url, tmp_path)
+    with first.store.engine.begin() as conn:  # as if 'prior' had been the default when it was made
+        conn.execute(update(StudyRow).where(StudyRow.id == first.id).values(optimizer_settings={"sampler": "prior"}))
+    again = _create(sqlite_url, tmp_path, load_if_exists=True)  # the request names no setting: the stored one stands
+    assert again.id == first.id and again.optimizer.settings == {"sampler": "prior"}
+    same = _create(sqlite_url, tmp_path, load_if_exists=True, optimizer={"name": "random", "sampler": "prior"})
+    assert same.id == first.id
+    with pytest.raises(StoreError, match="different optimizer"):  # the setting named otherwise is refused
+        _create(sqlite_url, tmp_path, load_if_exists=True, optimizer={"name": "random", "sampler": "auto"})
+
+
 def test_a_changed_space_names_the_parameters_that_changed(sqlite_url: str, tmp_path: Path) -> None:
     _create(sqlite_url, tmp_path)
     changed = Space({"x": Float(0.0, 2.0), "n": Int(1, 5), "opt": Categorical(["a", "c"]), "new": Float(0.0, 1.0)})

@@ -89,6 +89,8 @@ def test_the_supernet_trains_at_least_three_whole_epochs_where_there_are_so_many
     no_fidelity = Space({"backbone": Categorical({"mlp": {"depth": Int(1, 4)}})})
     proposal = make_optimizer({"name": "oneshot", "then": "bo"}, no_fidelity, OBJ).propose(StudyView.of([]))
     assert proposal is not None and proposal.fidelity is None and "for " not in proposal.reason.split(" over ")[0]
+    plain = make_optimizer("oneshot", no_fidelity, OBJ)  # the defaults need a fidelity: bo for both without one
+    assert isinstance(plain, OneShot) and (plain.then, plain.fallback) == ("bo", "bo")
 
 
 def test_then_with_a_full_fidelity_of_its_own_is_refused() -> None:
@@ -147,6 +149,7 @@ def test_the_derived_architecture_then_the_outer_search_with_it_pinned() -> None
 ])  # fmt: skip
 def test_a_failed_one_shot_hands_the_whole_space_to_bohb_and_says_why(what: str, expected: str) -> None:
     opt = _oneshot()
+    assert opt.then == "one_epoch" and opt.fallback == "bohb"  # the defaults: the issue names bohb for the fallback
     history = _supernet_done(opt, **({"oneshot.unremedied": 1.0} if what == "unremedied" else {}))
     if what == "failed":
         history[0] = replace(history[0], status=TrialStatus.FAILED, error="out of memory", metrics=None)
@@ -164,6 +167,21 @@ def test_a_failed_one_shot_hands_the_whole_space_to_bohb_and_says_why(what: str,
         configs.add(p.config["backbone"])
         history.append(replace(record(n, p), metrics={"val_error": 0.3}))
     assert "resnet" in configs  # the architecture is searched again
+
+
+def test_the_fallback_is_its_own_setting_and_then_never_takes_over_the_whole_space() -> None:
+    opt = _oneshot(then="random", fallback={"name": "hyperband", "eta": 2})
+    assert opt.settings["fallback"] == {"name": "hyperband", "eta": 2} and opt.rescue.settings["eta"] == 2
+    history = _supernet_done(opt, **{"oneshot.unremedied": 1.0})
+    proposal = opt.propose(StudyView.of(history))
+    assert proposal is not None and proposal.reason.startswith("oneshot fell back to hyperband over the whole space")
+    assert opt._searching(StudyView.of(history)) is opt.rescue
+    fine = _supernet_done(_oneshot(then="random"))
+    assert opt._searching(StudyView.of(fine)) is opt.inner
+    with pytest.raises(OptimizerError, match="fallback must be a black-box"):
+        _oneshot(fallback="oneshot")
+    with pytest.raises(OptimizerError, match="fallback's full fidelity"):
+        _oneshot(fallback={"name": "hyperband", "max_fidelity": 6})
 
 
 def test_a_vision_space_gets_the_cnn_supernet_and_its_switch() -> None:
