@@ -58,3 +58,9 @@ def test_then_is_a_name_or_a_json_mapping_and_a_bad_one_says_what_is_wanted() ->
         then_spec('{"per_round": 5}')
     with pytest.raises(argparse.ArgumentTypeError, match="not a JSON mapping"):
         then_spec("{name: one_epoch}")
+
+
+def test_dataset_replaces_the_examples_table_and_nothing_else(tmp_path: Path) -> None:
+    spec = spec_for("oneshot_tabular", 3, tmp_path, "wine")
+    assert spec.space.parameters["dataset"].value == "wine" and spec.seed == 3  # type: ignore[union-attr]
+    assert spec_for("oneshot_tabular", 3, tmp_path).space.parameters["dataset"].value == "breast_cancer"  # type: ignore[union-attr]
