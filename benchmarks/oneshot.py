@@ -18,7 +18,7 @@ the initialization and the optimizer's draws):
    architecture (uniform depth, width, activation; other choices at their defaults), all
    trained once at full fidelity: a failure is a derived architecture worse than the random one
    (a supernet that reports a collapse it could not remedy makes the optimizer fall back to
-   ``then``; the architecture it derived is trained all the same, and the fall-back counted);
+   its ``fallback``, bohb; the architecture it derived is trained all the same, and the fall-back counted);
 4. the default configuration at three learning rates with ``hypergradient`` on and off:
    final validation error, mean and spread over the seeds, at equal cost (one FTE each).
 
@@ -134,7 +134,7 @@ def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, 
     ``selection: argmax``). ``study``: a one-shot study already run with these settings and seed, whose supernet and
     derived trial are read instead of training them again (the same seed trains the same ones).
     A supernet that reports a collapse it could not remedy (always so when ``robust`` is off
-    and a failure sign appeared) makes the optimizer fall back to ``then`` with no derived
+    and a failure sign appeared) makes the optimizer fall back to its ``fallback`` with no derived
     trial; the architecture it reported is then trained here as the derived trial would have
     been, so that the result without the robustness measures is measured, not the fallback's.
     """
@@ -150,7 +150,7 @@ def derived_error(spec: StudyFile, store: Path, robust: bool, names: tuple[str, 
     found: dict[str, Any] = {
         "seconds": (supernet.ended_at or 0) - (supernet.started_at or 0),
         "collapse_detected": bool(metrics.get("oneshot.collapse_detected")),
-        # the optimizer handed the search to its then: a collapse not remedied, or a supernet that failed
+        # the optimizer handed the search to its fallback: a collapse not remedied, or a supernet that failed
         "fell_back": OneShot.failure(supernet, None) is not None,
     }
     if derived is not None:
@@ -242,7 +242,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         # a failure: worse than the random architecture, or no architecture at all (NaN: the supernet failed)
         "failures_robust": sum(not r["derived_robust"] <= r["random_error"] for r in rows),
         "failures_plain": sum(not r["derived_plain"] <= r["random_error"] for r in rows),
-        # a collapse seen and not remedied: the optimizer falls back to its then (always so without robustness)
+        # a collapse seen and not remedied: the optimizer falls back (always so without robustness)
         "fell_back_robust": sum(bool(r.get("fell_back_robust")) for r in rows),
         "fell_back_plain": sum(bool(r.get("fell_back_plain")) for r in rows),
         "supernet_seconds_median": median("supernet_seconds"),
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bohb-fte", type=float, default=20.0)
     parser.add_argument("--oneshot-fte", type=float, default=3.0)
     parser.add_argument("--then", type=then_spec, default=None, help="the black-box optimizer after the one-shot "
-                        "search, a name or a JSON mapping with its settings (default: the example's, bohb)")  # fmt: skip
+                        "search, a name or a JSON mapping with its settings (default: the example's, one_epoch)")  # fmt: skip
     parser.add_argument("--supernet-fidelity", type=float, default=None,
                         help="the supernet's share of the full fidelity (default: the optimizer's, 0.25)")
     parser.add_argument("--dataset", default=None, help="the table in place of the tabular example's breast cancer "

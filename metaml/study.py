@@ -41,7 +41,7 @@ from metaml.objectives import (
     steer_limits,
 )
 from metaml.optimizers import Optimizer, make_optimizer
-from metaml.optimizers.registry import parse_spec
+from metaml.optimizers.registry import parse_spec, stored_settings
 from metaml.results import StudyResults, is_feasible
 from metaml.space import Space
 from metaml.spending import admit, budget_left, consecutive_failures
@@ -99,7 +99,8 @@ class Study(Steerable):
         #: a study never loads another's weights (None for studies made before identities).
         self.uid: str | None = record.metadata.uid
         self.optimizer: Optimizer = make_optimizer(  # on the study's own objectives: it steers itself by the view
-            {"name": record.optimizer, **record.optimizer_settings}, self.space, self.base_objectives, self.seed
+            {"name": record.optimizer, **stored_settings(record.optimizer, record.optimizer_settings)},
+            self.space, self.base_objectives, self.seed,
         )
         self.artifacts = Path(record.metadata.artifacts or default_store(record.name).parent / "artifacts")
         # the earlier studies it learns from ride on the view the optimizer reads (frozen at creation)

@@ -59,7 +59,7 @@ LAZY_CYCLES: dict[tuple[str, str], str] = {
         "auto builds the optimizer it picks by name through the registry, which lists auto among the built-ins"
     ),
     ("metaml.optimizers.oneshot", "metaml.optimizers.registry"): (
-        "oneshot builds its black-box optimizer (then: bohb) by name through the registry, which lists oneshot"
+        "oneshot builds its black-box optimizers (then, fallback) by name through the registry, which lists oneshot"
     ),
     ("metaml.optimizers.transfer", "metaml.optimizers.registry"): (
         "transfer builds its base optimizer by name through the registry, which lists transfer among the built-ins"

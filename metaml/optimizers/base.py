@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +40,15 @@ class Optimizer(ABC):
     def settings(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this optimizer (stored with the study)."""
         return {}
+
+    @staticmethod
+    def stored(settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Settings stored by an earlier version, as this one reads them (a study resumes as it was made).
+
+        A setting added since takes the value that keeps the old behaviour where that is not its
+        default; the base class changes nothing.
+        """
+        return dict(settings)
 
     @property
     def first_objective_only(self) -> bool:

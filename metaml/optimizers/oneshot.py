@@ -25,7 +25,9 @@ The gradient-based and the black-box roads of Deep Learning 2.0 in one study:
 When the supernet fails, or reports a collapse that robustness could not remedy, or the
 derived trial fails, the whole budget left goes to ``fallback`` (``bohb`` by default) over
 the whole space, architecture included, and the proposals' reason says why: the fallback is
-a decision in the log like any other.
+a decision in the log like any other. It starts its own search: outer-search trials that ran
+beside a derived trial that then failed (several workers) stay in the view it decides on,
+but it does not continue them.
 
 Pure like every optimizer: the phase and the pinned architecture are read from the trials
 in the view (the supernet's ``oneshot.*`` metrics), nothing else.
@@ -212,9 +214,18 @@ class OneShot(Optimizer):
                 "widths": self.widths, "architecture": self.architecture_names,
                 "supernet_fidelity": self.supernet_fidelity, "fallback": self.fallback_spec}  # fmt: skip
 
+    @staticmethod
+    def stored(settings: Mapping[str, Any]) -> dict[str, Any]:
+        """A study stored before ``fallback`` existed fell back to its ``then``: it still does."""
+        out = dict(settings)
+        if "then" in out and "fallback" not in out:
+            out["fallback"] = out["then"]
+        return out
+
     @property
     def first_objective_only(self) -> bool:
-        return self.inner.first_objective_only or self.rescue.first_objective_only
+        # the search the study is for; the fallback runs only when the one-shot search failed
+        return self.inner.first_objective_only
 
     # ------------------------------------------------------------------ the phases
     def propose(self, view: StudyView) -> Proposal | None:

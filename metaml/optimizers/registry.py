@@ -64,6 +64,13 @@ def make_optimizer(
         raise OptimizerError(f"optimizer {name!r}: {exc}") from None
 
 
+def stored_settings(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored study's optimizer settings as this version reads them (``Optimizer.stored`` of its class)."""
+    _load_builtins()
+    stored = getattr(_REGISTRY.get(name), "stored", None)
+    return stored(settings) if callable(stored) else dict(settings)
+
+
 def _load_builtins() -> None:
     global _BUILTINS_LOADED
     if _BUILTINS_LOADED:

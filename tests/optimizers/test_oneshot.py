@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from metaml.core.interventions import Intervention
 from metaml.core.records import TrialStatus
 from metaml.core.view import StudyView
-from metaml.errors import OptimizerError
+from metaml.errors import OptimizerError, StoreError
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
 from metaml.optimizers.oneshot import OneShot, candidates
@@ -233,3 +234,65 @@ def test_a_narrowed_width_reads_the_supernets_choice_by_its_own_candidates_and_c
     assert derived is not None and derived.info.get("oneshot") == "derived", derived.reason
     assert derived.config["backbone.mlp.width"] == 64  # 102 clipped into the narrowed range, not index 2 of a new grid
     assert derived.config["backbone.mlp.depth"] == 3
+
+
+def test_after_a_failure_stopping_goes_to_the_fallback_and_both_hear_every_result() -> None:
+    opt = _oneshot(then="random", fallback="hyperband")
+    heard: list[tuple[str, int]] = []
+    opt.inner.tell = lambda t: heard.append(("then", t.number))  # type: ignore[method-assign]
+    opt.rescue.tell = lambda t: heard.append(("fallback", t.number))  # type: ignore[method-assign]
+    history = _supernet_done(opt, **{"oneshot.unremedied": 1.0})
+    asked: list[str] = []
+    opt.rescue.should_stop = lambda view, trial: asked.append("fallback") or "cut"  # type: ignore[method-assign]
+    opt.inner.should_stop = lambda view, trial: asked.append("then") or None  # type: ignore[method-assign]
+    proposal = opt.propose(StudyView.of(history))
+    assert proposal is not None
+    running = record(1, proposal, TrialStatus.RUNNING)
+    assert opt.should_stop(StudyView.of([*history, running]), running) == "cut" and asked == ["fallback"]
+    opt.tell(history[0])  # the supernet: no model hears it
+    opt.tell(running)
+    assert heard == [("then", 1), ("fallback", 1)]
+
+
+def test_settings_with_mappings_rebuild_the_same_optimizer_and_a_stored_study_without_fallback_keeps_then() -> None:
+    opt = _oneshot(then={"name": "one_epoch", "per_round": 4}, fallback={"name": "hyperband", "eta": 2})
+    rebuilt = make_optimizer({"name": "oneshot", **opt.settings}, _space(), OBJ, 0)
+    assert isinstance(rebuilt, OneShot) and rebuilt.settings == opt.settings
+    assert rebuilt.inner.settings == opt.inner.settings and rebuilt.rescue.settings == opt.rescue.settings
+    # a study stored before 'fallback' existed fell back to its then, and still does
+    old = {k: v for k, v in _oneshot(then="one_epoch").settings.items() if k != "fallback"}
+    assert OneShot.stored(old)["fallback"] == "one_epoch"
+    assert OneShot.stored(opt.settings)["fallback"] == {"name": "hyperband", "eta": 2}
+
+
+def test_with_several_objectives_the_warning_follows_the_outer_search_not_the_fallback() -> None:
+    two = (Objective("val_error"), Objective("n_parameters"))
+    opt = make_optimizer({"name": "oneshot", "then": "moasha"}, _space(), two, 0)
+    assert not opt.first_objective_only  # bohb, the fallback, ranks on the first alone: it runs only on a failure
+
+
+def test_a_study_made_when_then_defaulted_to_bohb_resumes_with_bohb_for_both(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from metaml import Study
+    from metaml.store.schema import StudyRow
+
+    first = Study.create("os", _space(), "val_error", store=tmp_path / "s.db", optimizer="oneshot")
+    stored = {k: v for k, v in first.optimizer.settings.items() if k != "fallback"}
+    with first.store.engine.begin() as conn:  # as the version before 'fallback' stored it, then: bohb its default
+        conn.execute(update(StudyRow).where(StudyRow.id == first.id).values(optimizer_settings={**stored,
+                                                                                                "then": "bohb"}))
+    again = Study.create("os", _space(), "val_error", store=tmp_path / "s.db", optimizer="oneshot",
+                         load_if_exists=True)  # fmt: skip
+    assert again.id == first.id and isinstance(again.optimizer, OneShot)
+    assert (again.optimizer.then, again.optimizer.fallback) == ("bohb", "bohb")
+    with pytest.raises(StoreError, match="different optimizer"):
+        Study.create("os", _space(), "val_error", store=tmp_path / "s.db", load_if_exists=True,
+                     optimizer={"name": "oneshot", "then": "one_epoch"})  # fmt: skip
+    # one stored with a then of its own fell back to it, and still does
+    other = Study.create("os2", _space(), "val_error", store=tmp_path / "s.db", optimizer={"name": "oneshot",
+                                                                                         "then": "random"})  # fmt: skip
+    with other.store.engine.begin() as conn:
+        conn.execute(update(StudyRow).where(StudyRow.id == other.id).values(optimizer_settings={**stored,
+                                                                                                "then": "random"}))
+    assert Study.load("os2", tmp_path / "s.db").optimizer.fallback == "random"  # type: ignore[attr-defined]
