@@ -208,12 +208,38 @@ class SQLStore:
         except DatabaseError as exc:  # e.g. "file is not a database"
             raise StoreError(f"the store {self.safe_url} is not a database metaml can read: {exc.orig or exc}") from None
         if create and self.is_sqlite:
-            # a metaml store, now certainly: WAL lets readers go on while a worker writes (a setting of the file)
+            self._use_wal()
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL, which lets readers go on while a worker writes (a setting of the file).
+
+        Outside any transaction (SQLite refuses the switch inside one), so not through ``_retry``:
+        processes opening a new store at once can meet in a lock SQLite answers at once with
+        "database is locked" rather than waiting (two that both hold a read lock and want the
+        write lock); the switch is retried with backoff, as every other statement is.
+        """
+        import sqlite3
+
+        delay = 0.05
+        for attempt in range(RETRIES + 1):
             raw = self.engine.raw_connection()
+            cursor = raw.cursor()
+            message = ""
             try:
-                raw.cursor().execute("PRAGMA journal_mode=WAL")
+                # every row read, so that no statement keeps a read lock open
+                if str(cursor.execute("PRAGMA journal_mode").fetchall()[0][0]).lower() != "wal":
+                    cursor.execute("PRAGMA journal_mode=WAL").fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                message = str(exc)  # the text only: a kept exception would keep this cursor, and its lock
             finally:
+                cursor.close()
                 raw.close()
+            if attempt == RETRIES or not any(word in message for word in ("locked", "busy")):
+                raise StoreError(f"the store {self.safe_url} failed to switch to WAL: {message}")
+            log.warning("store busy (%s) switching to WAL; retrying in %.2f s", message, delay)
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 2.0)
 
     # --------------------------------------------------------------- plumbing
     @contextmanager

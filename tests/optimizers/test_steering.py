@@ -13,7 +13,7 @@ SPACE = Space({"x": Float(0.0, 1.0, schedulable=True), "y": Float(0.0, 1.0), "ep
 TWO = (Objective("val_error"), Objective("parity", limit=0.15))
 THREE = (*TWO, Objective("latency_ms"))
 #: Schedulers that promote (or pick an incumbent) on the first objective alone.
-FIRST_ONLY = {"successive_halving", "hyperband", "asha", "priorband", "bohb", "pbt", "pb2", "transfer", "oneshot"}
+FIRST_ONLY = {"successive_halving", "hyperband", "asha", "priorband", "bohb", "pbt", "pb2", "transfer"}
 #: oneshot needs an architecture choice to relax: the same space with one.
 WITH_DEPTH = Space({"x": Float(0.0, 1.0), "depth": Int(1, 4), "epochs": Fidelity(1, 9)})
 
@@ -47,6 +47,14 @@ def test_pareto_aware_and_objective_blind_optimizers_are_not_warned(name: str) -
 @pytest.mark.parametrize("name", available())
 def test_a_single_objective_study_is_never_warned(name: str) -> None:
     assert single_objective_warning(make(name, TWO[:1])) is None
+
+
+def test_oneshot_is_judged_by_its_outer_search_not_its_fallback() -> None:
+    # the default then, one_epoch, ranks on the Pareto front; bohb (the fallback) runs only when the one-shot fails
+    assert single_objective_warning(make("oneshot", TWO)) is None
+    on_bohb = make_optimizer({"name": "oneshot", "architecture": ["depth"], "then": "bohb"}, WITH_DEPTH, TWO)
+    warning = single_objective_warning(on_bohb)
+    assert warning is not None and "parity" in warning
 
 
 def test_auto_is_judged_by_the_optimizer_it_runs() -> None:

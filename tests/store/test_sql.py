@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
 
 from metaml.core.records import Changes, Proposal
 from metaml.errors import StoreError
@@ -233,3 +234,42 @@ def test_a_missing_postgresql_database_is_a_quick_store_error(postgres_server: A
     with pytest.raises(StoreError, match="no_such_database"):
         open_store(url)
     assert time.time() - start < 5
+
+
+def test_a_wal_switch_that_meets_a_lock_is_retried_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # processes opening a new store at once can meet in a lock SQLite answers at once ("database is locked"),
+    # and the switch to WAL runs outside any transaction, so outside _retry: it raised (a flaky worker test)
+    path = tmp_path / "study.db"
+    SQLStore(f"sqlite:///{path}").close()
+    plain = sqlite3.connect(path, isolation_level=None)
+    plain.execute("PRAGMA journal_mode=DELETE")
+    plain.close()
+    real, tries = Engine.raw_connection, []
+
+    class Cursor:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql == "PRAGMA journal_mode=WAL" and len(tries) < 2:
+                tries.append(sql)
+                raise sqlite3.OperationalError("database is locked")
+            return self.real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    class Locked:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def cursor(self) -> Cursor:
+            return Cursor(self.real.cursor())
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    monkeypatch.setattr(Engine, "raw_connection", lambda self: Locked(real(self)))
+    SQLStore(f"sqlite:///{path}").close()
+    assert len(tries) == 2
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
