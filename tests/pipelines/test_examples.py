@@ -22,8 +22,11 @@ EXAMPLES = {"tabular_fairness": "tabular", "tabular_fairness_compas": "tabular",
 #: The shared data file each example needs (skipped where the shared data folder lacks it).
 NEEDS = {"tabular_fairness": "adult/adult.data", "tabular_fairness_compas": "compas/compas-scores-two-years.csv",
          "finetune_text": "sst2/stsa.binary.train"}
-#: The examples a CLI run of takes minutes (fine-tuning MiniLM on CPU): only in the slow run.
-RUNS = [pytest.param(e, marks=pytest.mark.slow) if e == "finetune_text" else e for e in EXAMPLES]
+#: The examples a CLI run of takes long (fine-tuning MiniLM on CPU: minutes; the self-supervised pretraining of
+#: vision_ssl: 45 s, the longest test of the default run, its pipeline tested in tests/pipelines/test_ssl.py): only
+#: in the slow run, so that the default run stays under 10 minutes on 2 cores.
+SLOW_RUNS = ("finetune_text", "vision_ssl")
+RUNS = [pytest.param(e, marks=pytest.mark.slow) if e in SLOW_RUNS else e for e in EXAMPLES]
 DOCS = ROOT / "docs" / "pipelines.md"
 
 
