@@ -108,6 +108,17 @@ def candidates(space: Space, architecture: Sequence[str] | None = None, widths: 
     return out
 
 
+def _black_box(role: str, spec: str | Mapping[str, Any]) -> tuple[str, str | dict[str, Any]]:
+    """(name, spec as stored) of ``then`` or ``fallback``: a name, or a mapping with its settings
+    (``{name: one_epoch, per_round: 5}``; one without settings is stored as the bare name)."""
+    from metaml.optimizers.registry import parse_spec  # late: the registry imports this module
+
+    name, settings = parse_spec(spec)
+    if name in (OneShot.name, "auto"):
+        raise OptimizerError(f"oneshot: {role} must be a black-box optimizer, not {name!r}")
+    return name, ({"name": name, **settings} if settings else name)
+
+
 def _backbone_kind(space: Space) -> str:
     """Which built-in supernet fits the space: the vision CNN's if the space has a 'cnn' backbone, else the MLP's."""
     backbone = space.parameters.get(BACKBONE)
@@ -178,25 +189,16 @@ class OneShot(Optimizer):
             raise OptimizerError(f"oneshot: selection must be one of {', '.join(SELECTIONS)}, got {selection!r}")
         if not arch_lr > 0:
             raise OptimizerError(f"oneshot: arch_lr must be > 0, got {arch_lr}")
-        from metaml.optimizers.registry import make_optimizer, parse_spec  # late: the registry imports this module
+        from metaml.optimizers.registry import make_optimizer  # late: the registry imports this module
 
         # the defaults need a fidelity; a space without one gets bo for both
         has_fidelity = space.fidelity is not None
-        then_name, then_settings = parse_spec(then if then is not None else "one_epoch" if has_fidelity else "bo")
-        fallback_name, fallback_settings = parse_spec(
-            fallback if fallback is not None else "bohb" if has_fidelity else "bo")  # fmt: skip
-        for role, name in (("then", then_name), ("fallback", fallback_name)):
-            if name in (self.name, "auto"):
-                raise OptimizerError(f"oneshot: {role} must be a black-box optimizer, not {name!r}")
+        self.then, self.then_spec = _black_box("then", then if then is not None else "one_epoch" if has_fidelity else "bo")
+        self.fallback, self.fallback_spec = _black_box(
+            "fallback", fallback if fallback is not None else "bohb" if has_fidelity else "bo")  # fmt: skip
         self.architecture_names = None if architecture is None else [str(n) for n in architecture]
         self.candidates = candidates(space, self.architecture_names, widths)
         self.switch_on = activating(space, list(self.candidates))
-        # then: a name, or a mapping with its settings ({name: one_epoch, per_round: 5}); a mapping
-        # with no settings is stored as the bare name
-        self.then_spec: str | dict[str, Any] = {"name": then_name, **then_settings} if then_settings else then_name
-        self.fallback_spec: str | dict[str, Any] = (
-            {"name": fallback_name, **fallback_settings} if fallback_settings else fallback_name)  # fmt: skip
-        self.then, self.fallback = then_name, fallback_name
         self.robust, self.selection = bool(robust), str(selection)
         self.arch_lr, self.widths = float(arch_lr), int(widths)
         self.supernet_fidelity = float(supernet_fidelity)
@@ -228,15 +230,24 @@ class OneShot(Optimizer):
         return self.inner.first_objective_only
 
     # ------------------------------------------------------------------ the phases
-    def propose(self, view: StudyView) -> Proposal | None:
+    def _phase(self, view: StudyView) -> tuple[TrialRecord | None, TrialRecord | None, str | None]:
+        """(the supernet, the derived trial, why the one-shot result cannot be used), as far as the view has them.
+
+        The failure is only read once the supernet has ended (None before).
+        """
         trials = own_trials(view.trials)
         supernet = next((t for t in trials if t.info.get(ROLE) == "supernet"), None)
+        derived = next((t for t in trials if t.info.get(ROLE) == "derived"), None)
+        if supernet is None or supernet.status in (TrialStatus.PENDING, TrialStatus.RUNNING):
+            return supernet, derived, None
+        return supernet, derived, self.failure(supernet, derived)
+
+    def propose(self, view: StudyView) -> Proposal | None:
+        supernet, derived, failure = self._phase(view)
         if supernet is None:
             return self._supernet()
         if supernet.status in (TrialStatus.PENDING, TrialStatus.RUNNING):
             return None  # the next decisions all depend on it
-        derived = next((t for t in trials if t.info.get(ROLE) == "derived"), None)
-        failure = self.failure(supernet, derived)
         if failure is None and derived is None:
             return self._derived(supernet)
         if failure is not None:
@@ -268,12 +279,7 @@ class OneShot(Optimizer):
 
     def _searching(self, view: StudyView) -> Optimizer:
         """The optimizer the search after the derived trial is in: ``then``, or ``fallback`` once the one-shot failed."""
-        trials = own_trials(view.trials)
-        supernet = next((t for t in trials if t.info.get(ROLE) == "supernet"), None)
-        if supernet is None or supernet.status in (TrialStatus.PENDING, TrialStatus.RUNNING):
-            return self.inner
-        derived = next((t for t in trials if t.info.get(ROLE) == "derived"), None)
-        return self.inner if self.failure(supernet, derived) is None else self.rescue
+        return self.inner if self._phase(view)[2] is None else self.rescue
 
     # ------------------------------------------------------------------ reading the supernet
     @staticmethod
