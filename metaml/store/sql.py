@@ -213,33 +213,26 @@ class SQLStore:
     def _use_wal(self) -> None:
         """Switch the file to WAL, which lets readers go on while a worker writes (a setting of the file).
 
-        Outside any transaction (SQLite refuses the switch inside one), so not through ``_retry``:
-        processes opening a new store at once can meet in a lock SQLite answers at once with
-        "database is locked" rather than waiting (two that both hold a read lock and want the
-        write lock); the switch is retried with backoff, as every other statement is.
+        On a raw connection, outside any transaction (SQLite refuses the switch inside one), and
+        through ``_retry`` like every other statement: processes opening a new store at once can
+        meet in a lock SQLite answers at once with "database is locked" rather than waiting.
         """
         import sqlite3
 
-        delay = 0.05
-        for attempt in range(RETRIES + 1):
+        def switch() -> None:
             raw = self.engine.raw_connection()
             cursor = raw.cursor()
-            message = ""
             try:
                 # every row read, so that no statement keeps a read lock open
                 if str(cursor.execute("PRAGMA journal_mode").fetchall()[0][0]).lower() != "wal":
                     cursor.execute("PRAGMA journal_mode=WAL").fetchall()
-                return
             except sqlite3.OperationalError as exc:
-                message = str(exc)  # the text only: a kept exception would keep this cursor, and its lock
+                raise OperationalError("PRAGMA journal_mode=WAL", None, exc) from None  # what _retry retries
             finally:
                 cursor.close()
                 raw.close()
-            if attempt == RETRIES or not any(word in message for word in ("locked", "busy")):
-                raise StoreError(f"the store {self.safe_url} failed to switch to WAL: {message}")
-            log.warning("store busy (%s) switching to WAL; retrying in %.2f s", message, delay)
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 2.0)
+
+        self._retry(switch, reconnect=False)
 
     # --------------------------------------------------------------- plumbing
     @contextmanager
