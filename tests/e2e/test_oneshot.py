@@ -41,3 +41,22 @@ def test_the_oneshot_example_finds_trains_and_pins_an_architecture(tmp_path: Pat
     assert report.returncode == 0, report.stdout + report.stderr
     html = (tmp_path / "r.html").read_text()
     assert '<section id="oneshot">' in html and 'id="fig-oneshot"' in html
+
+
+@pytest.mark.slow  # 7 s: the default run is near its 10 minutes
+def test_a_collapsed_supernet_hands_the_whole_space_to_the_fallback_named_in_yaml(tmp_path: Path) -> None:
+    spec = yaml.safe_load((ROOT / "examples" / "oneshot_tabular.yaml").read_text())
+    # without the measures, the full-length supernet collapses on this seed and reports it unremedied
+    spec["optimizer"] = {**spec["optimizer"], "robust": False, "selection": "argmax", "supernet_fidelity": 1.0,
+                         "fallback": {"name": "hyperband", "eta": 3}}  # fmt: skip
+    spec["budget"] = {"fte": 2}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(spec))
+    ran = run_cli(["run", "study.yaml", "--store", "s.db", "--no-default-first"], tmp_path, timeout=600)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    study = Study.load("oneshot-tabular", tmp_path / "s.db")
+    assert study.optimizer.settings["fallback"] == {"name": "hyperband", "eta": 3}
+    supernet, *rest = study.trials()
+    assert supernet.is_supernet and (supernet.metrics or {}).get("oneshot.unremedied") == 1.0
+    assert rest and not any(t.info.get("oneshot") == "derived" for t in rest)
+    assert all(t.info["reason"].startswith("oneshot fell back to hyperband over the whole space") for t in rest)
+    assert study.cost_fte() <= 2 + 1e-9
