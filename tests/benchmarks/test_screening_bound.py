@@ -20,7 +20,29 @@ def test_a_target_no_proposal_meets_is_unreached_for_both() -> None:
 
 
 def test_the_table_counts_unreached_runs_as_above_every_budget() -> None:
-    rows = [{"proposer": "random", "epochs": 2, "judge_fte": 2.0, "best_at_k_fte": None, "tops_20": 1},
-            {"proposer": "random", "epochs": 2, "judge_fte": None, "best_at_k_fte": None, "tops_20": 0}]
+    rows = [{"proposer": "random", "epochs": 2, "judge_fte": 2.0, "best_at_k_fte": None, "tops_20": 1, "deep": 8,
+             "deep_share": 0.0, "two_stage_fte": None},
+            {"proposer": "random", "epochs": 2, "judge_fte": None, "best_at_k_fte": None, "tops_20": 0, "deep": 8,
+             "deep_share": 0.0, "two_stage_fte": None}]
     out = table(rows)
-    assert "| `random` | 2 | 2 | >max | 1 | >max | 0 | 0.50 |" in out
+    assert "| `random` | 2 | 2 | >max | 1 | >max | 0 | 8 | 0.00 | >max | 0 | 0.50 |" in out
+
+
+def test_two_stages_pay_the_deepening_of_every_proposal_in_the_best_third_so_far() -> None:
+    from benchmarks.screening_bound import two_stage_cost
+
+    # 1st: best so far, deepened (2 -> 8 of 16); 2nd: worse at 2, not in the best third of 2 (1 slot); 3rd: best
+    # at 2, deepened, better at 8 and a hit: 3 screens + 2 deepenings + the rest of one run
+    cost = two_stage_cost(at_k=[0.5, 0.6, 0.4], at_deep=[0.3, 0.2, 0.1], final=[0.3, 0.05, 0.08], target=0.1,
+                          k=2, deep=8, full=16, share=1 / 3)
+    assert cost == pytest.approx(3 * 2 / 16 + 2 * 6 / 16 + 8 / 16)
+
+
+def test_a_share_of_zero_deepens_only_a_new_best_at_the_screen() -> None:
+    from benchmarks.screening_bound import two_stage_cost
+
+    # the 2nd is worse at 2 than the 1st and not deepened though it is a hit; the 3rd is a new best, deepened, a hit
+    cost = two_stage_cost(at_k=[0.5, 0.6, 0.4], at_deep=[0.3, 0.2, 0.1], final=[0.3, 0.05, 0.08], target=0.1,
+                          k=2, deep=8, full=16, share=0.0)
+    assert cost == pytest.approx(3 * 2 / 16 + 2 * 6 / 16 + 8 / 16)
+    assert two_stage_cost([0.5, 0.6], [0.3, 0.2], [0.3, 0.05], target=0.1, k=2, deep=8, full=16, share=0.0) is None
