@@ -25,7 +25,7 @@ def test_the_table_counts_unreached_runs_as_above_every_budget() -> None:
             {"proposer": "random", "epochs": 2, "judge_fte": None, "best_at_k_fte": None, "tops_20": 0, "deep": 8,
              "deep_share": 0.0, "two_stage_fte": None}]
     out = table(rows)
-    assert "| `random` | 2 | 2 | >max | 1 | >max | 0 | 8 | 0.00 | >max | 0 | 0.50 |" in out
+    assert "| `random` | 2 | 2 | >max | 1 | >max | 0 | 8 | 0.00 | >max | 0 | - | - | 0.50 |" in out
 
 
 def test_two_stages_pay_the_deepening_of_every_proposal_in_the_best_third_so_far() -> None:
@@ -46,3 +46,23 @@ def test_a_share_of_zero_deepens_only_a_new_best_at_the_screen() -> None:
                           k=2, deep=8, full=16, share=0.0)
     assert cost == pytest.approx(3 * 2 / 16 + 2 * 6 / 16 + 8 / 16)
     assert two_stage_cost([0.5, 0.6], [0.3, 0.2], [0.3, 0.05], target=0.1, k=2, deep=8, full=16, share=0.0) is None
+
+
+def test_the_gp_judge_pays_the_screens_up_to_the_hit_it_picks_and_never_beats_the_perfect_judge() -> None:
+    import numpy as np
+
+    from benchmarks.problems.synthetic import Branin
+    from benchmarks.screening_bound import gp_judge_cost
+
+    problem = Branin("good", max_fidelity=27)
+    rng = np.random.default_rng(0)
+    configs = [problem.space.sample(rng) for _ in range(8)]
+    final = problem.evaluate_batch(configs, 27)["loss"].tolist()
+    at_k = problem.evaluate_batch(configs, 3)["loss"].tolist()
+    target = sorted(final)[1]  # two hits among the eight
+    cost = gp_judge_cost(problem, configs, final, target, k=3, metric="loss")
+    judge, _ = screening_costs(at_k, final, target, k=3, full=27)
+    assert cost is not None and judge is not None and cost >= judge - 1e-12
+    n = round((cost - 24 / 27) * 27 / 3)  # screens paid: a whole number of them, at most all eight
+    assert 1 <= n <= 8 and cost == pytest.approx(n * 3 / 27 + 24 / 27)
+    assert gp_judge_cost(problem, configs[:4], final[:4], min(final) - 1.0, k=3, metric="loss") is None
