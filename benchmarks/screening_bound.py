@@ -162,6 +162,17 @@ def _median(values: list[float | None]) -> str:
     return ">max" if not np.isfinite(m) else f"{m:.2f}"
 
 
+def gp_against_best(rows: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
+    """Runs where the GP's best at K reaches the target (earlier, later, as soon as) the screen's best at K;
+    an unreached run counts as later than every reached one, two unreached as the same."""
+    inf = float("inf")
+    pairs = [(inf if r.get("gp_judge_fte") is None else r["gp_judge_fte"],
+              inf if r["best_at_k_fte"] is None else r["best_at_k_fte"]) for r in rows]
+    earlier = sum(1 for g, b in pairs if g < b - 1e-9)
+    later = sum(1 for g, b in pairs if g > b + 1e-9)
+    return earlier, later, len(pairs) - earlier - later
+
+
 def table(results: list[dict[str, Any]]) -> str:
     groups: dict[tuple[str, int, int, float], list[dict[str, Any]]] = defaultdict(list)
     for r in results:
@@ -170,15 +181,15 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = ["| proposer | screen (epochs) | runs | perfect judge: median FTE | reached | best at K, promoted "
              "at the right time: median FTE | reached | two-stage: deepened to (epochs) | share deepened | two-stage, "
              "promoted at the right time: median FTE | reached | GP's best at K, promoted at the right time: median FTE "
-             "| reached | top-1% among the first 20 proposals (mean) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| reached | GP against best at K: earlier / later / same (runs) | top-1% among the first 20 proposals (mean) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for (proposer, k, deep, share), rs in sorted(groups.items()):
         judge = [r["judge_fte"] for r in rs]
         best = [r["best_at_k_fte"] for r in rs]
         two = [r.get("two_stage_fte") for r in rs]
         gp = [r.get("gp_judge_fte") for r in rs]
-        gp_cells = (f"{_median(gp)} | {sum(v is not None for v in gp)}" if all(r.get("gp_judge") for r in rs)
-                    else "- | -")
+        gp_cells = (f"{_median(gp)} | {sum(v is not None for v in gp)} | {' / '.join(map(str, gp_against_best(rs)))}"
+                    if all(r.get("gp_judge") for r in rs) else "- | - | -")
         early = np.mean([r["tops_20"] for r in rs])
         lines.append(f"| `{proposer}` | {k} | {len(rs)} | {_median(judge)} | {sum(v is not None for v in judge)} "
                      f"| {_median(best)} | {sum(v is not None for v in best)} "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.screening_bound import screening_costs, table
+from benchmarks.screening_bound import gp_against_best, screening_costs, table
 
 
 def test_a_perfect_judge_pays_every_screen_then_the_rest_of_one_run() -> None:
@@ -25,7 +25,7 @@ def test_the_table_counts_unreached_runs_as_above_every_budget() -> None:
             {"proposer": "random", "epochs": 2, "judge_fte": None, "best_at_k_fte": None, "tops_20": 0, "deep": 8,
              "deep_share": 0.0, "two_stage_fte": None}]
     out = table(rows)
-    assert "| `random` | 2 | 2 | >max | 1 | >max | 0 | 8 | 0.00 | >max | 0 | - | - | 0.50 |" in out
+    assert "| `random` | 2 | 2 | >max | 1 | >max | 0 | 8 | 0.00 | >max | 0 | - | - | - | 0.50 |" in out
 
 
 def test_two_stages_pay_the_deepening_of_every_proposal_in_the_best_third_so_far() -> None:
@@ -66,3 +66,12 @@ def test_the_gp_judge_pays_the_screens_up_to_the_hit_it_picks_and_never_beats_th
     n = round((cost - 24 / 27) * 27 / 3)  # screens paid: a whole number of them, at most all eight
     assert 1 <= n <= 8 and cost == pytest.approx(n * 3 / 27 + 24 / 27)
     assert gp_judge_cost(problem, configs[:4], final[:4], min(final) - 1.0, k=3, metric="loss") is None
+
+
+def test_the_gp_is_earlier_later_or_the_same_as_the_screens_best_run_by_run_with_unreached_last() -> None:
+    rows = [{"best_at_k_fte": 2.0, "gp_judge_fte": 1.5},   # earlier
+            {"best_at_k_fte": 2.0, "gp_judge_fte": None},  # later: unreached
+            {"best_at_k_fte": None, "gp_judge_fte": 3.0},  # earlier: reached where the screen's best is not
+            {"best_at_k_fte": 2.0, "gp_judge_fte": 2.0},   # same
+            {"best_at_k_fte": None, "gp_judge_fte": None}]  # same: neither
+    assert gp_against_best(rows) == (2, 1, 2)
