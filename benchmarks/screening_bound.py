@@ -156,8 +156,13 @@ def _one(task: int, proposer: str, epochs: int, seed: int, max_evals: int, deep_
             "deep": deep, "deep_share": deep_share, "two_stage_fte": two_stage, "gp_judge": gp_judge, "gp_judge_fte": gp}
 
 
+def _fte(value: float | None) -> float:
+    """A run's FTE to the target, an unreached one (None) above every reached one."""
+    return math.inf if value is None else value
+
+
 def _median(values: list[float | None]) -> str:
-    xs = [np.inf if v is None else v for v in values]
+    xs = [_fte(v) for v in values]
     m = float(statistics.median(xs)) if xs else float("nan")
     return ">max" if not np.isfinite(m) else f"{m:.2f}"
 
@@ -165,9 +170,7 @@ def _median(values: list[float | None]) -> str:
 def gp_against_best(rows: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
     """Runs where the GP's best at K reaches the target (earlier, later, as soon as) the screen's best at K;
     an unreached run counts as later than every reached one, two unreached as the same."""
-    inf = float("inf")
-    pairs = [(inf if r.get("gp_judge_fte") is None else r["gp_judge_fte"],
-              inf if r["best_at_k_fte"] is None else r["best_at_k_fte"]) for r in rows]
+    pairs = [(_fte(r.get("gp_judge_fte")), _fte(r["best_at_k_fte"])) for r in rows]
     earlier = sum(1 for g, b in pairs if g < b - 1e-9)
     later = sum(1 for g, b in pairs if g > b + 1e-9)
     return earlier, later, len(pairs) - earlier - later

@@ -75,3 +75,10 @@ def test_the_gp_is_earlier_later_or_the_same_as_the_screens_best_run_by_run_with
             {"best_at_k_fte": 2.0, "gp_judge_fte": 2.0},   # same
             {"best_at_k_fte": None, "gp_judge_fte": None}]  # same: neither
     assert gp_against_best(rows) == (2, 1, 2)
+
+
+def test_the_table_shows_the_gp_judge_beside_the_screens_best_when_every_run_had_it() -> None:
+    base = {"proposer": "bo", "epochs": 4, "judge_fte": 1.0, "tops_20": 1, "deep": 16, "deep_share": 0.0,
+            "two_stage_fte": None, "gp_judge": True}
+    rows = [{**base, "best_at_k_fte": 2.0, "gp_judge_fte": 1.5}, {**base, "best_at_k_fte": None, "gp_judge_fte": None}]
+    assert "| >max | 0 | >max | 1 | 1 / 0 / 1 | 1.00 |" in table(rows)
