@@ -40,8 +40,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# In one process per core (at most 4; TEST_WORKERS=0 runs them in this one): 392 s on a 2-core machine,
+# against 791 s in one process, so that the default run stays under 10 minutes.
+TEST_WORKERS ?= auto
 unit: venv
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) --maxprocesses 4
 
 slow: venv
 	$(BIN)/python -m pytest -m slow -q
