@@ -85,7 +85,9 @@ def test_example_runs_end_to_end_from_the_cli(example: str, tmp_path: Path) -> N
     store = tmp_path / "runs" / spec.name / "study.db"  # not the default beside the example: keep the repo clean
     cmd = [sys.executable, "-m", "metaml", "run", str(path), "--budget", "trials=2", "--workers", "1", "--quiet",
            "--store", str(store)]  # fmt: skip
-    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    # just under pytest's 300 s, so that a hang shows the run's output: finetune_text takes 146 s alone on 2 cores,
+    # over 240 s beside its two-worker twin (pytest -n 2 -m slow)
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=290)
     assert result.returncode == 0, result.stdout + result.stderr
     study = Study.load(spec.name, store=store)
     trials = study.trials()
