@@ -109,7 +109,8 @@ def test_example_runs_with_its_two_workers(example: str, tmp_path: Path) -> None
     spec = load_study_file(path)
     store = tmp_path / "runs" / spec.name / "study.db"
     cmd = [sys.executable, "-m", "metaml", "run", str(path), "--budget", "trials=4", "--quiet", "--store", str(store)]
-    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    # pytest stops a test at 300 s, so a longer limit here would never show the run's output (253 s for finetune_text)
+    result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=290)
     assert result.returncode == 0, result.stdout + result.stderr
     study = Study.load(spec.name, store=store)
     assert sum(t.status is TrialStatus.COMPLETED for t in study.trials()) == 4
