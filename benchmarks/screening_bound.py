@@ -20,6 +20,13 @@ error after ``K`` epochs, and from that sequence of proposals these optimistic f
 * **the GP's best at K, promoted at the right time** (``--gp-judge``): as "best at K", but the
   best is the one freeze_thaw's curve model, refitted on the K-epoch curves after each screen,
   predicts best at the end: whether the model recognizes better than the screen's value.
+* **the trend's best at K, promoted at the right time**: as "best at K", but by each curve's own
+  log-log slope over its last epochs continued to the end, shrunk (``trend_estimates``), the
+  estimate that ranked a uniform population best offline (docs/benchmarks.md, "The curve's own trend").
+* **every N, no oracle** (``--every``): a search anyone could run: after every N screens the best
+  proposal not yet promoted, by the screen's value or by the trend, is trained to the end; the run
+  ends at the first promoted configuration that is a hit (every screen and promotion paid). The
+  oracle-timed figures bound this one from below.
 
 All of them use the true 52-epoch errors of the surrogate, which no optimizer sees; they are bounds
 of a search with these proposals, not a search. A run that does not meet the target within
@@ -62,6 +69,37 @@ def screening_costs(at_k: Sequence[float], final: Sequence[float], target: float
             best_at_k = n * k / full + one
             break
     return judge, best_at_k
+
+
+def trend_estimates(curves: np.ndarray, full: float, last: int = 3) -> np.ndarray:
+    """Each row's final error estimated from its first ``K`` epochs (``curves``: n x K, epochs 1..K): the log-log
+    line through its last ``last`` epochs (slope clipped at 0: a rising curve is not continued upwards), continued
+    to ``full`` and shrunk by ``1 - 0.2 log(full / K)``, the least-squares shrink of the offline measurement."""
+    n, k = curves.shape
+    if k < 2:
+        return curves[:, -1].copy()
+    steps = np.log(np.arange(max(1, k - last + 1), k + 1, dtype=float))
+    logs = np.log(np.clip(curves[:, -len(steps):], 1e-6, None))
+    centred = steps - steps.mean()
+    slope = np.minimum(0.0, (logs - logs.mean(axis=1, keepdims=True)) @ centred / float(centred @ centred))
+    shrink = max(0.0, 1.0 - 0.2 * math.log(full / k))
+    return np.exp(logs[:, -1] + shrink * slope * math.log(full / k))
+
+
+def every_n_cost(estimates: Sequence[float], final: Sequence[float], target: float, k: float, full: float,
+                 every: int) -> float | None:
+    """FTE to the target of the search that, after every ``every`` screens, trains the best proposal by
+    ``estimates`` not yet promoted to the end, and stops at the first promoted hit (None: not within the proposals).
+    No oracle: the moment of each promotion is fixed in advance, and a promotion that is not a hit is paid in full."""
+    spent, promoted = 0.0, set()
+    for n in range(every, len(final) + 1, every):
+        spent += every * k / full
+        chosen = min((i for i in range(n) if i not in promoted), key=lambda i: estimates[i])
+        promoted.add(chosen)
+        spent += (full - k) / full
+        if final[chosen] <= target:
+            return spent
+    return None
 
 
 def two_stage_cost(at_k: Sequence[float], at_deep: Sequence[float], final: Sequence[float], target: float,
@@ -130,7 +168,7 @@ def _screened(task: int, epochs: int) -> Any:
 
 
 def _one(task: int, proposer: str, epochs: int, seed: int, max_evals: int, deep_factor: int = DEEP_FACTOR,
-         deep_share: float = DEEP_SHARE, gp_judge: bool = False) -> dict[str, Any]:
+         deep_share: float = DEEP_SHARE, gp_judge: bool = False, every: Sequence[int] = ()) -> dict[str, Any]:
     from benchmarks.problems.lcbench import LCBench
     from benchmarks.runner import simulate
     from benchmarks.targets import load_targets
@@ -148,12 +186,18 @@ def _one(task: int, proposer: str, epochs: int, seed: int, max_evals: int, deep_
     at_deep = full_problem.evaluate_batch(configs, deep)["val_error"].tolist()
     two_stage = two_stage_cost(at_k, at_deep, final, targets.target, epochs, deep, full, deep_share)
     gp = gp_judge_cost(full_problem, configs, final, targets.target, epochs) if gp_judge else None
+    curves = np.stack([full_problem.evaluate_batch(configs, e)["val_error"] for e in range(1, epochs + 1)], axis=1)
+    trend = trend_estimates(curves, float(full)).tolist()
+    _, trend_fte = screening_costs(trend, final, targets.target, epochs, full)
+    policies = {f"{judge}@{n}": every_n_cost(values, final, targets.target, epochs, full, n)
+                for n in every for judge, values in (("screen", at_k), ("trend", trend))}
     first_top = next((n for n, f in enumerate(final, start=1) if f <= targets.target), None)
     return {"problem": full_problem.name, "proposer": proposer, "epochs": epochs, "seed": seed,
             "max_evals": max_evals, "proposals": len(configs), "first_top": first_top,
             "tops": int(sum(f <= targets.target for f in final)),
             "tops_20": int(sum(f <= targets.target for f in final[:20])), "judge_fte": judge, "best_at_k_fte": best_at_k,
-            "deep": deep, "deep_share": deep_share, "two_stage_fte": two_stage, "gp_judge": gp_judge, "gp_judge_fte": gp}
+            "deep": deep, "deep_share": deep_share, "two_stage_fte": two_stage, "gp_judge": gp_judge, "gp_judge_fte": gp,
+            "trend_fte": trend_fte, "every_n_fte": policies}
 
 
 def _fte(value: float | None) -> float:
@@ -201,6 +245,29 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def policy_table(results: list[dict[str, Any]]) -> str:
+    """Recognition by the trend against the screen's value, with an oracle's moment and without one."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        if "trend_fte" in r:
+            groups[(r["proposer"], int(r["epochs"]))].append(r)
+    names = sorted({name for rs in groups.values() for r in rs for name in r.get("every_n_fte", {})},
+                   key=lambda name: (int(name.split("@")[1]), name))
+    lines = ["| proposer | screen (epochs) | runs | best at K, oracle's moment: median FTE | reached | trend's best at K, "
+             "oracle's moment: median FTE | reached | " + " | ".join(
+                 f"{name.split('@')[0]}'s best every {name.split('@')[1]}, no oracle: median FTE | reached"
+                 for name in names) + " |",
+             "|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(names)]
+    for (proposer, k), rs in sorted(groups.items()):
+        cells = [_median([r["best_at_k_fte"] for r in rs]), str(sum(r["best_at_k_fte"] is not None for r in rs)),
+                 _median([r["trend_fte"] for r in rs]), str(sum(r["trend_fte"] is not None for r in rs))]
+        for name in names:
+            values = [r.get("every_n_fte", {}).get(name) for r in rs]
+            cells += [_median(values), str(sum(v is not None for v in values))]
+        lines.append(f"| `{proposer}` | {k} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.problems.lcbench import DEV_TASKS
 
@@ -215,17 +282,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="two-stage: deepen proposals among this best share so far at K (0: only a new best)")
     ap.add_argument("--gp-judge", action="store_true",
                     help="also the GP's best at K (freeze_thaw's curve model refitted after every screen; slow)")
+    ap.add_argument("--every", default="", help="comma-separated N: also the no-oracle search that trains the best "
+                    "proposal not yet promoted to the end after every N screens")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path(".benchmarks-cache/results/screening-bound.jsonl"))
     args = ap.parse_args(argv)
     tasks = [int(t) for t in args.tasks.split(",")] if args.tasks else list(DEV_TASKS)
+    every = [int(n) for n in args.every.split(",") if n.strip()]
     jobs = [(t, p.strip(), int(k), s) for t in tasks for p in args.proposers.split(",") if p.strip()
             for k in args.epochs.split(",") for s in range(args.seeds)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     started, results = time.perf_counter(), []
     with args.out.open("a") as out, ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(_one, t, p, k, s, args.max_evals, args.deep_factor, args.deep_share,
-                               args.gp_judge) for t, p, k, s in jobs]
+                               args.gp_judge, every) for t, p, k, s in jobs]
         for done, future in enumerate(as_completed(futures), start=1):
             r = future.result()
             results.append(r)
@@ -235,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"K={r['epochs']} seed {r['seed']}: judge {r['judge_fte']} best-at-K {r['best_at_k_fte']}",
                   file=sys.stderr, flush=True)
     print(table(results))
+    print()
+    print(policy_table(results))
     return 0
 
 

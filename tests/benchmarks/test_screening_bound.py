@@ -82,3 +82,53 @@ def test_the_table_shows_the_gp_judge_beside_the_screens_best_when_every_run_had
             "two_stage_fte": None, "gp_judge": True}
     rows = [{**base, "best_at_k_fte": 2.0, "gp_judge_fte": 1.5}, {**base, "best_at_k_fte": None, "gp_judge_fte": None}]
     assert "| >max | 0 | >max | 1 | 1 / 0 / 1 | 1.00 |" in table(rows)
+
+
+def test_the_trend_continues_a_falling_curve_and_leaves_a_flat_or_rising_one_at_its_value() -> None:
+    import math
+
+    import numpy as np
+
+    from benchmarks.screening_bound import trend_estimates
+
+    # a power law e(t) = 0.8 t^-0.5 over epochs 1..4, a flat curve, and one that rises
+    t = np.arange(1, 5, dtype=float)
+    curves = np.stack([0.8 * t ** -0.5, np.full(4, 0.3), 0.2 * t ** 0.3])
+    est = trend_estimates(curves, full=52)
+    shrink = 1 - 0.2 * math.log(52 / 4)
+    assert est[0] == pytest.approx(0.8 * 4 ** -0.5 * (52 / 4) ** (-0.5 * shrink))
+    assert est[1] == pytest.approx(0.3)
+    assert est[2] == pytest.approx(0.2 * 4 ** 0.3)
+    # the falling curve, worse than the flat one at epoch 4 (0.4 > 0.3), is estimated better at the end
+    assert curves[0, -1] > curves[1, -1] and est[0] < est[1]
+
+
+def test_a_single_epoch_has_no_trend() -> None:
+    import numpy as np
+
+    from benchmarks.screening_bound import trend_estimates
+
+    assert trend_estimates(np.array([[0.4], [0.2]]), full=52).tolist() == [0.4, 0.2]
+
+
+def test_every_n_promotes_the_best_not_yet_promoted_and_pays_each_promotion_in_full() -> None:
+    from benchmarks.screening_bound import every_n_cost
+
+    # screens of 2 of 10 epochs, a promotion after every 2: first the 1st (0.1 at the screen, final 0.5: no hit),
+    # then after the 4th screen the best not yet promoted, the 4th (0.2), a hit
+    est, final = [0.1, 0.3, 0.4, 0.2], [0.5, 0.05, 0.6, 0.08]
+    cost = every_n_cost(est, final, target=0.1, k=2, full=10, every=2)
+    assert cost == pytest.approx(4 * 2 / 10 + 2 * 8 / 10)
+    # the hit among the first two (the 2nd) is never the best remaining by the estimate before the proposals run out
+    assert every_n_cost(est[:3], final[:3], target=0.1, k=2, full=10, every=2) is None
+
+
+def test_the_policy_table_puts_the_trend_beside_the_screen_with_and_without_an_oracle() -> None:
+    from benchmarks.screening_bound import policy_table
+
+    base = {"proposer": "bo", "epochs": 4}
+    rows = [{**base, "best_at_k_fte": 3.0, "trend_fte": 2.0, "every_n_fte": {"screen@5": 4.0, "trend@5": None}},
+            {**base, "best_at_k_fte": None, "trend_fte": 2.5, "every_n_fte": {"screen@5": 6.0, "trend@5": 3.0}}]
+    out = policy_table(rows)
+    assert "screen's best every 5, no oracle" in out and "trend's best every 5, no oracle" in out
+    assert "| `bo` | 4 | 2 | >max | 1 | 2.25 | 2 | 5.00 | 2 | >max | 1 |" in out
