@@ -75,7 +75,7 @@ def trend_estimates(curves: np.ndarray, full: float, last: int = 3) -> np.ndarra
     """Each row's final error estimated from its first ``K`` epochs (``curves``: n x K, epochs 1..K): the log-log
     line through its last ``last`` epochs (slope clipped at 0: a rising curve is not continued upwards), continued
     to ``full`` and shrunk by ``1 - 0.2 log(full / K)``, the least-squares shrink of the offline measurement."""
-    n, k = curves.shape
+    k = curves.shape[1]
     if k < 2:
         return curves[:, -1].copy()
     steps = np.log(np.arange(max(1, k - last + 1), k + 1, dtype=float))
@@ -179,14 +179,14 @@ def _one(task: int, proposer: str, epochs: int, seed: int, max_evals: int, deep_
     _, history, _ = simulate(_screened(task, epochs), proposer, seed, budget_fte=float(max_evals),
                              max_evaluations=max_evals)
     configs = [t.config for t in sorted(history, key=lambda t: t.number)][:max_evals]
-    at_k = full_problem.evaluate_batch(configs, epochs)["val_error"].tolist()
+    curves = np.stack([full_problem.evaluate_batch(configs, e)["val_error"] for e in range(1, epochs + 1)], axis=1)
+    at_k = curves[:, -1].tolist()
     final = full_problem.evaluate_batch(configs, full)["val_error"].tolist()
     judge, best_at_k = screening_costs(at_k, final, targets.target, epochs, full)
     deep = min(full, deep_factor * epochs)
     at_deep = full_problem.evaluate_batch(configs, deep)["val_error"].tolist()
     two_stage = two_stage_cost(at_k, at_deep, final, targets.target, epochs, deep, full, deep_share)
     gp = gp_judge_cost(full_problem, configs, final, targets.target, epochs) if gp_judge else None
-    curves = np.stack([full_problem.evaluate_batch(configs, e)["val_error"] for e in range(1, epochs + 1)], axis=1)
     trend = trend_estimates(curves, float(full)).tolist()
     _, trend_fte = screening_costs(trend, final, targets.target, epochs, full)
     policies = {f"{judge}@{n}": every_n_cost(values, final, targets.target, epochs, full, n)
@@ -289,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     tasks = [int(t) for t in args.tasks.split(",")] if args.tasks else list(DEV_TASKS)
     every = [int(n) for n in args.every.split(",") if n.strip()]
+    if any(n < 1 for n in every):
+        ap.error(f"--every takes whole numbers of screens, at least 1 (got {args.every!r})")
     jobs = [(t, p.strip(), int(k), s) for t in tasks for p in args.proposers.split(",") if p.strip()
             for k in args.epochs.split(",") for s in range(args.seeds)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
