@@ -91,7 +91,9 @@ def _compare_parser(sub: Any) -> None:
 
 
 def _split(text: str | None) -> list[str]:
-    return [t.strip() for t in (text or "").split(",") if t.strip()]
+    from benchmarks.runner import split_optimizers
+
+    return split_optimizers(text)
 
 
 def _print_summary(results: list[dict[str, Any]], args: argparse.Namespace, title: str) -> None:

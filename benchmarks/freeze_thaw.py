@@ -82,7 +82,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmarks.problems.lcbench import DEV_TASKS
 
     tasks = [int(t) for t in args.tasks.split(",")] if args.tasks else list(DEV_TASKS)
-    optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    from benchmarks.runner import split_optimizers
+
+    optimizers = split_optimizers(args.optimizers)
     jobs = [(t, o, s) for t in tasks for o in optimizers for s in range(args.seeds)]
     command = shlex.join(["python", "-m", "benchmarks.freeze_thaw", *args.argv])
     args.out.parent.mkdir(parents=True, exist_ok=True)

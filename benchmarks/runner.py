@@ -73,6 +73,25 @@ def optimizer_spec(name: str) -> str | dict[str, Any]:
     return spec
 
 
+def split_optimizers(text: str | None) -> list[str]:
+    """A comma-separated list of optimizer specs; a comma inside ``{...}`` or ``[...]`` (a JSON setting) does not split."""
+    out: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in text or "":
+        if ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+        if ch == "," and depth <= 0:
+            out.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    out.append("".join(current))
+    return [o.strip() for o in out if o.strip()]
+
+
 def split_name(name: str) -> tuple[str, bool]:
     """(registered optimizer name, whether promotions are charged as retraining from scratch)."""
     if name.endswith(SCRATCH):

@@ -51,6 +51,8 @@ from typing import Any
 
 import numpy as np
 
+from metaml.optimizers.curve_trend import trend_estimates
+
 #: The two-stage figure's defaults: the best ``DEEP_SHARE`` of the proposals so far by the screen go on to
 #: ``DEEP_FACTOR`` x K (a share of 0 deepens only a proposal that is the best so far at K).
 DEEP_FACTOR, DEEP_SHARE = 4, 1.0 / 3.0
@@ -69,21 +71,6 @@ def screening_costs(at_k: Sequence[float], final: Sequence[float], target: float
             best_at_k = n * k / full + one
             break
     return judge, best_at_k
-
-
-def trend_estimates(curves: np.ndarray, full: float, last: int = 3) -> np.ndarray:
-    """Each row's final error estimated from its first ``K`` epochs (``curves``: n x K, epochs 1..K): the log-log
-    line through its last ``last`` epochs (slope clipped at 0: a rising curve is not continued upwards), continued
-    to ``full`` and shrunk by ``1 - 0.2 log(full / K)``, the least-squares shrink of the offline measurement."""
-    k = curves.shape[1]
-    if k < 2:
-        return curves[:, -1].copy()
-    steps = np.log(np.arange(max(1, k - last + 1), k + 1, dtype=float))
-    logs = np.log(np.clip(curves[:, -len(steps):], 1e-6, None))
-    centred = steps - steps.mean()
-    slope = np.minimum(0.0, (logs - logs.mean(axis=1, keepdims=True)) @ centred / float(centred @ centred))
-    shrink = max(0.0, 1.0 - 0.2 * math.log(full / k))
-    return np.exp(logs[:, -1] + shrink * slope * math.log(full / k))
 
 
 def every_n_cost(estimates: Sequence[float], final: Sequence[float], target: float, k: float, full: float,

@@ -84,33 +84,6 @@ def test_the_table_shows_the_gp_judge_beside_the_screens_best_when_every_run_had
     assert "| >max | 0 | >max | 1 | 1 / 0 / 1 | 1.00 |" in table(rows)
 
 
-def test_the_trend_continues_a_falling_curve_and_leaves_a_flat_or_rising_one_at_its_value() -> None:
-    import math
-
-    import numpy as np
-
-    from benchmarks.screening_bound import trend_estimates
-
-    # a power law e(t) = 0.8 t^-0.5 over epochs 1..4, a flat curve, and one that rises
-    t = np.arange(1, 5, dtype=float)
-    curves = np.stack([0.8 * t ** -0.5, np.full(4, 0.3), 0.2 * t ** 0.3])
-    est = trend_estimates(curves, full=52)
-    shrink = 1 - 0.2 * math.log(52 / 4)
-    assert est[0] == pytest.approx(0.8 * 4 ** -0.5 * (52 / 4) ** (-0.5 * shrink))
-    assert est[1] == pytest.approx(0.3)
-    assert est[2] == pytest.approx(0.2 * 4 ** 0.3)
-    # the falling curve, worse than the flat one at epoch 4 (0.4 > 0.3), is estimated better at the end
-    assert curves[0, -1] > curves[1, -1] and est[0] < est[1]
-
-
-def test_a_single_epoch_has_no_trend() -> None:
-    import numpy as np
-
-    from benchmarks.screening_bound import trend_estimates
-
-    assert trend_estimates(np.array([[0.4], [0.2]]), full=52).tolist() == [0.4, 0.2]
-
-
 def test_every_n_promotes_the_best_not_yet_promoted_and_pays_each_promotion_in_full() -> None:
     from benchmarks.screening_bound import every_n_cost
 

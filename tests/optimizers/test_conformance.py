@@ -26,6 +26,7 @@ OPTIMIZERS = [
     "moasha",
     "mohb",
     "one_epoch",
+    "one_epoch+trend+model",
     "oneshot",
     "pb2",
     "pbt",
@@ -37,10 +38,12 @@ OPTIMIZERS = [
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
 #: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial;
 #: ``oneshot``: its supernet, a quarter of the full fidelity, then its fallback bohb to that trial).
-MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "oneshot": 66, "pb2": 75, "transfer": 65}
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "one_epoch+trend+model": 40, "oneshot": 66, "pb2": 75, "transfer": 65}
 #: Settings an optimizer needs for the suite's space: oneshot relaxes its depth and width (the suite's trials
 #: report no architecture, so after the supernet it runs its fallback, bohb, which the suite then checks too).
 SETTINGS = {"oneshot": {"architecture": ["depth", "model.mlp.width"]}}
+#: Variants checked beside their optimizer's defaults: a name of the list above and the spec it builds.
+VARIANTS = {"one_epoch+trend+model": {"name": "one_epoch", "rank_by": "trend", "sampler": "model", "per_round": 5}}
 #: The transfer optimizer over each base it is combined with, run as a warm-started study.
 WARM_STARTED = {"transfer": {"name": "transfer", "base": "bohb"},
                 "transfer+freeze_thaw": {"name": "transfer", "base": "freeze_thaw"}}
@@ -52,7 +55,8 @@ class TestOptimizers(OptimizerSuite):
 
     @staticmethod
     def build(name: str, space: Space, objectives: Sequence[Objective], seed: int = 0) -> Optimizer:
-        return make_optimizer({"name": name, **SETTINGS.get(name, {})}, space, objectives, seed)
+        spec = VARIANTS.get(name) or {"name": name, **SETTINGS.get(name, {})}
+        return make_optimizer(spec, space, objectives, seed)
 
 
 @pytest.mark.slow  # the whole suite a second time (transfer also runs in TestOptimizers, unwarmed, by default)

@@ -61,3 +61,82 @@ def test_one_epoch_refuses_a_space_without_fidelity_and_bad_settings() -> None:
         make_optimizer({"name": "one_epoch", "per_round": 2, "top_k": 3}, SPACE, LOSS, 0)
     with pytest.raises(OptimizerError, match="per_round"):
         make_optimizer({"name": "one_epoch", "per_round": 0}, SPACE, LOSS, 0)
+
+
+def _screened(opt_spec: dict, curves: list[list[float]]) -> tuple[object, StudyView]:
+    """One round of screens at 4 of 20 epochs whose curves (epochs 1..4) are ``curves``; the next proposal."""
+    from metaml.core.records import Observation
+
+    opt = make_optimizer({"name": "one_epoch", "per_round": len(curves), "min_fidelity": 4, **opt_spec}, SPACE, LOSS, 0)
+    history: list[TrialRecord] = []
+    points: list[Observation] = []
+    for curve in curves:
+        p = opt.propose(StudyView.of(history, points))
+        assert p is not None and p.fidelity == 4
+        number = len(history)
+        history.append(ran(number, p, curve[-1]))
+        points += [Observation(number, float(step), {"loss": v}, 0.0) for step, v in enumerate(curve, start=1)]
+    view = StudyView.of(history, points)
+    return opt.propose(view), view
+
+
+#: A flat curve, best at the screen, and one that is worse there but still falls fast.
+FLAT, FALLING = [0.32, 0.31, 0.30, 0.30], [0.9, 0.6, 0.45, 0.35]
+
+
+def test_rank_by_trend_continues_the_curve_heading_lowest_not_the_lowest_now() -> None:
+    by_value, _ = _screened({}, [FLAT, FALLING])
+    assert by_value.continue_from == 0 and "by its value" in by_value.reason
+    by_trend, _ = _screened({"rank_by": "trend"}, [FLAT, FALLING])
+    assert by_trend.continue_from == 1 and by_trend.fidelity == 20 and "by its trend" in by_trend.reason
+    assert by_trend.info["trend"]["loss"] < 0.30 < 0.35  # its estimate at 20 beats the flat curve's value
+
+
+def test_rank_by_trend_ranks_a_trial_without_a_curve_by_its_value() -> None:
+    from metaml.core.records import Observation
+
+    opt = make_optimizer({"name": "one_epoch", "per_round": 2, "min_fidelity": 4, "rank_by": "trend"}, SPACE, LOSS, 0)
+    p0 = opt.propose(StudyView())
+    history = [ran(0, p0, 0.30)]  # reported no curve
+    p1 = opt.propose(StudyView.of(history))
+    history.append(ran(1, p1, 0.35))
+    points = [Observation(1, float(s), {"loss": v}, 0.0) for s, v in enumerate([0.36, 0.355, 0.352, 0.35], 1)]
+    nxt = opt.propose(StudyView.of(history, points))
+    assert nxt is not None and nxt.continue_from == 0  # 0.30 as it stands beats the slowly falling 0.35
+
+
+def test_rank_by_must_be_known() -> None:
+    with pytest.raises(OptimizerError, match="rank_by must be one of value, trend"):
+        make_optimizer({"name": "one_epoch", "rank_by": "slope"}, SPACE, LOSS, 0)
+
+
+def test_rank_by_trend_with_two_objectives_ranks_the_trends_by_pareto_rank() -> None:
+    from metaml.core.records import Observation
+
+    objectives = (Objective("loss"), Objective("size"))
+    opt = make_optimizer({"name": "one_epoch", "per_round": 2, "min_fidelity": 4, "rank_by": "trend"}, SPACE,
+                         objectives, 0)
+    history: list[TrialRecord] = []
+    points: list[Observation] = []
+    for curve in (FLAT, FALLING):
+        p = opt.propose(StudyView.of(history, points))
+        number = len(history)
+        history.append(replace(ran(number, p, curve[-1]), metrics={"loss": curve[-1], "size": 1.0}))
+        points += [Observation(number, float(s), {"loss": v}, 0.0) for s, v in enumerate(curve, start=1)]
+    nxt = opt.propose(StudyView.of(history, points))
+    # the same size: the falling curve dominates by its trend (the size, with no curve, is taken as it is)
+    assert nxt is not None and nxt.continue_from == 1 and set(nxt.info["trend"]) == {"loss"}
+
+
+def test_the_model_sampler_models_the_screens_inside_one_epoch() -> None:
+    opt = make_optimizer({"name": "one_epoch", "per_round": 50, "min_fidelity": 4,
+                          "sampler": {"name": "model", "random_fraction": 0.0}}, SPACE, LOSS, 0)
+    history: list[TrialRecord] = []
+    reasons = []
+    for _ in range(5):
+        p = opt.propose(StudyView.of(history))
+        assert p is not None and p.fidelity == 4
+        reasons.append(p.reason)
+        history.append(ran(len(history), p, (p.config["x"] - 0.3) ** 2))
+    assert "model waits for a rung with 3 results" in reasons[0]
+    assert "GP on the 3 results at 4" in reasons[3] and "GP on the 4 results at 4" in reasons[4]
