@@ -131,3 +131,13 @@ def test_run_many_adds_a_scratch_baseline_after_optimizers_that_continue(monkeyp
     assert results[2]["fte_spent"] == pytest.approx(86 / 27) and results[4]["fte_spent"] == pytest.approx(98 / 27)
     results = run_many([p], ["scripted-test"], [0], 3.0, targets, continuation_baseline=False)
     assert [r["optimizer"] for r in results] == ["scripted-test"]
+
+
+def test_an_optimizer_list_splits_at_top_level_commas_only() -> None:
+    from benchmarks.runner import optimizer_spec, split_optimizers
+
+    names = split_optimizers('bohb, one_epoch@sampler={"name":"model","random_fraction":0}+rank_by=trend,,asha')
+    assert names == ["bohb", 'one_epoch@sampler={"name":"model","random_fraction":0}+rank_by=trend', "asha"]
+    assert optimizer_spec(names[1]) == {"name": "one_epoch", "sampler": {"name": "model", "random_fraction": 0},
+                                        "rank_by": "trend"}
+    assert split_optimizers(None) == [] and split_optimizers("a,[1,2],b") == ["a", "[1,2]", "b"]

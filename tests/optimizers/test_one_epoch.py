@@ -140,3 +140,11 @@ def test_the_model_sampler_models_the_screens_inside_one_epoch() -> None:
         history.append(ran(len(history), p, (p.config["x"] - 0.3) ** 2))
     assert "model waits for a rung with 3 results" in reasons[0]
     assert "GP on the 3 results at 4" in reasons[3] and "GP on the 4 results at 4" in reasons[4]
+
+
+def test_the_priorband_sampler_works_inside_one_epoch() -> None:
+    # it raised "needs a multi-fidelity scheduler" before one_epoch passed its two stages as the context
+    space = Space({"x": Float(0.0, 1.0, prior=0.25, confidence="high"), "epochs": Fidelity(1, 20)})
+    opt = make_optimizer({"name": "one_epoch", "sampler": "priorband"}, space, LOSS, 0)
+    first = opt.propose(StudyView())
+    assert first is not None and first.config == {"x": 0.25} and "prior's own configuration" in first.reason
