@@ -45,7 +45,8 @@ def shrink(step: float, full: float) -> float:
 
 
 def trend_estimate(steps: Values, losses: Values, full: float, last: int = TREND_POINTS) -> float:
-    """The final loss of one curve at ``full`` by its trend (the module's rule); NaN in, NaN out."""
+    """The final loss of one curve at ``full`` by its trend (the module's rule); NaN for an empty curve, the last
+    value where a point the line needs is not a finite number."""
     s = np.asarray(steps, dtype=float)[-last:]
     y = np.asarray(losses, dtype=float)[-last:]
     if len(y) == 0:

@@ -10,7 +10,7 @@ objective, or by Pareto rank with several) continue from their checkpoints strai
 full fidelity. It never waits on running trials.
 
 Two settings turn the baseline into a stronger screen-then-train search (docs/benchmarks.md,
-"one_epoch with a model and the trend"):
+"The no-oracle search built"):
 
 * ``rank_by: trend`` ranks the screened configurations by their curve's own trend (the
   log-log line through their last curve points, continued to the full fidelity and shrunk:
