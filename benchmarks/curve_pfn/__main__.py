@@ -1,0 +1,159 @@
+"""``python -m benchmarks.curve_pfn``: train the curve network on synthetic tasks; compare it with the GP on LCBench.
+
+    python -m benchmarks.curve_pfn train --minutes 25 --out .benchmarks-cache/curve-pfn.pt
+    python -m benchmarks.curve_pfn compare --weights .benchmarks-cache/curve-pfn.pt --runs 10 --length 2 --draws 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.curve_pfn.prior import D_MAX, STEPS, batch, own_curve
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from benchmarks.curve_pfn.network import make_network, nll
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    net = make_network()
+    print(f"{sum(p.numel() for p in net.parameters())} parameters", file=sys.stderr)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    seconds, started, step, smooth = 60.0 * args.minutes, time.perf_counter(), 0, math.nan
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    while (elapsed := time.perf_counter() - started) < seconds:
+        for group in opt.param_groups:  # warm-up, then a cosine decay over the wall-clock budget
+            group["lr"] = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
+        Xc, yc, pad, Xq, yq, present = (torch.as_tensor(a, dtype=torch.float32 if a.dtype != bool else torch.bool)
+                                        for a in batch(rng, args.batch))
+        mean, log_sd = net(Xc, yc, pad, Xq)
+        loss = nll(mean, log_sd, yq, present)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        smooth = loss.item() if math.isnan(smooth) else 0.99 * smooth + 0.01 * loss.item()
+        step += 1
+        if step % 500 == 0:
+            print(f"step {step} {elapsed:.0f} s nll {smooth:.3f}", file=sys.stderr, flush=True)
+            torch.save(net.state_dict(), args.out)
+    torch.save(net.state_dict(), args.out)
+    print(f"{step} steps of {args.batch} studies in {time.perf_counter() - started:.0f} s; nll {smooth:.3f}; "
+          f"weights in {args.out}")
+    return 0
+
+
+def network_predictions(net: Any, problem: Any, configs: list[dict[str, Any]], E: np.ndarray, L: np.ndarray,
+                        queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The network's predicted final errors (and log-scale standard deviations) of the runs ``queries``."""
+    import torch
+
+    full = int(problem.max_fidelity)
+    kept = set(STEPS.astype(int).tolist()) | {full}
+    encoded = []
+    for c in configs:
+        x = np.zeros(D_MAX)
+        e = problem.space.encode(c)
+        x[: len(e)] = e
+        encoded.append(x)
+    cx, cy, qx = [], [], []
+    for i in range(len(configs)):
+        steps = [s for s in range(1, int(L[i]) + 1) if s in kept]
+        z = np.log(np.array(steps, dtype=float)) / math.log(full)
+        y = np.log(E[i, np.array(steps) - 1])
+        cx += [np.r_[encoded[i], zz] for zz in z]
+        cy += list(y)
+        if i in set(queries.tolist()):
+            qx.append((i, np.r_[encoded[i], 1.0, own_curve(z, y, len(steps))]))
+    qx.sort(key=lambda t: list(queries).index(t[0]))
+
+    def tensor(a: Any) -> Any:
+        return torch.as_tensor(np.asarray(a), dtype=torch.float32)[None]
+
+    with torch.no_grad():
+        mean, log_sd = net(tensor(cx), tensor(cy), torch.zeros(1, len(cx), dtype=torch.bool), tensor([x for _, x in qx]))
+    return np.exp(mean[0].numpy()), log_sd[0].exp().numpy()
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import torch
+    from scipy.stats import spearmanr
+
+    from benchmarks.curve_pfn.network import make_network
+    from benchmarks.freeze_thaw import MODEL_LENGTHS, MODEL_WEIGHTS, _gp_predictions
+    from benchmarks.problems.lcbench import DEV_TASKS, LCBench
+    from metaml.optimizers.curve_trend import trend_estimate
+
+    torch.set_num_threads(1)
+    net = make_network()
+    net.load_state_dict(torch.load(args.weights))
+    net.eval()
+    names = ("current value", "trend", "GP (freeze_thaw)", "network")
+    rho: dict[str, list[float]] = {n: [] for n in names}
+    covered: list[float] = []
+    for task in DEV_TASKS:
+        problem = LCBench(task)
+        full = int(problem.max_fidelity)
+        rng = np.random.default_rng(args.seed)
+        for _ in range(args.draws):
+            configs = [problem.space.sample(rng) for _ in range(args.runs)]
+            E = np.stack([problem.evaluate_batch(configs, e)["val_error"] for e in range(1, full + 1)], axis=1)
+            if args.length:
+                L = np.full(args.runs, args.length)
+            else:
+                w = np.asarray(MODEL_WEIGHTS, dtype=float)
+                L = rng.choice(np.asarray(MODEL_LENGTHS), size=args.runs, p=w / w.sum())
+            partial = np.flatnonzero(L < full)
+            if len(partial) < 3:
+                continue
+            truth = E[partial, -1]
+            mean, sd = network_predictions(net, problem, configs, E, L, partial)
+            covered.append(float(np.mean(np.abs(np.log(truth) - np.log(mean)) < 2 * sd)))
+            predictions = {
+                "current value": E[partial, L[partial] - 1],
+                "trend": np.array([trend_estimate(np.arange(1, L[i] + 1), E[i, : L[i]], full) for i in partial]),
+                "GP (freeze_thaw)": _gp_predictions(problem, configs, E, L, log=True)[0],
+                "network": mean,
+            }
+            for name, pred in predictions.items():
+                r = spearmanr(pred, truth).correlation
+                rho[name].append(0.0 if not np.isfinite(r) else float(r))  # a constant prediction ranks nothing
+    cells = " | ".join(f"{np.mean(rho[n]):.2f}" for n in names)
+    print(f"| {args.runs} | {'mixed' if not args.length else args.length} | {len(rho['network'])} | {cells} | "
+          f"{np.mean(covered):.0%} |")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.curve_pfn", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train the network on synthetic studies for a wall-clock budget")
+    tr.add_argument("--minutes", type=float, default=25.0)
+    tr.add_argument("--batch", type=int, default=16)
+    tr.add_argument("--lr", type=float, default=3e-4)
+    tr.add_argument("--threads", type=int, default=2)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--out", type=Path, default=Path(".benchmarks-cache/curve-pfn.pt"))
+    co = sub.add_parser("compare", help="Spearman of predicted and true finals of LCBench partial curves, per model")
+    co.add_argument("--weights", type=Path, default=Path(".benchmarks-cache/curve-pfn.pt"))
+    co.add_argument("--runs", type=int, default=10, help="runs per study")
+    co.add_argument("--length", type=int, default=2, help="every run's epochs; 0: freeze_thaw-like mixed lengths")
+    co.add_argument("--draws", type=int, default=5, help="studies per development task")
+    co.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    return {"train": cmd_train, "compare": cmd_compare}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Synthetic freeze-thaw tasks: loss curves whose shape is a random smooth function of the configuration."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Configurations have at most this many dimensions (fewer are zero-padded, at random positions).
+D_MAX = 12
+#: The steps a run contributes points at (``freeze_thaw_model.StepScale.kept`` from a lowest step of 1).
+STEPS = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96], dtype=float)
+#: Extra query columns: [has a curve, its last log loss, the step of that point, the slope over its last two].
+OWN = 4
+
+Point = tuple[np.ndarray, float]
+
+
+def own_curve(z: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
+    """What a query knows of its own curve (``OWN`` columns): its first ``n`` points ``(z, y)``, or zeros."""
+    if n == 0:
+        return np.zeros(OWN)
+    slope = (y[n - 1] - y[n - 2]) / max(float(z[n - 1] - z[n - 2]), 1e-3) if n >= 2 else 0.0
+    return np.array([1.0, y[n - 1], z[n - 1], slope])
+
+
+class Task:
+    """One synthetic problem: ``d`` dimensions, a full fidelity ``full``, and the map to curve parameters."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.d = int(rng.integers(1, D_MAX + 1))
+        self.full = float(rng.integers(10, 101))
+        width = 16
+        relevance = rng.uniform(0, 1, size=self.d) ** 2  # some dimensions matter little
+        self.W1 = rng.normal(0, 1, size=(self.d, width)) * rng.uniform(0.5, 4.0) / math.sqrt(self.d)
+        self.W1 *= 3 * relevance[:, None]
+        self.b1 = rng.normal(0, 1, size=width)
+        self.W2 = rng.normal(0, 1, size=(width, 6)) / math.sqrt(width)
+        self.mu, self.spread = rng.uniform(math.log(0.005), math.log(0.5)), rng.uniform(0.1, 2.5)
+        self.p_stuck = rng.uniform(0, 0.4) * (rng.random() < 0.6)
+        self.e_stuck = rng.uniform(0.3, 0.9)
+        self.p_over = rng.uniform(0, 0.5)
+        self.noise = math.exp(rng.uniform(math.log(0.002), math.log(0.08)))
+        self.tau0, self.alpha0 = math.log(self.full) * rng.uniform(-3, 1.0), rng.uniform(-1.0, 1.0)
+        self.k_tau, self.k_alpha = rng.uniform(0.5, 3.0), rng.uniform(0.3, 1.5)
+        self.slots = rng.permutation(D_MAX)[: self.d]
+
+    def log_curves(self, X: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """Noisy log losses of the configurations ``X`` (n x d) at ``steps``."""
+        U = np.tanh(X @ self.W1 + self.b1) @ self.W2
+        e_inf = np.minimum(np.exp(self.mu + self.spread * U[:, 0]), 0.95)
+        e0 = e_inf + (0.97 - e_inf) / (1 + np.exp(-(2 * U[:, 1] + 1.5)))
+        tau = np.exp(self.tau0 + self.k_tau * U[:, 2])
+        alpha = np.exp(self.alpha0 + self.k_alpha * U[:, 3])
+        over = np.where(self.rng.random(len(X)) < self.p_over, np.log1p(np.exp(2 * U[:, 4] - 1)) * 0.3, 0.0)
+        stuck = 1 / (1 + np.exp(-3 * U[:, 5])) > 1 - self.p_stuck
+        e_inf = np.where(stuck, self.e_stuck, e_inf)
+        e0 = np.where(stuck, np.maximum(e0, self.e_stuck), e0)
+        t = steps[None, :]
+        e = e_inf[:, None] + (e0 - e_inf)[:, None] * (1 + t / tau[:, None]) ** (-alpha[:, None])
+        e = np.minimum(e * (1 + over[:, None] * (t / self.full) ** 2), 0.99)
+        return np.log(e) + self.rng.normal(0, self.noise, size=e.shape)
+
+    def padded(self, X: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(X), D_MAX))
+        out[:, self.slots] = X
+        return out
+
+    def study(self, n_runs: int, n_new: int) -> tuple[list[Point], list[Point]]:
+        """A freeze-thaw study's points (context) and its questions: every unfinished run's and ``n_new`` untried
+        configurations' final log loss (queries, with the answer)."""
+        rng = self.rng
+        X = rng.random((n_runs + n_new, self.d))
+        steps = np.append(STEPS[STEPS < self.full], self.full)
+        y = self.log_curves(X, steps)
+        z = np.log(steps) / math.log(self.full)
+        lengths = np.minimum(len(steps), 1 + rng.geometric(rng.uniform(0.15, 0.7), size=n_runs))
+        lengths[rng.random(n_runs) < 0.05] = len(steps)
+        Xp = self.padded(X)
+        context = [(np.r_[Xp[i], z[k]], float(y[i, k])) for i in range(n_runs) for k in range(lengths[i])]
+        queries = [(np.r_[Xp[i], 1.0, own_curve(z, y[i], int(lengths[i]) if i < n_runs else 0)], float(y[i, -1]))
+                   for i in range(n_runs + n_new) if i >= n_runs or lengths[i] < len(steps)]
+        return context, queries
+
+
+def batch(rng: np.random.Generator, size: int, max_context: int = 300, max_queries: int = 60) -> tuple[np.ndarray, ...]:
+    """``size`` studies of one run count, padded: (Xc, yc, context padding, Xq, yq, query present)."""
+    n_runs = int(rng.integers(1, 60))
+    studies = []
+    for _ in range(size):
+        context, queries = Task(rng).study(n_runs, int(rng.integers(1, 20)))
+        studies.append((context[:max_context], [queries[i] for i in rng.permutation(len(queries))[:max_queries]]))
+    nc, nq, F = max(len(c) for c, _ in studies), max(len(q) for _, q in studies), D_MAX + 1
+    Xc, yc, pad = np.zeros((size, nc, F)), np.zeros((size, nc)), np.ones((size, nc), dtype=bool)
+    Xq, yq, present = np.zeros((size, nq, F + OWN)), np.zeros((size, nq)), np.zeros((size, nq), dtype=bool)
+    for b, (c, q) in enumerate(studies):
+        Xc[b, : len(c)], yc[b, : len(c)], pad[b, : len(c)] = [x for x, _ in c], [v for _, v in c], False
+        Xq[b, : len(q)], yq[b, : len(q)], present[b, : len(q)] = [x for x, _ in q], [v for _, v in q], True
+    return Xc, yc, pad, Xq, yq, present

@@ -1,0 +1,49 @@
+"""The curve-network experiment (``benchmarks.curve_pfn``): its synthetic studies and the network's attention rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.curve_pfn.prior import D_MAX, OWN, Task, batch, own_curve
+
+torch = pytest.importorskip("torch")
+
+
+def test_a_synthetic_study_holds_short_curves_at_the_geometric_steps_and_asks_for_unfinished_finals() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        task = Task(rng)
+        context, queries = task.study(n_runs=8, n_new=3)
+        z = np.array([x[-1] for x, _ in context])
+        assert np.all((0 <= z) & (z <= 1)) and all(np.isfinite(v) and v < 0 for _, v in context)  # log errors
+        assert len(queries) >= 3 and all(x.shape == (D_MAX + 1 + OWN,) for x, _ in queries)
+        assert all(x[D_MAX] == 1.0 for x, _ in queries)  # every question is about the full fidelity
+        assert sum(x[D_MAX + 1] == 0 for x, _ in queries) == 3  # the untried configurations have no curve
+
+
+def test_a_query_s_own_curve_is_its_last_point_and_slope() -> None:
+    z, y = np.array([0.0, 0.5, 1.0]), np.array([-1.0, -2.0, -2.5])
+    assert own_curve(z, y, 2).tolist() == [1.0, -2.0, 0.5, -2.0]
+    assert own_curve(z, y, 0).tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_queries_see_the_context_but_not_each_other_and_padding_changes_nothing() -> None:
+    from benchmarks.curve_pfn.network import make_network
+
+    torch.manual_seed(0)
+    net = make_network(d_model=32, layers=2, heads=2, ff=64).eval()
+    Xc, yc, pad, Xq, _, _ = (torch.as_tensor(a, dtype=torch.float32 if a.dtype != bool else torch.bool)
+                             for a in batch(np.random.default_rng(1), 2))
+    with torch.no_grad():
+        mean, log_sd = net(Xc, yc, pad, Xq)
+        other = Xq.clone()
+        other[:, 1:] = torch.rand_like(other[:, 1:])
+        assert torch.allclose(net(Xc, yc, pad, other)[0][:, 0], mean[:, 0], atol=1e-5)
+        longer = (torch.cat([Xc, torch.rand(2, 5, Xc.shape[2])], 1), torch.cat([yc, torch.rand(2, 5)], 1),
+                  torch.cat([pad, torch.ones(2, 5, dtype=torch.bool)], 1))
+        assert torch.allclose(net(*longer, Xq)[0], mean, atol=1e-5)
+        changed = yc.clone()
+        changed[~pad] += torch.randn(int((~pad).sum()))
+        assert not torch.allclose(net(Xc, changed, pad, Xq)[0], mean, atol=1e-4)
+    assert mean.shape == log_sd.shape == Xq.shape[:2]
