@@ -2,6 +2,7 @@
 
     python -m benchmarks.curve_pfn train --minutes 25 --out .benchmarks-cache/curve-pfn.pt
     python -m benchmarks.curve_pfn compare --weights .benchmarks-cache/curve-pfn.pt --runs 10 --length 2 --draws 5
+    python -m benchmarks.curve_pfn search --seeds 5 --budget-fte 30 --jobs 2   # freeze_thaw with and without it
 """
 
 from __future__ import annotations
@@ -135,6 +136,42 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_one(task: int, optimizer: str, seed: int, budget: float, command: str) -> dict[str, Any]:
+    import benchmarks.curve_pfn.search  # noqa: F401  (registers freeze_thaw_network in this process)
+    from benchmarks.freeze_thaw import _one
+
+    return _one(task, optimizer, seed, budget, command)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """freeze_thaw and freeze_thaw_network through the issue's runner and measures (``benchmarks.freeze_thaw``)."""
+    import json
+    import shlex
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from benchmarks.freeze_thaw import read, table
+    from benchmarks.problems.lcbench import DEV_TASKS
+
+    if not args.weights.exists():
+        print(f"no weights at {args.weights}: run 'python -m benchmarks.curve_pfn train' first", file=sys.stderr)
+        return 2
+    optimizers = [o for o in args.optimizers.split(",") if o]
+    jobs = [(t, o, s) for t in DEV_TASKS for o in optimizers for s in range(args.seeds)]
+    command = shlex.join(["python", "-m", "benchmarks.curve_pfn", *sys.argv[1:]])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with args.out.open("a") as out, ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(_search_one, t, o, s, args.budget_fte, command) for t, o, s in jobs]
+        for done, future in enumerate(as_completed(futures), start=1):
+            r = future.result()
+            out.write(json.dumps(r) + "\n")
+            out.flush()
+            print(f"[{done}/{len(jobs)} {time.perf_counter() - started:.0f} s] {r['problem']} {r['optimizer']} "
+                  f"seed {r['seed']}: fte_to_target={r['fte_to_target']}", file=sys.stderr, flush=True)
+    print(table(read(args.out)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.curve_pfn", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -151,8 +188,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     co.add_argument("--length", type=int, default=2, help="every run's epochs; 0: freeze_thaw-like mixed lengths")
     co.add_argument("--draws", type=int, default=5, help="studies per development task")
     co.add_argument("--seed", type=int, default=0)
+    se = sub.add_parser("search", help="freeze_thaw with and without the network, on the LCBench development tasks")
+    se.add_argument("--optimizers", default="freeze_thaw,freeze_thaw_network")
+    se.add_argument("--seeds", type=int, default=5)
+    se.add_argument("--budget-fte", type=float, default=30.0)
+    se.add_argument("--jobs", type=int, default=1)
+    se.add_argument("--weights", type=Path, default=Path(".benchmarks-cache/curve-pfn.pt"))
+    se.add_argument("--out", type=Path, default=Path(".benchmarks-cache/results/curve-pfn-search.jsonl"))
     args = p.parse_args(argv)
-    return {"train": cmd_train, "compare": cmd_compare}[args.command](args)
+    return {"train": cmd_train, "compare": cmd_compare, "search": cmd_search}[args.command](args)
 
 
 if __name__ == "__main__":

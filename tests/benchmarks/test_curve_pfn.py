@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -47,3 +49,34 @@ def test_queries_see_the_context_but_not_each_other_and_padding_changes_nothing(
         changed[~pad] += torch.randn(int((~pad).sum()))
         assert not torch.allclose(net(Xc, changed, pad, Xq)[0], mean, atol=1e-4)
     assert mean.shape == log_sd.shape == Xq.shape[:2]
+
+
+def test_the_joined_model_changes_only_the_full_fidelity_predictions_and_is_surer_there() -> None:
+    from benchmarks.curve_pfn.network import make_network
+    from benchmarks.curve_pfn.search import Joined
+    from metaml.optimizers.bo.model import HyperparameterCache
+    from metaml.optimizers.freeze_thaw_model import CurveModel, Encodings, StepScale, build_rows, fit
+    from metaml.optimizers.freeze_thaw_runs import build_runs
+    from tests.optimizers.test_freeze_thaw import FULL, LOSS, Study, curve_space, grid
+
+    study = Study()
+    for config in grid(8, 0):
+        study.train(config, 3)
+    space = curve_space()
+    assert space.fidelity is not None
+    rows = build_rows(build_runs(study.view(), LOSS, FULL), StepScale(space.fidelity, FULL), Encodings(space))
+    model = CurveModel(rows, fit(rows, 0, HyperparameterCache()))
+    torch.manual_seed(0)
+    joined = Joined(model, make_network(d_model=32, layers=2, heads=2, ff=64).eval())
+    X = np.array([[0.1, 0.2, 0.5], [0.1, 0.2, 1.0], [0.9, 0.9, 1.0]])
+    mean, std = model.predict(X)
+    j_mean, j_std = joined.predict(X)
+    assert j_mean[0] == mean[0] and j_std[0] == std[0]
+    assert np.all(j_std[1:] < std[1:]) and not np.allclose(j_mean[1:], mean[1:])
+
+
+def test_the_search_without_weights_says_how_to_make_them(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.curve_pfn.__main__ import main
+
+    assert main(["search", "--weights", str(tmp_path / "none.pt"), "--out", str(tmp_path / "r.jsonl")]) == 2
+    assert "python -m benchmarks.curve_pfn train" in capsys.readouterr().err
