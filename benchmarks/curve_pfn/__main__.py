@@ -137,9 +137,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _search_one(task: int, optimizer: str, seed: int, budget: float, command: str) -> dict[str, Any]:
-    import benchmarks.curve_pfn.search  # noqa: F401  (registers freeze_thaw_network in this process)
+    from benchmarks.curve_pfn.search import register_for_search
     from benchmarks.freeze_thaw import _one
 
+    register_for_search()
     return _one(task, optimizer, seed, budget, command)
 
 

@@ -1,7 +1,7 @@
 """``freeze_thaw_network``: freeze_thaw whose final-value predictions join the GP's and the curve network's.
 
-For the search measurement of ``python -m benchmarks.curve_pfn search`` only (registered when
-this module is imported; no user-facing optimizer). At every candidate judged at the full
+For the search measurement of ``python -m benchmarks.curve_pfn search`` only (``register_for_search``
+registers it in the benchmark's worker processes; no user-facing optimizer). At every candidate judged at the full
 fidelity the GP's prediction and the network's (``network.make_network`` with the weights of
 ``train``) are joined by their precisions, so that the network counts most early, where the GP
 is flat, and the GP as its own standard deviations shrink. Everything else is ``freeze_thaw``.
@@ -94,4 +94,6 @@ class NetworkFreezeThaw(FreezeThaw):
         return super()._acquire(history, runs, Joined(model, load_network(self.weights)))
 
 
-register("freeze_thaw_network", NetworkFreezeThaw)
+def register_for_search() -> None:
+    """Make ``freeze_thaw_network`` a name the runner can build, in this process only."""
+    register(NetworkFreezeThaw.name, NetworkFreezeThaw)

@@ -80,3 +80,10 @@ def test_the_search_without_weights_says_how_to_make_them(tmp_path: Any, capsys:
 
     assert main(["search", "--weights", str(tmp_path / "none.pt"), "--out", str(tmp_path / "r.jsonl")]) == 2
     assert "python -m benchmarks.curve_pfn train" in capsys.readouterr().err
+
+
+def test_importing_the_search_registers_no_optimizer() -> None:
+    import benchmarks.curve_pfn.search  # noqa: F401
+    from metaml.optimizers.registry import available
+
+    assert "freeze_thaw_network" not in available()
