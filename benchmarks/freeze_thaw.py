@@ -28,7 +28,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -84,22 +84,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     tasks = [int(t) for t in args.tasks.split(",")] if args.tasks else list(DEV_TASKS)
     from benchmarks.runner import split_optimizers
 
-    optimizers = split_optimizers(args.optimizers)
-    jobs = [(t, o, s) for t in tasks for o in optimizers for s in range(args.seeds)]
     command = shlex.join(["python", "-m", "benchmarks.freeze_thaw", *args.argv])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    run_jobs(tasks, split_optimizers(args.optimizers), args.seeds, args.budget_fte, args.jobs, args.out, command)
+    print(table(read(args.out), per_task=args.per_task))
+    return 0
+
+
+def run_jobs(tasks: Sequence[int], optimizers: Sequence[str], seeds: int, budget: float, jobs: int, out_path: Path,
+             command: str, worker: Callable[[int, str, int, float, str], dict[str, Any]] | None = None) -> None:
+    """Every (task, optimizer, seed) through ``worker`` (default ``_one``) in ``jobs`` processes, one JSON line each
+    appended to ``out_path`` as it finishes."""
+    work = [(t, o, s) for t in tasks for o in optimizers for s in range(seeds)]
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with args.out.open("a") as out, ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(_one, t, o, s, args.budget_fte, command): (t, o, s) for t, o, s in jobs}
+    with out_path.open("a") as out, ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(worker or _one, t, o, s, budget, command) for t, o, s in work]
         for done, future in enumerate(as_completed(futures), start=1):
             r = future.result()
             out.write(json.dumps(r) + "\n")
             out.flush()
-            print(f"[{done}/{len(jobs)} {time.perf_counter() - started:.0f} s] {r['problem']} {r['optimizer']} "
+            print(f"[{done}/{len(work)} {time.perf_counter() - started:.0f} s] {r['problem']} {r['optimizer']} "
                   f"seed {r['seed']}: fte_to_target={r['fte_to_target']} strict={r['fte_to_strict']} "
                   f"ask {r['ask_ms']['mean']:.0f} ms", file=sys.stderr, flush=True)
-    print(table(read(args.out), per_task=args.per_task))
-    return 0
 
 
 def read(*paths: Path) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ cannot be used here). This package is that experiment, small enough for a 2-core
 * ``python -m benchmarks.curve_pfn train`` trains it for a wall-clock budget; ``compare`` ranks
   real LCBench partial curves (the development tasks) by the network's, the GP's and the
   current values' predicted finals (Spearman with the true finals); ``search`` runs
-  ``freeze_thaw`` beside ``freeze_thaw_network`` (``search``: the two models' predictions
+  ``freeze_thaw`` beside ``freeze_thaw_network`` (``search.py``: the two models' predictions
   joined) through the issue's runner.
 
 It is an experiment: no metaml optimizer uses the network (docs/benchmarks.md, "A curve model

@@ -1,8 +1,8 @@
 """``python -m benchmarks.curve_pfn``: train the curve network on synthetic tasks; compare it with the GP on LCBench.
 
-    python -m benchmarks.curve_pfn train --minutes 25 --out .benchmarks-cache/curve-pfn.pt
+    python -m benchmarks.curve_pfn train --minutes 30 --out .benchmarks-cache/curve-pfn.pt
     python -m benchmarks.curve_pfn compare --weights .benchmarks-cache/curve-pfn.pt --runs 10 --length 2 --draws 5
-    python -m benchmarks.curve_pfn search --seeds 5 --budget-fte 30 --jobs 2   # freeze_thaw with and without it
+    python -m benchmarks.curve_pfn search --seeds 5 --budget-fte 10 --jobs 2   # freeze_thaw with and without it
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.curve_pfn.prior import D_MAX, STEPS, batch, own_curve
+from benchmarks.curve_pfn.network import WEIGHTS
+from benchmarks.curve_pfn.prior import STEPS, batch
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -57,49 +58,34 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def network_predictions(net: Any, problem: Any, configs: list[dict[str, Any]], E: np.ndarray, L: np.ndarray,
                         queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The network's predicted final errors (and log-scale standard deviations) of the runs ``queries``."""
-    import torch
+    """The network's predicted final errors (and log-scale standard deviations) of the runs ``queries``: each run's
+    points at the geometric steps (``prior.STEPS``) and the full fidelity are the context."""
+    from benchmarks.curve_pfn.network import answer
 
     full = int(problem.max_fidelity)
     kept = set(STEPS.astype(int).tolist()) | {full}
-    encoded = []
-    for c in configs:
-        x = np.zeros(D_MAX)
-        e = problem.space.encode(c)
-        x[: len(e)] = e
-        encoded.append(x)
-    cx, cy, qx = [], [], []
+    encoded = np.stack([problem.space.encode(c) for c in configs])
+    cx, cy = [], []
     for i in range(len(configs)):
-        steps = [s for s in range(1, int(L[i]) + 1) if s in kept]
-        z = np.log(np.array(steps, dtype=float)) / math.log(full)
-        y = np.log(E[i, np.array(steps) - 1])
-        cx += [np.r_[encoded[i], zz] for zz in z]
-        cy += list(y)
-        if i in set(queries.tolist()):
-            qx.append((i, np.r_[encoded[i], 1.0, own_curve(z, y, len(steps))]))
-    qx.sort(key=lambda t: list(queries).index(t[0]))
-
-    def tensor(a: Any) -> Any:
-        return torch.as_tensor(np.asarray(a), dtype=torch.float32)[None]
-
-    with torch.no_grad():
-        mean, log_sd = net(tensor(cx), tensor(cy), torch.zeros(1, len(cx), dtype=torch.bool), tensor([x for _, x in qx]))
-    return np.exp(mean[0].numpy()), log_sd[0].exp().numpy()
+        for s in range(1, int(L[i]) + 1):
+            if s in kept:
+                cx.append(np.r_[encoded[i], math.log(s) / math.log(full)])
+                cy.append(math.log(E[i, s - 1]))
+    mean, sd = answer(net, np.stack(cx), np.array(cy), encoded[queries])
+    return np.exp(mean), sd
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import torch
     from scipy.stats import spearmanr
 
-    from benchmarks.curve_pfn.network import make_network
+    from benchmarks.curve_pfn.network import load_network
     from benchmarks.freeze_thaw import MODEL_LENGTHS, MODEL_WEIGHTS, _gp_predictions
     from benchmarks.problems.lcbench import DEV_TASKS, LCBench
     from metaml.optimizers.curve_trend import trend_estimate
 
     torch.set_num_threads(1)
-    net = make_network()
-    net.load_state_dict(torch.load(args.weights))
-    net.eval()
+    net = load_network(str(args.weights))
     names = ("current value", "trend", "GP (freeze_thaw)", "network")
     rho: dict[str, list[float]] = {n: [] for n in names}
     covered: list[float] = []
@@ -146,29 +132,19 @@ def _search_one(task: int, optimizer: str, seed: int, budget: float, command: st
 
 def cmd_search(args: argparse.Namespace) -> int:
     """freeze_thaw and freeze_thaw_network through the issue's runner and measures (``benchmarks.freeze_thaw``)."""
-    import json
     import shlex
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    from benchmarks.freeze_thaw import read, table
+    from benchmarks.freeze_thaw import read, run_jobs, table
     from benchmarks.problems.lcbench import DEV_TASKS
+    from benchmarks.runner import split_optimizers
 
     if not args.weights.exists():
         print(f"no weights at {args.weights}: run 'python -m benchmarks.curve_pfn train' first", file=sys.stderr)
         return 2
-    optimizers = [o for o in args.optimizers.split(",") if o]
-    jobs = [(t, o, s) for t in DEV_TASKS for o in optimizers for s in range(args.seeds)]
-    command = shlex.join(["python", "-m", "benchmarks.curve_pfn", *sys.argv[1:]])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    with args.out.open("a") as out, ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(_search_one, t, o, s, args.budget_fte, command) for t, o, s in jobs]
-        for done, future in enumerate(as_completed(futures), start=1):
-            r = future.result()
-            out.write(json.dumps(r) + "\n")
-            out.flush()
-            print(f"[{done}/{len(jobs)} {time.perf_counter() - started:.0f} s] {r['problem']} {r['optimizer']} "
-                  f"seed {r['seed']}: fte_to_target={r['fte_to_target']}", file=sys.stderr, flush=True)
+    command = shlex.join(["python", "-m", "benchmarks.curve_pfn", *args.argv])
+    tasks = [int(t) for t in args.tasks.split(",")] if args.tasks else list(DEV_TASKS)
+    run_jobs(tasks, split_optimizers(args.optimizers), args.seeds, args.budget_fte, args.jobs, args.out, command,
+             worker=_search_one)
     print(table(read(args.out)))
     return 0
 
@@ -182,21 +158,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--lr", type=float, default=3e-4)
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--out", type=Path, default=Path(".benchmarks-cache/curve-pfn.pt"))
+    tr.add_argument("--out", type=Path, default=WEIGHTS)
     co = sub.add_parser("compare", help="Spearman of predicted and true finals of LCBench partial curves, per model")
-    co.add_argument("--weights", type=Path, default=Path(".benchmarks-cache/curve-pfn.pt"))
+    co.add_argument("--weights", type=Path, default=WEIGHTS)
     co.add_argument("--runs", type=int, default=10, help="runs per study")
     co.add_argument("--length", type=int, default=2, help="every run's epochs; 0: freeze_thaw-like mixed lengths")
     co.add_argument("--draws", type=int, default=5, help="studies per development task")
     co.add_argument("--seed", type=int, default=0)
     se = sub.add_parser("search", help="freeze_thaw with and without the network, on the LCBench development tasks")
+    se.add_argument("--tasks", default=None, help="comma-separated OpenML task ids (default: the development tasks)")
     se.add_argument("--optimizers", default="freeze_thaw,freeze_thaw_network")
     se.add_argument("--seeds", type=int, default=5)
     se.add_argument("--budget-fte", type=float, default=30.0)
     se.add_argument("--jobs", type=int, default=1)
-    se.add_argument("--weights", type=Path, default=Path(".benchmarks-cache/curve-pfn.pt"))
+    se.add_argument("--weights", type=Path, default=WEIGHTS)
     se.add_argument("--out", type=Path, default=Path(".benchmarks-cache/results/curve-pfn-search.jsonl"))
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)
+    args.argv = argv
     return {"train": cmd_train, "compare": cmd_compare, "search": cmd_search}[args.command](args)
 
 

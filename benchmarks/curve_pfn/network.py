@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from benchmarks.curve_pfn.prior import D_MAX, OWN
+import numpy as np
+
+from benchmarks.curve_pfn.prior import D_MAX, OWN, own_curve
+
+#: Where ``train`` writes the weights and ``compare`` and ``search`` read them, by default.
+WEIGHTS = Path(".benchmarks-cache/curve-pfn.pt")
 
 
 def make_network(d_model: int = 96, layers: int = 4, heads: int = 4, ff: int = 192) -> Any:
@@ -51,3 +58,39 @@ def nll(mean: Any, log_sd: Any, y: Any, present: Any) -> Any:
     """Mean Gaussian negative log likelihood of the present queries, each capped at 20 (a rare wild answer early in
     training otherwise dominates the step)."""
     return (log_sd + 0.5 * ((y - mean) / log_sd.exp()) ** 2).clamp(max=20.0)[present].mean()
+
+
+@cache
+def load_network(path: str) -> Any:
+    """The network with the weights ``train`` wrote at ``path``, ready to answer (read once per process)."""
+    import torch
+
+    net = make_network()
+    net.load_state_dict(torch.load(path))
+    return net.eval()
+
+
+def answer(net: Any, context_x: np.ndarray, context_y: np.ndarray, configs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The network's (mean, standard deviation) of the final log loss of each encoded configuration in ``configs``
+    (m x d), given curve points ``context_x`` (n x (d + 1): the configuration and the log-scaled step) and their log
+    losses ``context_y``; a configuration with points in the context is asked with its own curve."""
+    import torch
+
+    d = configs.shape[1]
+    curves: dict[bytes, list[tuple[float, float]]] = {}
+    for x, y in zip(context_x, context_y):
+        curves.setdefault(x[:d].tobytes(), []).append((float(x[-1]), float(y)))
+    queries = []
+    for x in configs:
+        points = sorted(curves.get(x.tobytes(), []))
+        z, y = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+        queries.append(np.r_[x, np.zeros(D_MAX - d), 1.0, own_curve(z, y, len(points))])
+    context = np.concatenate([context_x[:, :d], np.zeros((len(context_x), D_MAX - d)), context_x[:, -1:]], axis=1)
+
+    def tensor(a: np.ndarray) -> Any:
+        return torch.as_tensor(a, dtype=torch.float32)[None]
+
+    with torch.no_grad():
+        mean, log_sd = net(tensor(context), tensor(np.asarray(context_y, dtype=float)),
+                           torch.zeros(1, len(context), dtype=torch.bool), tensor(np.stack(queries)))
+    return mean[0].numpy().astype(float), log_sd[0].exp().numpy().astype(float)

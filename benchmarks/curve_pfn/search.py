@@ -1,41 +1,26 @@
 """``freeze_thaw_network``: freeze_thaw whose final-value predictions join the GP's and the curve network's.
 
 For the search measurement of ``python -m benchmarks.curve_pfn search`` only (``register_for_search``
-registers it in the benchmark's worker processes; no user-facing optimizer). At every candidate judged at the full
-fidelity the GP's prediction and the network's (``network.make_network`` with the weights of
-``train``) are joined by their precisions, so that the network counts most early, where the GP
-is flat, and the GP as its own standard deviations shrink. Everything else is ``freeze_thaw``.
+registers it in the benchmark's worker processes; no user-facing optimizer). At every candidate
+judged at the full fidelity the GP's prediction and the network's (``network.answer``, with the
+weights of ``train``) are joined by their precisions, so that the network counts most early,
+where the GP is flat, and the GP as its own standard deviations shrink. Everything else is ``freeze_thaw``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.curve_pfn.prior import D_MAX, own_curve
+from benchmarks.curve_pfn.network import WEIGHTS, answer, load_network
+from benchmarks.curve_pfn.prior import D_MAX
 from metaml.core.records import TrialRecord
 from metaml.optimizers.freeze_thaw import Choice, FreezeThaw
 from metaml.optimizers.freeze_thaw_model import CurveModel
 from metaml.optimizers.freeze_thaw_runs import Run
 from metaml.optimizers.registry import register
-
-#: Where ``train`` writes the weights by default.
-WEIGHTS = Path(".benchmarks-cache/curve-pfn.pt")
-
-
-@cache
-def load_network(path: str) -> Any:
-    import torch
-
-    from benchmarks.curve_pfn.network import make_network
-
-    net = make_network()
-    net.load_state_dict(torch.load(path))
-    return net.eval()
 
 
 def join(mean: np.ndarray, std: np.ndarray, other: np.ndarray, other_std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,32 +37,13 @@ class Joined(CurveModel):
         self.rows, self.values, self.gp = model.rows, model.values, model.gp
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        import torch
-
         mean, std = self.model.predict(X)
-        d = X.shape[1] - 1
         full = np.flatnonzero(X[:, -1] >= 1.0 - 1e-9)
-        if not len(full) or d > D_MAX or self.rows.n == 0:
+        if not len(full) or X.shape[1] - 1 > D_MAX or self.rows.n == 0:
             return mean, std
-        rows_x, rows_y = self.rows.X, self.rows.y[:, 0]
-        curves: dict[bytes, list[tuple[float, float]]] = {}
-        for x, y in zip(rows_x, rows_y):
-            curves.setdefault(x[:d].tobytes(), []).append((float(x[-1]), float(y)))
-        queries = []
-        for i in full:
-            points = sorted(curves.get(X[i, :d].tobytes(), []))
-            z, y = np.array([p[0] for p in points]), np.array([p[1] for p in points])
-            queries.append(np.r_[X[i, :d], np.zeros(D_MAX - d), 1.0, own_curve(z, y, len(points))])
-        context = np.concatenate([rows_x[:, :d], np.zeros((len(rows_x), D_MAX - d)), rows_x[:, -1:]], axis=1)
-
-        def tensor(a: np.ndarray) -> Any:
-            return torch.as_tensor(a, dtype=torch.float32)[None]
-
-        with torch.no_grad():
-            m, log_sd = self.net(tensor(context), tensor(rows_y), torch.zeros(1, len(context), dtype=torch.bool),
-                                 tensor(np.stack(queries)))
+        net_mean, net_std = answer(self.net, self.rows.X, self.rows.y[:, 0], X[full, :-1])
         mean, std = mean.copy(), std.copy()
-        mean[full], std[full] = join(mean[full], std[full], m[0].numpy().astype(float), log_sd[0].exp().numpy())
+        mean[full], std[full] = join(mean[full], std[full], net_mean, net_std)
         return mean, std
 
 

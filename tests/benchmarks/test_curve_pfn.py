@@ -87,3 +87,25 @@ def test_importing_the_search_registers_no_optimizer() -> None:
     from metaml.optimizers.registry import available
 
     assert "freeze_thaw_network" not in available()
+
+
+def test_train_compare_and_search_run_end_to_end_on_tiny_settings(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], lcbench_or_skip: Any
+) -> None:
+    import json
+
+    from benchmarks.curve_pfn.__main__ import main
+
+    weights = tmp_path / "net.pt"
+    assert main(["train", "--minutes", "0.02", "--out", str(weights)]) == 0
+    assert weights.exists() and "steps of 16 studies" in capsys.readouterr().out
+    assert main(["compare", "--weights", str(weights), "--runs", "4", "--length", "2", "--draws", "1"]) == 0
+    row = capsys.readouterr().out.strip().split("|")[1:-1]
+    assert [c.strip() for c in row[:3]] == ["4", "2", "8"]  # one study per development task
+    assert all(-1.0 <= float(c) <= 1.0 for c in row[3:7]) and row[7].strip().endswith("%")
+    out = tmp_path / "search.jsonl"
+    assert main(["search", "--weights", str(weights), "--tasks", "3945", "--optimizers", "freeze_thaw_network",
+                 "--seeds", "2", "--budget-fte", "0.2", "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 2 and {r["optimizer"] for r in lines} == {"freeze_thaw_network"}
+    assert all(r["fte_spent"] >= 0.2 for r in lines) and "freeze_thaw_network" in capsys.readouterr().out
