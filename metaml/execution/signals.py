@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 #: Seconds between two looks of a worker at its parent process.
 PARENT_WATCH_S = 0.5
+#: Seconds after which an interrupt that Python dropped (see ``_raise_again_when_swallowed``) is sent again.
+RESEND_AFTER_S = 0.05
 #: Seconds a worker whose parent died has to return its trial to the queue before it exits anyway.
 ORPHAN_GRACE_S = 20.0
 
@@ -43,6 +46,44 @@ def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
     raise Terminated(f"signal {signal.Signals(signum).name}")
 
 
+def _raise_again_when_swallowed(unraisable: sys.UnraisableHookArgs) -> None:
+    """Send an interrupt again that landed where Python can only print it and go on.
+
+    A signal's exception is raised in whatever the main thread runs at that moment. Inside a
+    weakref callback or a ``__del__`` (the garbage collector runs them at any bytecode), Python
+    prints "Exception ignored", drops the exception and goes on: a worker would keep training
+    after SIGTERM. The signal is sent again a moment later, from another thread, so that it is
+    raised once this hook and the callback have returned (sent from here, it would be raised in
+    the hook and dropped again).
+    """
+    exc_type = unraisable.exc_type
+    if issubclass(exc_type, Terminated):
+        signum = signal.SIGTERM
+        signal.signal(signum, _raise_terminated)
+    elif issubclass(exc_type, KeyboardInterrupt) and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signum = signal.SIGINT
+    else:
+        _previous_unraisablehook(unraisable)
+        return
+    log.debug("%s arrived inside a clean-up callback; sending it again", signum.name)
+    resend = threading.Timer(RESEND_AFTER_S, os.kill, (os.getpid(), signum))
+    resend.daemon = True
+    try:
+        resend.start()
+    except RuntimeError:  # the interpreter is shutting down: nothing is left to stop
+        pass
+
+
+_previous_unraisablehook = sys.unraisablehook
+
+
+def _catch_swallowed_interrupts() -> None:
+    global _previous_unraisablehook
+    if sys.unraisablehook is not _raise_again_when_swallowed:
+        _previous_unraisablehook = sys.unraisablehook
+        sys.unraisablehook = _raise_again_when_swallowed
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises ``Terminated`` in the main thread (a no-op elsewhere)."""
@@ -50,6 +91,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    _catch_swallowed_interrupts()
     try:
         yield
     finally:
@@ -59,6 +101,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def install_sigterm_handler() -> None:
     """For the whole life of a worker process: SIGTERM raises ``Terminated``."""
     signal.signal(signal.SIGTERM, _raise_terminated)
+    _catch_swallowed_interrupts()
 
 
 class ParentWatch:
