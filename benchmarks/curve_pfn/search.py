@@ -5,6 +5,7 @@ registers it in the benchmark's worker processes; no user-facing optimizer). At 
 judged at the full fidelity the GP's prediction and the network's (``network.answer``, with the
 weights of ``train``) are joined by their precisions, so that the network counts most early,
 where the GP is flat, and the GP as its own standard deviations shrink. Everything else is ``freeze_thaw``.
+``freeze_thaw_network_first`` uses the joined model only until a run reaches the full fidelity.
 """
 
 from __future__ import annotations
@@ -60,6 +61,22 @@ class NetworkFreezeThaw(FreezeThaw):
         return super()._acquire(history, runs, Joined(model, load_network(self.weights)))
 
 
+class NetworkFirstFreezeThaw(NetworkFreezeThaw):
+    """The joined model until a run reaches the full fidelity, then ``freeze_thaw``'s GP alone.
+
+    The joined model made the better first full-fidelity choice and the worse ones after it
+    (docs/benchmarks.md); this hands over at that point.
+    """
+
+    name = "freeze_thaw_network_first"
+
+    def _acquire(self, history: Sequence[TrialRecord], runs: Sequence[Run], model: CurveModel) -> Choice:
+        if any(r.last_step >= self.full - 1e-9 for r in runs):
+            return FreezeThaw._acquire(self, history, runs, model)
+        return super()._acquire(history, runs, model)
+
+
 def register_for_search() -> None:
-    """Make ``freeze_thaw_network`` a name the runner can build, in this process only."""
-    register(NetworkFreezeThaw.name, NetworkFreezeThaw)
+    """Make the network's variants names the runner can build, in this process only."""
+    for optimizer in (NetworkFreezeThaw, NetworkFirstFreezeThaw):
+        register(optimizer.name, optimizer)

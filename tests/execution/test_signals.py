@@ -16,6 +16,7 @@ SCRIPT = textwrap.dedent(
     from metaml.execution.signals import install_sigterm_handler
 
     install_sigterm_handler()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal; a test runner may ignore SIGINT
     SIGNUM = signal.{signum}
 
     class Box:
