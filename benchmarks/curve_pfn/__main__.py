@@ -131,7 +131,7 @@ def _search_one(task: int, optimizer: str, seed: int, budget: float, command: st
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """freeze_thaw and freeze_thaw_network through the issue's runner and measures (``benchmarks.freeze_thaw``)."""
+    """freeze_thaw with and without the curve network through the issue's runner and measures (``benchmarks.freeze_thaw``)."""
     import shlex
 
     from benchmarks.freeze_thaw import read, run_jobs, table
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     co.add_argument("--seed", type=int, default=0)
     se = sub.add_parser("search", help="freeze_thaw with and without the network, on the LCBench development tasks")
     se.add_argument("--tasks", default=None, help="comma-separated OpenML task ids (default: the development tasks)")
-    se.add_argument("--optimizers", default="freeze_thaw,freeze_thaw_network")
+    se.add_argument("--optimizers", default="freeze_thaw,freeze_thaw@curve_network=true,freeze_thaw_network")
     se.add_argument("--seeds", type=int, default=5)
     se.add_argument("--budget-fte", type=float, default=30.0)
     se.add_argument("--jobs", type=int, default=1)

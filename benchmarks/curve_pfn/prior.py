@@ -6,22 +6,13 @@ import math
 
 import numpy as np
 
-#: Configurations have at most this many dimensions (fewer are zero-padded, at random positions).
-D_MAX = 12
+# Configurations have at most D_MAX dimensions (fewer are zero-padded, at random positions).
+from metaml.optimizers.curve_network import D_MAX, OWN, own_curve
+
 #: The steps a run contributes points at (``freeze_thaw_model.StepScale.kept`` from a lowest step of 1).
 STEPS = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96], dtype=float)
-#: Extra query columns: [has a curve, its last log loss, the step of that point, the slope over its last two].
-OWN = 4
 
 Point = tuple[np.ndarray, float]
-
-
-def own_curve(z: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
-    """What a query knows of its own curve (``OWN`` columns): its first ``n`` points ``(z, y)``, or zeros."""
-    if n == 0:
-        return np.zeros(OWN)
-    slope = (y[n - 1] - y[n - 2]) / max(float(z[n - 1] - z[n - 2]), 1e-3) if n >= 2 else 0.0
-    return np.array([1.0, y[n - 1], z[n - 1], slope])
 
 
 class Task:

@@ -31,7 +31,9 @@ again, and the model is told their points at their predicted values (a "kriging 
 so parallel workers get different proposals. Several objectives are scalarized
 (``freeze_thaw_runs``: augmented Chebyshev on scaled losses, weights rotating by trial);
 expert priors start the study from their configuration, seed the pool and weight the new
-configurations' acquisition by ``prior(x) ** (prior_weight / runs)`` (πBO).
+configurations' acquisition by ``prior(x) ** (prior_weight / runs)`` (πBO). With
+``curve_network`` (off by default), until a run reaches the full fidelity, every prediction
+there is joined with that of a network pretrained on synthetic curves (``curve_network``).
 
 The first ``n_initial`` configurations follow a scrambled Sobol design. A model fit that
 fails never stops the study: the decision falls back, with a warning in the log, to the
@@ -142,6 +144,7 @@ class FreezeThaw(Optimizer):
         acquisition: str = "final",
         stop_below: float | None = None,
         first_full_after: float | None = 1.0,
+        curve_network: bool | str = False,
     ) -> None:
         super().__init__(space, objectives, seed)
         fid = space.fidelity
@@ -172,6 +175,7 @@ class FreezeThaw(Optimizer):
         self.stop_below = None if stop_below is None else _number("stop_below", stop_below, minimum=0.0)
         self.first_full_after = (None if first_full_after is None
                                  else _number("first_full_after", first_full_after, minimum=0.0))
+        self.curve_network = _curve_network(curve_network, space)
         self.is_int = fid.is_int
         self.min_step = 1.0 if fid.is_int else (self.full - float(fid.lower)) / 50.0
         self.scale = StepScale(fid, self.full)
@@ -189,6 +193,7 @@ class FreezeThaw(Optimizer):
             "n_initial": self._n_initial, "pool_size": self.pool_size, "refit_every": self.refit_every,
             "prior_weight": self.prior_weight, "cost_exponent": self.cost_exponent,
             "acquisition": self.acquisition, "stop_below": self.stop_below, "first_full_after": self.first_full_after,
+            "curve_network": self.curve_network,
         }
 
     @property
@@ -252,7 +257,15 @@ class FreezeThaw(Optimizer):
         if busy:
             z = [self.scale.z(float(r.head.fidelity or self.full)) for _, r in busy]
             model = model.with_fantasies(_at(np.stack([x for x, _ in busy]), z))
+        if self.curve_network is not False and not any(r.last_step >= self.full - 1e-9 for r in runs):
+            model = self._with_network(model)
         return self._acquire(view.trials, runs, model), at
+
+    def _with_network(self, model: CurveModel) -> CurveModel:
+        """The model whose full-fidelity predictions are joined with the curve network's (``curve_network``)."""
+        from metaml.optimizers.curve_network import Joined, load_network
+
+        return Joined(model, load_network(None if self.curve_network is True else str(self.curve_network)))
 
     def _anchor_rows(self, view: StudyView, at: int) -> Rows:
         """The rows of the runs as they stood with the trials numbered below ``at`` (memoized on their state)."""
@@ -471,3 +484,23 @@ def _whole(name: str, value: Any, minimum: int, optional: bool = False) -> Any:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise OptimizerError(f"freeze_thaw: {name} must be a whole number >= {minimum}, got {value!r}")
     return value
+
+
+def _curve_network(setting: Any, space: Space) -> bool | str:
+    """``curve_network``: False, True (the shipped weights) or the path of weights ``benchmarks.curve_pfn train`` wrote."""
+    from metaml.optimizers.curve_network import D_MAX
+
+    if setting is False or setting is None:
+        return False
+    if setting is not True and not isinstance(setting, str):
+        raise OptimizerError(f"freeze_thaw: curve_network must be true, false or a path to weights, got {setting!r}")
+    if isinstance(setting, str):
+        from pathlib import Path
+
+        if not Path(setting).is_file():
+            raise OptimizerError(f"freeze_thaw: curve_network: no weights file at {setting!r} "
+                                 "(python -m benchmarks.curve_pfn train writes one; true uses the shipped weights)")
+    if space.n_dims > D_MAX:
+        raise OptimizerError(f"freeze_thaw: curve_network reads spaces of at most {D_MAX} encoded dimensions; this one "
+                             f"has {space.n_dims} (leave curve_network off)")
+    return setting

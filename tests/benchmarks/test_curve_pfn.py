@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ def test_a_query_s_own_curve_is_its_last_point_and_slope() -> None:
 
 
 def test_queries_see_the_context_but_not_each_other_and_padding_changes_nothing() -> None:
-    from benchmarks.curve_pfn.network import make_network
+    from metaml.optimizers.curve_network import make_network
 
     torch.manual_seed(0)
     net = make_network(d_model=32, layers=2, heads=2, ff=64).eval()
@@ -52,52 +51,6 @@ def test_queries_see_the_context_but_not_each_other_and_padding_changes_nothing(
     assert mean.shape == log_sd.shape == Xq.shape[:2]
 
 
-def test_the_joined_model_changes_only_the_full_fidelity_predictions_and_is_surer_there() -> None:
-    from benchmarks.curve_pfn.network import make_network
-    from benchmarks.curve_pfn.search import Joined
-    from metaml.optimizers.bo.model import HyperparameterCache
-    from metaml.optimizers.freeze_thaw_model import CurveModel, Encodings, StepScale, build_rows, fit
-    from metaml.optimizers.freeze_thaw_runs import build_runs
-    from tests.optimizers.test_freeze_thaw import FULL, LOSS, Study, curve_space, grid
-
-    study = Study()
-    for config in grid(8, 0):
-        study.train(config, 3)
-    space = curve_space()
-    assert space.fidelity is not None
-    rows = build_rows(build_runs(study.view(), LOSS, FULL), StepScale(space.fidelity, FULL), Encodings(space))
-    model = CurveModel(rows, fit(rows, 0, HyperparameterCache()))
-    torch.manual_seed(0)
-    joined = Joined(model, make_network(d_model=32, layers=2, heads=2, ff=64).eval())
-    X = np.array([[0.1, 0.2, 0.5], [0.1, 0.2, 1.0], [0.9, 0.9, 1.0]])
-    mean, std = model.predict(X)
-    j_mean, j_std = joined.predict(X)
-    assert j_mean[0] == mean[0] and j_std[0] == std[0]
-    assert np.all(j_std[1:] < std[1:]) and not np.allclose(j_mean[1:], mean[1:])
-
-
-@pytest.mark.parametrize(("longest", "joined"), [(3, True), (30, False)])
-def test_the_network_first_variant_hands_over_to_the_gp_once_a_run_reaches_the_full_fidelity(
-    monkeypatch: pytest.MonkeyPatch, longest: int, joined: bool
-) -> None:
-    from benchmarks.curve_pfn import search
-    from benchmarks.curve_pfn.network import make_network
-    from metaml.optimizers.freeze_thaw import FreezeThaw
-    from metaml.optimizers.freeze_thaw_runs import build_runs
-    from tests.optimizers.test_freeze_thaw import FULL, LOSS, Study, curve_space, grid
-
-    study = Study()
-    for i, config in enumerate(grid(4, 0)):
-        study.train(config, longest if i == 0 else 3)
-    seen: list[object] = []
-    monkeypatch.setattr(search, "load_network", lambda _weights: make_network(d_model=32, layers=2, heads=2, ff=64))
-    monkeypatch.setattr(FreezeThaw, "_acquire", lambda self, history, runs, model: seen.append(model))
-    optimizer = search.NetworkFirstFreezeThaw(curve_space(), LOSS, 0)
-    model = SimpleNamespace(rows=None, values=None, gp=None)  # what the joined model keeps of the GP's
-    optimizer._acquire(study.trials, build_runs(study.view(), LOSS, FULL), model)  # type: ignore[arg-type]
-    assert isinstance(seen[0], search.Joined) is joined and (seen[0] is model) is not joined
-
-
 def test_the_search_without_weights_says_how_to_make_them(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from benchmarks.curve_pfn.__main__ import main
 
@@ -109,7 +62,7 @@ def test_importing_the_search_registers_no_optimizer() -> None:
     import benchmarks.curve_pfn.search  # noqa: F401
     from metaml.optimizers.registry import available
 
-    assert not {"freeze_thaw_network", "freeze_thaw_network_first"} & set(available())
+    assert "freeze_thaw_network" not in available()
 
 
 def test_train_compare_and_search_run_end_to_end_on_tiny_settings(

@@ -22,6 +22,7 @@ OPTIMIZERS = [
     "bo",
     "bohb",
     "freeze_thaw",
+    "freeze_thaw+curve_network",
     "hyperband",
     "moasha",
     "mohb",
@@ -38,12 +39,13 @@ OPTIMIZERS = [
 #: Optimizers whose asks fit a model, and the longest study each runs here: the same tests, on shorter
 #: studies, to keep the suite fast (``bo``: past its initial design; ``bohb``: to its first full-fidelity trial;
 #: ``oneshot``: its supernet, a quarter of the full fidelity, then its fallback bohb to that trial).
-MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "one_epoch+trend+model": 40, "oneshot": 66, "pb2": 75, "transfer": 65}
+MODEL_BASED = {"bo": 14, "bohb": 65, "freeze_thaw": 60, "freeze_thaw+curve_network": 30, "one_epoch+trend+model": 40, "oneshot": 66, "pb2": 75, "transfer": 65}
 #: Settings an optimizer needs for the suite's space: oneshot relaxes its depth and width (the suite's trials
 #: report no architecture, so after the supernet it runs its fallback, bohb, which the suite then checks too).
 SETTINGS = {"oneshot": {"architecture": ["depth", "model.mlp.width"]}}
 #: Variants checked beside their optimizer's defaults: a name of the list above and the spec it builds.
-VARIANTS = {"one_epoch+trend+model": {"name": "one_epoch", "rank_by": "trend", "sampler": "model", "per_round": 5}}
+VARIANTS = {"one_epoch+trend+model": {"name": "one_epoch", "rank_by": "trend", "sampler": "model", "per_round": 5},
+            "freeze_thaw+curve_network": {"name": "freeze_thaw", "curve_network": True}}
 #: The transfer optimizer over each base it is combined with, run as a warm-started study.
 WARM_STARTED = {"transfer": {"name": "transfer", "base": "bohb"},
                 "transfer+freeze_thaw": {"name": "transfer", "base": "freeze_thaw"}}
