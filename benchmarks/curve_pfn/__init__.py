@@ -9,15 +9,16 @@ cannot be used here). This package is that experiment, small enough for a 2-core
   through a random two-layer network to the parameters of its loss curve, a saturating power
   law with an optional late rise (over-fitting) and a share of configurations stuck near chance;
   points at freeze_thaw's geometric steps, curve lengths mostly short.
-* ``network``: a transformer that reads the observed points and answers queries (a
-  configuration at the full fidelity, with a summary of its own curve when it has one) with a
-  Gaussian over the log loss.
+* ``network``: the training side of the network, which lives in ``metaml.optimizers.curve_network``
+  (a transformer that reads the observed points and answers queries, a configuration at the full
+  fidelity with a summary of its own curve when it has one, with a Gaussian over the log loss;
+  metaml ships the weights that ``train --minutes 30`` wrote).
 * ``python -m benchmarks.curve_pfn train`` trains it for a wall-clock budget; ``compare`` ranks
   real LCBench partial curves (the development tasks) by the network's, the GP's and the
   current values' predicted finals (Spearman with the true finals); ``search`` runs
-  ``freeze_thaw`` beside ``freeze_thaw_network`` (``search.py``: the two models' predictions
-  joined) through the issue's runner.
+  ``freeze_thaw`` with and without ``curve_network`` and the benchmark-only variants of
+  ``search.py`` through the issue's runner.
 
-It is an experiment: no metaml optimizer uses the network (docs/benchmarks.md, "A curve model
-pretrained on synthetic curves").
+``freeze_thaw``'s ``curve_network`` setting (off by default) is the variant that was kept
+(docs/benchmarks.md, "A curve model pretrained on synthetic curves").
 """

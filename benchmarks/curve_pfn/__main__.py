@@ -1,8 +1,11 @@
 """``python -m benchmarks.curve_pfn``: train the curve network on synthetic tasks; compare it with the GP on LCBench.
 
     python -m benchmarks.curve_pfn train --minutes 30 --out .benchmarks-cache/curve-pfn.pt
-    python -m benchmarks.curve_pfn compare --weights .benchmarks-cache/curve-pfn.pt --runs 10 --length 2 --draws 5
-    python -m benchmarks.curve_pfn search --seeds 5 --budget-fte 10 --jobs 2   # freeze_thaw with and without it
+    python -m benchmarks.curve_pfn compare --runs 10 --length 2 --draws 5   # the shipped weights; --weights: others
+    python -m benchmarks.curve_pfn search --seeds 10 --budget-fte 30 --jobs 2   # freeze_thaw with and without it
+
+Weights other than the shipped ones go to the search in the optimizer specs:
+``freeze_thaw@curve_network=PATH``, ``freeze_thaw_network@weights=PATH``.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from metaml.optimizers.curve_trend import trend_estimate
 
     torch.set_num_threads(1)
-    net = load_network(str(args.weights))
+    net = load_network(None if args.weights is None else str(args.weights))
     names = ("current value", "trend", "GP (freeze_thaw)", "network")
     rho: dict[str, list[float]] = {n: [] for n in names}
     covered: list[float] = []
@@ -138,9 +141,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     from benchmarks.problems.lcbench import DEV_TASKS
     from benchmarks.runner import split_optimizers
 
-    if not args.weights.exists():
-        print(f"no weights at {args.weights}: run 'python -m benchmarks.curve_pfn train' first", file=sys.stderr)
-        return 2
     command = shlex.join(["python", "-m", "benchmarks.curve_pfn", *args.argv])
     tasks = [int(t) for t in args.tasks.split(",")] if args.tasks else list(DEV_TASKS)
     run_jobs(tasks, split_optimizers(args.optimizers), args.seeds, args.budget_fte, args.jobs, args.out, command,
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--out", type=Path, default=WEIGHTS)
     co = sub.add_parser("compare", help="Spearman of predicted and true finals of LCBench partial curves, per model")
-    co.add_argument("--weights", type=Path, default=WEIGHTS)
+    co.add_argument("--weights", type=Path, default=None, help="weights train wrote (default: the ones metaml ships)")
     co.add_argument("--runs", type=int, default=10, help="runs per study")
     co.add_argument("--length", type=int, default=2, help="every run's epochs; 0: freeze_thaw-like mixed lengths")
     co.add_argument("--draws", type=int, default=5, help="studies per development task")
@@ -171,7 +171,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     se.add_argument("--seeds", type=int, default=5)
     se.add_argument("--budget-fte", type=float, default=30.0)
     se.add_argument("--jobs", type=int, default=1)
-    se.add_argument("--weights", type=Path, default=WEIGHTS)
     se.add_argument("--out", type=Path, default=Path(".benchmarks-cache/results/curve-pfn-search.jsonl"))
     argv = list(sys.argv[1:] if argv is None else argv)
     args = p.parse_args(argv)

@@ -126,10 +126,8 @@ def join(mean: np.ndarray, std: np.ndarray, other: np.ndarray, other_std: np.nda
 class Joined(CurveModel):
     """A curve model whose predictions at the full fidelity are joined with the network's; the rest are the GP's."""
 
-    def __init__(self, model: CurveModel, net: Any, common_spread: bool = False) -> None:
-        # The GP is the fitted model's, not refitted. ``common_spread``: every network answer counts with the
-        # median of their standard deviations, so that where the GP is flat the join keeps the network's ranking.
-        self.model, self.net, self.common_spread = model, net, common_spread
+    def __init__(self, model: CurveModel, net: Any) -> None:  # the GP is the fitted model's, not refitted
+        self.model, self.net = model, net
         self.rows, self.values, self.gp = model.rows, model.values, model.gp
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,14 +135,11 @@ class Joined(CurveModel):
         full = np.flatnonzero(X[:, -1] >= 1.0 - 1e-9)
         if not len(full) or X.shape[1] - 1 > D_MAX or self.rows.n == 0:
             return mean, std
-        net_mean, net_std = answer(self.net, self.rows.X, self.rows.y[:, 0], X[full, :-1])
-        if self.common_spread:
-            net_std = np.full_like(net_std, float(np.median(net_std)))
+        net_mean, net_std = self.network(X[full, :-1])
         mean, std = mean.copy(), std.copy()
         mean[full], std[full] = join(mean[full], std[full], net_mean, net_std)
         return mean, std
 
-
-def fits(n_dims: int) -> bool:
-    """Whether a space of ``n_dims`` encoded dimensions is one the network can read."""
-    return 0 < n_dims <= D_MAX
+    def network(self, configs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network's answer for the encoded ``configs``, given the rows the GP was fitted to."""
+        return answer(self.net, self.rows.X, self.rows.y[:, 0], configs)

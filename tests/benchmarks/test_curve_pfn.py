@@ -51,13 +51,6 @@ def test_queries_see_the_context_but_not_each_other_and_padding_changes_nothing(
     assert mean.shape == log_sd.shape == Xq.shape[:2]
 
 
-def test_the_search_without_weights_says_how_to_make_them(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from benchmarks.curve_pfn.__main__ import main
-
-    assert main(["search", "--weights", str(tmp_path / "none.pt"), "--out", str(tmp_path / "r.jsonl")]) == 2
-    assert "python -m benchmarks.curve_pfn train" in capsys.readouterr().err
-
-
 def test_importing_the_search_registers_no_optimizer() -> None:
     import benchmarks.curve_pfn.search  # noqa: F401
     from metaml.optimizers.registry import available
@@ -80,8 +73,9 @@ def test_train_compare_and_search_run_end_to_end_on_tiny_settings(
     assert [c.strip() for c in row[:3]] == ["4", "2", "8"]  # one study per development task
     assert all(-1.0 <= float(c) <= 1.0 for c in row[3:7]) and row[7].strip().endswith("%")
     out = tmp_path / "search.jsonl"
-    assert main(["search", "--weights", str(weights), "--tasks", "3945", "--optimizers", "freeze_thaw_network",
-                 "--seeds", "2", "--budget-fte", "0.2", "--out", str(out)]) == 0
+    spec = f"freeze_thaw_network@weights={weights}"
+    assert main(["search", "--tasks", "3945", "--optimizers", spec, "--seeds", "2", "--budget-fte", "0.2",
+                 "--out", str(out)]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(lines) == 2 and {r["optimizer"] for r in lines} == {"freeze_thaw_network"}
+    assert len(lines) == 2 and {r["optimizer"] for r in lines} == {spec}
     assert all(r["fte_spent"] >= 0.2 for r in lines) and "freeze_thaw_network" in capsys.readouterr().out
