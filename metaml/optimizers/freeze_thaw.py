@@ -503,4 +503,12 @@ def _curve_network(setting: Any, space: Space) -> bool | str:
     if space.n_dims > D_MAX:
         raise OptimizerError(f"freeze_thaw: curve_network reads spaces of at most {D_MAX} encoded dimensions; this one "
                              f"has {space.n_dims} (leave curve_network off)")
+    if isinstance(setting, str):
+        from metaml.optimizers.curve_network import load_network
+
+        try:  # here, so that weights of another network are refused before any trial, not at every ask
+            load_network(setting)
+        except Exception as exc:
+            raise OptimizerError(f"freeze_thaw: curve_network: the weights at {setting!r} do not load into the curve "
+                                 f"network ({brief(exc)})") from exc
     return setting

@@ -218,6 +218,15 @@ def test_the_shipped_network_ranks_short_curves_by_their_end_and_is_joined_only_
     assert np.array_equal(joined.predict(partial)[0], model.predict(partial)[0])  # below the full fidelity: the GP's
 
 
+def test_curve_network_refuses_weights_that_are_not_the_network_s(tmp_path: Any) -> None:
+    import torch
+
+    other = tmp_path / "other.pt"
+    torch.save({"weight": torch.zeros(3)}, other)
+    with pytest.raises(OptimizerError, match="do not load into the curve network"):
+        make_optimizer({"name": "freeze_thaw", "curve_network": str(other)}, curve_space(), LOSS, 0)
+
+
 def test_curve_network_refuses_a_space_wider_than_the_network_reads() -> None:
     wide = Space({**{f"x{i}": Float(0.0, 1.0) for i in range(13)}, "epochs": Fidelity(1, FULL)})
     with pytest.raises(OptimizerError, match="at most 12 encoded dimensions"):
