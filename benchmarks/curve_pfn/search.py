@@ -6,7 +6,8 @@ judged at the full fidelity the GP's prediction and the network's (``curve_netwo
 the shipped weights or ``weights``) are joined by their precisions, at every ask. ``freeze_thaw`` with
 ``curve_network`` (``freeze_thaw@curve_network=true`` here) joins them only until a run reaches the
 full fidelity, the variant that was kept (docs/benchmarks.md). ``freeze_thaw_network_common`` is that
-setting with every network answer counted at one common spread (measured worse, not kept).
+setting with every network answer counted at one common spread, ``freeze_thaw_network_anytime``
+``freeze_thaw`` with the network only for its anytime choice (both measured, not kept).
 """
 
 from __future__ import annotations
@@ -62,7 +63,19 @@ class CommonSpreadFreezeThaw(FreezeThaw):
         return CommonSpreadJoined(model, load_network(None))
 
 
+class AnytimeNetworkFreezeThaw(FreezeThaw):
+    """``freeze_thaw`` whose anytime choice (the run sent straight to the full fidelity) is made with the joined
+    model, and every other decision by the GP alone."""
+
+    name = "freeze_thaw_network_anytime"
+
+    def _acquire(self, history: Sequence[TrialRecord], runs: Sequence[Run], model: CurveModel) -> Choice:
+        if self._first_full_due(history, runs):
+            model = Joined(model, load_network(None))
+        return super()._acquire(history, runs, model)
+
+
 def register_for_search() -> None:
     """Make the network's benchmark-only variants names the runner can build, in this process only."""
-    for optimizer in (NetworkFreezeThaw, CommonSpreadFreezeThaw):
+    for optimizer in (NetworkFreezeThaw, CommonSpreadFreezeThaw, AnytimeNetworkFreezeThaw):
         register(optimizer.name, optimizer)
