@@ -19,7 +19,7 @@ import numpy as np
 
 from metaml.optimizers.freeze_thaw_model import CurveModel
 
-#: Configurations have at most this many (encoded) dimensions; a larger space is left to the GP alone.
+#: Configurations have at most this many (encoded) dimensions: freeze_thaw refuses curve_network for a wider space.
 D_MAX = 12
 #: Extra query columns: [has a curve, its last log loss, the step of that point, the slope over its last two].
 OWN = 4
