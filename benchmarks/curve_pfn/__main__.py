@@ -27,7 +27,8 @@ from benchmarks.curve_pfn.prior import STEPS, batch
 def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from benchmarks.curve_pfn.network import make_network, nll
+    from benchmarks.curve_pfn.network import nll
+    from metaml.optimizers.curve_network import make_network
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -63,7 +64,7 @@ def network_predictions(net: Any, problem: Any, configs: list[dict[str, Any]], E
                         queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The network's predicted final errors (and log-scale standard deviations) of the runs ``queries``: each run's
     points at the geometric steps (``prior.STEPS``) and the full fidelity are the context."""
-    from benchmarks.curve_pfn.network import answer
+    from metaml.optimizers.curve_network import answer
 
     full = int(problem.max_fidelity)
     kept = set(STEPS.astype(int).tolist()) | {full}
@@ -82,9 +83,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import torch
     from scipy.stats import spearmanr
 
-    from benchmarks.curve_pfn.network import load_network
     from benchmarks.freeze_thaw import MODEL_LENGTHS, MODEL_WEIGHTS, _gp_predictions
     from benchmarks.problems.lcbench import DEV_TASKS, LCBench
+    from metaml.optimizers.curve_network import load_network
     from metaml.optimizers.curve_trend import trend_estimate
 
     torch.set_num_threads(1)

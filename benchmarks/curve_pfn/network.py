@@ -1,16 +1,12 @@
-"""The training side of ``freeze_thaw``'s curve network (``metaml.optimizers.curve_network``): its loss and weights path."""
+"""The training side of ``freeze_thaw``'s curve network (the network itself: ``metaml.optimizers.curve_network``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from metaml.optimizers.curve_network import answer, load_network, make_network
-
-#: Where ``train`` writes the weights and ``compare`` and ``search`` read them, by default (``--weights``).
+#: Where ``train`` writes the weights by default (``compare --weights`` and the search's specs read them from there).
 WEIGHTS = Path(".benchmarks-cache/curve-pfn.pt")
-
-__all__ = ["WEIGHTS", "answer", "load_network", "make_network", "nll"]
 
 
 def nll(mean: Any, log_sd: Any, y: Any, present: Any) -> Any:

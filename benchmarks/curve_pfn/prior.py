@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 
-# Configurations have at most D_MAX dimensions (fewer are zero-padded, at random positions).
 from metaml.optimizers.curve_network import D_MAX, OWN, own_curve
 
 #: The steps a run contributes points at (``freeze_thaw_model.StepScale.kept`` from a lowest step of 1).
@@ -16,7 +15,8 @@ Point = tuple[np.ndarray, float]
 
 
 class Task:
-    """One synthetic problem: ``d`` dimensions, a full fidelity ``full``, and the map to curve parameters."""
+    """One synthetic problem: ``d`` dimensions (at most ``D_MAX``; the network reads them zero-padded, at random
+    positions), a full fidelity ``full``, and the map to curve parameters."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng

@@ -51,6 +51,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
 from metaml.optimizers.bo.optimizer import brief, one_thread
+from metaml.optimizers.curve_network import D_MAX, Joined, load_network
 from metaml.optimizers.freeze_thaw_model import (
     CurveModel,
     Encodings,
@@ -263,8 +265,6 @@ class FreezeThaw(Optimizer):
 
     def _with_network(self, model: CurveModel) -> CurveModel:
         """The model whose full-fidelity predictions are joined with the curve network's (``curve_network``)."""
-        from metaml.optimizers.curve_network import Joined, load_network
-
         return Joined(model, load_network(None if self.curve_network is True else str(self.curve_network)))
 
     def _anchor_rows(self, view: StudyView, at: int) -> Rows:
@@ -488,24 +488,18 @@ def _whole(name: str, value: Any, minimum: int, optional: bool = False) -> Any:
 
 def _curve_network(setting: Any, space: Space) -> bool | str:
     """``curve_network``: False, True (the shipped weights) or the path of weights ``benchmarks.curve_pfn train`` wrote."""
-    from metaml.optimizers.curve_network import D_MAX
-
     if setting is False or setting is None:
         return False
     if setting is not True and not isinstance(setting, str):
         raise OptimizerError(f"freeze_thaw: curve_network must be true, false or a path to weights, got {setting!r}")
-    if isinstance(setting, str):
-        from pathlib import Path
-
-        if not Path(setting).is_file():
-            raise OptimizerError(f"freeze_thaw: curve_network: no weights file at {setting!r} "
-                                 "(python -m benchmarks.curve_pfn train writes one; true uses the shipped weights)")
+    if isinstance(setting, str) and not Path(setting).is_file():
+        raise OptimizerError(f"freeze_thaw: curve_network: no weights file at {setting!r} "
+                             "(python -m benchmarks.curve_pfn train writes one; true uses the shipped weights)")
     if space.n_dims > D_MAX:
         raise OptimizerError(f"freeze_thaw: curve_network reads spaces of at most {D_MAX} encoded dimensions; this one "
-                             f"has {space.n_dims} (leave curve_network off)")
+                             f"has {space.n_dims}, a categorical counting one per choice (leave curve_network off, "
+                             "or fix some parameters as constants)")
     if isinstance(setting, str):
-        from metaml.optimizers.curve_network import load_network
-
         try:  # here, so that weights of another network are refused before any trial, not at every ask
             load_network(setting)
         except Exception as exc:

@@ -13,11 +13,21 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 
 
+ACTIVATION = "activation: {type: categorical, choices: [relu, tanh, gelu]}"
+#: The curve network reads at most 12 encoded dimensions; the quickstart's space has 15, 12 with a fixed activation.
+NARROWER = {ACTIVATION: "activation: {type: constant, value: relu}"}
+
+
 @pytest.mark.slow  # over 10 s: in `make slow`
+@pytest.mark.parametrize(("optimizer", "edits"), [("freeze_thaw", {}),
+                                                  ("{name: freeze_thaw, curve_network: true}", NARROWER)])
 def test_quickstart_with_freeze_thaw_on_two_workers_continues_checkpoints_and_charges_each_epoch_once(
-    tmp_path: Path,
+    tmp_path: Path, optimizer: str, edits: dict[str, str]
 ) -> None:
-    text = QUICKSTART.read_text().replace("optimizer: random", "optimizer: freeze_thaw")
+    text = QUICKSTART.read_text().replace("optimizer: random", f"optimizer: {optimizer}")
+    for old, new in edits.items():
+        assert old in text
+        text = text.replace(old, new)
     (tmp_path / "ft.yaml").write_text(text.replace("name: quickstart", "name: quickstart-ft"))
     (tmp_path / "quickstart.py").write_text((QUICKSTART.parent / "quickstart.py").read_text())
     result = run_cli(["run", "ft.yaml", "--workers", "2", "--budget", "fte=2"], tmp_path, timeout=280)
@@ -46,3 +56,16 @@ def test_quickstart_with_freeze_thaw_on_two_workers_continues_checkpoints_and_ch
     assert any(t.fidelity == full and t.metrics for t in trials), "no trained pipeline at the full fidelity"
     reasons = [t.info for t in promoted]
     assert all(info.get("run") is not None for info in reasons)
+
+
+def test_curve_network_on_the_whole_quickstart_space_is_refused_before_any_trial_with_what_to_do(
+    tmp_path: Path,
+) -> None:
+    text = QUICKSTART.read_text().replace("optimizer: random", "optimizer: {name: freeze_thaw, curve_network: true}")
+    (tmp_path / "ft.yaml").write_text(text)
+    (tmp_path / "quickstart.py").write_text((QUICKSTART.parent / "quickstart.py").read_text())
+    result = run_cli(["run", "ft.yaml"], tmp_path)
+    assert result.returncode == 2
+    assert "curve_network reads spaces of at most 12 encoded dimensions; this one has 15" in result.stderr
+    assert "leave curve_network off" in result.stderr and "one per choice" in result.stderr
+    assert not (tmp_path / "runs").exists()  # refused when the YAML is read: no study was made
