@@ -7,7 +7,9 @@ the shipped weights or ``weights``) are joined by their precisions, at every ask
 ``curve_network`` (``freeze_thaw@curve_network=true`` here) joins them only until a run reaches the
 full fidelity, the variant that was kept (docs/benchmarks.md). ``freeze_thaw_network_common`` is that
 setting with every network answer counted at one common spread, ``freeze_thaw_network_anytime``
-``freeze_thaw`` with the network only for its anytime choice (both measured, not kept).
+``freeze_thaw`` with the network only for its anytime choice; ``freeze_thaw_deadline`` chooses the anytime run
+among those that can end by ``first_full_by`` FTE, ``freeze_thaw_network_gp_anytime`` is ``curve_network`` with
+the anytime choice left to the GP (all measured, not kept).
 """
 
 from __future__ import annotations
@@ -75,7 +77,39 @@ class AnytimeNetworkFreezeThaw(FreezeThaw):
         return super()._acquire(history, runs, model)
 
 
+class DeadlineFreezeThaw(FreezeThaw):
+    """``freeze_thaw`` whose anytime choice is made among the paused runs that can reach the full fidelity by
+    ``first_full_by`` FTE (the best predicted of those; if none can, the one closest to the end)."""
+
+    name = "freeze_thaw_deadline"
+
+    def __init__(self, *args: Any, first_full_by: float = 1.5, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.first_full_by = float(first_full_by)
+
+    def _anytime_pick(self, history: Sequence[TrialRecord], paused: Sequence[Run], mean_full: np.ndarray) -> int:
+        left = np.array([(self.full - r.last_step) / self.full for r in paused])
+        room = max(self.first_full_by - self._spent(history), float(left.min()))
+        return int(np.argmin(np.where(left <= room + 1e-9, mean_full, np.inf)))
+
+
+class GPAnytimeFreezeThaw(FreezeThaw):
+    """``freeze_thaw`` with ``curve_network`` for every decision but the anytime choice, which the GP makes alone
+    (the GP prefers runs closer to the end, so the first full result should land earlier)."""
+
+    name = "freeze_thaw_network_gp_anytime"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{"curve_network": True, **kwargs})
+
+    def _acquire(self, history: Sequence[TrialRecord], runs: Sequence[Run], model: CurveModel) -> Choice:
+        if self._first_full_due(history, runs) and isinstance(model, Joined):
+            model = model.model
+        return super()._acquire(history, runs, model)
+
+
 def register_for_search() -> None:
     """Make the network's benchmark-only variants names the runner can build, in this process only."""
-    for optimizer in (NetworkFreezeThaw, CommonSpreadFreezeThaw, AnytimeNetworkFreezeThaw):
+    for optimizer in (NetworkFreezeThaw, CommonSpreadFreezeThaw, AnytimeNetworkFreezeThaw, DeadlineFreezeThaw,
+                      GPAnytimeFreezeThaw):
         register(optimizer.name, optimizer)

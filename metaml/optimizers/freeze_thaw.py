@@ -309,7 +309,7 @@ class FreezeThaw(Optimizer):
         straight = self._first_full_due(history, runs) if n_run else ""
         if straight:  # the anytime rule: the run predicted best goes to the end now
             mean_full = mean[:n_run] if final else model.predict(_at(X_paused, [1.0] * n_run))[0]
-            best = int(np.argmin(mean_full))
+            best = self._anytime_pick(history, [r for r, _ in paused], mean_full)
         incumbent = float(self._incumbent(runs, [self.full], shift)[0])
         at_full = slice(0, n_run + n_new) if final else slice(n_run + n_new, None)
         optimistic = np.exp(mean[at_full] - 2.0 * std[at_full]) - shift
@@ -319,6 +319,20 @@ class FreezeThaw(Optimizer):
         return Choice(run, config, float(np.exp(mean[best]) - shift), float(std[best]), float(score[best]),
                       float(np.exp(incumbent) - shift), n_run, n_new, bound, straight)
 
+    def _anytime_pick(self, history: Sequence[TrialRecord], paused: Sequence[Run], mean_full: np.ndarray) -> int:
+        """Which paused run the anytime rule sends to the full fidelity: the one predicted best there."""
+        return int(np.argmin(mean_full))
+
+    def _spent(self, history: Sequence[TrialRecord]) -> float:
+        """FTE charged so far, planned and pending trials included (a continuation pays only its extra steps)."""
+        by_number = {t.number: t for t in history}
+        spent = 0.0
+        for t in history:
+            parent = by_number.get(t.continue_from) if t.continue_from is not None else None
+            start = float(parent.fidelity or 0.0) if parent is not None else 0.0
+            spent += max(0.0, float(t.fidelity or self.full) - start) / self.full
+        return spent
+
     def _first_full_due(self, history: Sequence[TrialRecord], runs: Sequence[Run]) -> str:
         """Why a run must go straight to the full fidelity now ("" when not): none is there or on its way
         although ``first_full_after`` FTE are spent (planned, pending trials included)."""
@@ -326,12 +340,7 @@ class FreezeThaw(Optimizer):
             return ""
         if any(r.state == DONE or (r.state == BUSY and float(r.head.fidelity or 0.0) >= self.full) for r in runs):
             return ""
-        by_number = {t.number: t for t in history}
-        spent = 0.0
-        for t in history:
-            parent = by_number.get(t.continue_from) if t.continue_from is not None else None
-            start = float(parent.fidelity or 0.0) if parent is not None else 0.0
-            spent += max(0.0, float(t.fidelity or self.full) - start) / self.full
+        spent = self._spent(history)
         if spent < self.first_full_after:
             return ""
         return f"no result at the full fidelity after {spent:.2f} FTE (first_full_after {self.first_full_after:g})"
