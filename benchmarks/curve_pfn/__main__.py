@@ -1,6 +1,7 @@
 """``python -m benchmarks.curve_pfn``: train the curve network on synthetic tasks; compare it with the GP on LCBench.
 
     python -m benchmarks.curve_pfn train --minutes 30 --out .benchmarks-cache/curve-pfn.pt
+    python -m benchmarks.curve_pfn train --resume shipped --minutes 60 --lr 1.5e-4 --out .benchmarks-cache/curve-pfn-2.pt
     python -m benchmarks.curve_pfn compare --runs 10 --length 2 --draws 5   # the shipped weights; --weights: others
     python -m benchmarks.curve_pfn search --seeds 10 --budget-fte 30 --jobs 2   # freeze_thaw with and without it
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from benchmarks.curve_pfn.network import WEIGHTS
 from benchmarks.curve_pfn.prior import STEPS, batch
+from metaml.optimizers.curve_network import D_MAX
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -33,7 +35,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    net = make_network()
+    net = make_network(args.d_max)
+    if args.resume is not None:  # go on from earlier weights (the shipped ones: --resume shipped), widened if need be
+        from metaml.optimizers.curve_network import load_network, widened
+
+        earlier = load_network(None if str(args.resume) == "shipped" else str(args.resume))
+        net.load_state_dict(widened(earlier.state_dict(), args.d_max))
     print(f"{sum(p.numel() for p in net.parameters())} parameters", file=sys.stderr)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     seconds, started, step, smooth = 60.0 * args.minutes, time.perf_counter(), 0, math.nan
@@ -42,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for group in opt.param_groups:  # warm-up, then a cosine decay over the wall-clock budget
             group["lr"] = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
         Xc, yc, pad, Xq, yq, present = (torch.as_tensor(a, dtype=torch.float32 if a.dtype != bool else torch.bool)
-                                        for a in batch(rng, args.batch))
+                                        for a in batch(rng, args.batch, d_max=args.d_max))
         mean, log_sd = net(Xc, yc, pad, Xq)
         loss = nll(mean, log_sd, yq, present)
         opt.zero_grad()
@@ -160,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--out", type=Path, default=WEIGHTS)
+    tr.add_argument("--d-max", type=int, default=D_MAX, help="the widest space (encoded dimensions) it reads")
+    tr.add_argument("--resume", type=Path, default=None,
+                    help="start from these weights ('shipped': metaml's own) instead of random ones")
     co = sub.add_parser("compare", help="Spearman of predicted and true finals of LCBench partial curves, per model")
     co.add_argument("--weights", type=Path, default=None, help="weights train wrote (default: the ones metaml ships)")
     co.add_argument("--runs", type=int, default=10, help="runs per study")

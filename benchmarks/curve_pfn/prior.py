@@ -12,15 +12,18 @@ from metaml.optimizers.curve_network import D_MAX, OWN, own_curve
 STEPS = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96], dtype=float)
 
 Point = tuple[np.ndarray, float]
+#: Half the tasks are at most this wide (the first shipped network's width, and wider than LCBench's 7).
+NARROW = 12
 
 
 class Task:
-    """One synthetic problem: ``d`` dimensions (at most ``D_MAX``; the network reads them zero-padded, at random
-    positions), a full fidelity ``full``, and the map to curve parameters."""
+    """One synthetic problem: ``d`` dimensions (uniform up to ``NARROW`` in half the tasks, up to ``d_max`` in the
+    others, so that narrow spaces stay common; the network reads them zero-padded, at random positions), a full fidelity ``full``, and the map to
+    curve parameters."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self.d = int(rng.integers(1, D_MAX + 1))
+    def __init__(self, rng: np.random.Generator, d_max: int = D_MAX) -> None:
+        self.rng, self.d_max = rng, d_max
+        self.d = int(rng.integers(1, (min(d_max, NARROW) if rng.random() < 0.5 else d_max) + 1))
         self.full = float(rng.integers(10, 101))
         width = 16
         relevance = rng.uniform(0, 1, size=self.d) ** 2  # some dimensions matter little
@@ -35,7 +38,7 @@ class Task:
         self.noise = math.exp(rng.uniform(math.log(0.002), math.log(0.08)))
         self.tau0, self.alpha0 = math.log(self.full) * rng.uniform(-3, 1.0), rng.uniform(-1.0, 1.0)
         self.k_tau, self.k_alpha = rng.uniform(0.5, 3.0), rng.uniform(0.3, 1.5)
-        self.slots = rng.permutation(D_MAX)[: self.d]
+        self.slots = rng.permutation(d_max)[: self.d]
 
     def log_curves(self, X: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """Noisy log losses of the configurations ``X`` (n x d) at ``steps``."""
@@ -54,7 +57,7 @@ class Task:
         return np.log(e) + self.rng.normal(0, self.noise, size=e.shape)
 
     def padded(self, X: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(X), D_MAX))
+        out = np.zeros((len(X), self.d_max))
         out[:, self.slots] = X
         return out
 
@@ -75,14 +78,15 @@ class Task:
         return context, queries
 
 
-def batch(rng: np.random.Generator, size: int, max_context: int = 300, max_queries: int = 60) -> tuple[np.ndarray, ...]:
+def batch(rng: np.random.Generator, size: int, max_context: int = 300, max_queries: int = 60,
+          d_max: int = D_MAX) -> tuple[np.ndarray, ...]:
     """``size`` studies of one run count, padded: (Xc, yc, context padding, Xq, yq, query present)."""
     n_runs = int(rng.integers(1, 60))
     studies = []
     for _ in range(size):
-        context, queries = Task(rng).study(n_runs, int(rng.integers(1, 20)))
+        context, queries = Task(rng, d_max).study(n_runs, int(rng.integers(1, 20)))
         studies.append((context[:max_context], [queries[i] for i in rng.permutation(len(queries))[:max_queries]]))
-    nc, nq, F = max(len(c) for c, _ in studies), max(len(q) for _, q in studies), D_MAX + 1
+    nc, nq, F = max(len(c) for c, _ in studies), max(len(q) for _, q in studies), d_max + 1
     Xc, yc, pad = np.zeros((size, nc, F)), np.zeros((size, nc)), np.ones((size, nc), dtype=bool)
     Xq, yq, present = np.zeros((size, nq, F + OWN)), np.zeros((size, nq)), np.zeros((size, nq), dtype=bool)
     for b, (c, q) in enumerate(studies):

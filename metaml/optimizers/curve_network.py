@@ -19,12 +19,14 @@ import numpy as np
 
 from metaml.optimizers.freeze_thaw_model import CurveModel
 
-#: Configurations have at most this many (encoded) dimensions: freeze_thaw refuses curve_network for a wider space.
-D_MAX = 12
+#: The width of a new network: configurations of at most this many encoded dimensions (a network's own width is
+#: ``net.d_max``, read from its weights; freeze_thaw refuses curve_network for a space wider than the network).
+D_MAX = 32
 #: Extra query columns: [has a curve, its last log loss, the step of that point, the slope over its last two].
 OWN = 4
 #: The weights shipped with metaml (``python -m benchmarks.curve_pfn train --minutes 30``: 8,054 steps of 16
-#: synthetic studies on 2 CPU cores, final NLL -0.98).
+#: synthetic studies on 2 CPU cores, final NLL -0.98; 12 dimensions wide). Weights trained longer or widened to 32
+#: were measured no better on the search (docs/benchmarks.md) and are not shipped.
 SHIPPED = "curve_network.pt"
 
 
@@ -36,15 +38,17 @@ def own_curve(z: np.ndarray, y: np.ndarray, n: int) -> np.ndarray:
     return np.array([1.0, y[n - 1], z[n - 1], slope])
 
 
-def make_network(d_model: int = 96, layers: int = 4, heads: int = 4, ff: int = 192) -> Any:
-    """A transformer whose context points attend to each other and whose queries attend to the context only."""
+def make_network(d_max: int = D_MAX, d_model: int = 96, layers: int = 4, heads: int = 4, ff: int = 192) -> Any:
+    """A transformer whose context points attend to each other and whose queries attend to the context only; it
+    reads configurations of up to ``d_max`` encoded dimensions, zero-padded."""
     import torch
     from torch import nn
 
     class CurveNetwork(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            F = D_MAX + 1
+            self.d_max = d_max
+            F = d_max + 1
             self.context_in = nn.Sequential(nn.Linear(F + 1, d_model), nn.GELU(), nn.Linear(d_model, d_model))
             self.query_in = nn.Sequential(nn.Linear(F + OWN, d_model), nn.GELU(), nn.Linear(d_model, d_model))
             layer = nn.TransformerEncoderLayer(d_model, heads, ff, dropout=0.0, batch_first=True, norm_first=True)
@@ -81,14 +85,34 @@ def load_network(path: str | None = None) -> Any:
     """The network with the weights at ``path`` (default: the shipped ones), ready to answer (read once per process)."""
     import torch
 
-    net = make_network()
     if path is None:
         with resources.as_file(resources.files("metaml.optimizers") / SHIPPED) as shipped:
             state = torch.load(shipped, weights_only=True)
     else:
         state = torch.load(path, weights_only=True)
+    net = make_network(width(state))
     net.load_state_dict(state)
     return net.eval()
+
+
+def width(state: dict[str, Any]) -> int:
+    """The ``d_max`` of the network whose weights are ``state`` (its context input: configuration, step, loss)."""
+    return int(state["context_in.0.weight"].shape[1]) - 2
+
+
+def widened(state: dict[str, Any], d_max: int) -> dict[str, Any]:
+    """Weights ``state`` made to read ``d_max`` dimensions: the input layers get zero weights for the new ones,
+    so the network answers as before until it is trained on wider configurations."""
+    import torch
+
+    old = width(state)
+    if d_max < old:
+        raise ValueError(f"a network of width {old} cannot be narrowed to {d_max}")
+    state = dict(state)
+    for key in ("context_in.0.weight", "query_in.0.weight"):
+        w = state[key]
+        state[key] = torch.cat([w[:, :old], w.new_zeros(w.shape[0], d_max - old), w[:, old:]], 1)
+    return state
 
 
 def answer(net: Any, context_x: np.ndarray, context_y: np.ndarray, configs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +121,7 @@ def answer(net: Any, context_x: np.ndarray, context_y: np.ndarray, configs: np.n
     losses ``context_y``; a configuration with points in the context is asked with its own curve."""
     import torch
 
-    d = configs.shape[1]
+    d, d_max = configs.shape[1], net.d_max
     curves: dict[bytes, list[tuple[float, float]]] = {}
     for x, y in zip(context_x, context_y):
         curves.setdefault(x[:d].tobytes(), []).append((float(x[-1]), float(y)))
@@ -105,8 +129,8 @@ def answer(net: Any, context_x: np.ndarray, context_y: np.ndarray, configs: np.n
     for x in configs:
         points = sorted(curves.get(x.tobytes(), []))
         z, y = np.array([p[0] for p in points]), np.array([p[1] for p in points])
-        queries.append(np.r_[x, np.zeros(D_MAX - d), 1.0, own_curve(z, y, len(points))])
-    context = np.concatenate([context_x[:, :d], np.zeros((len(context_x), D_MAX - d)), context_x[:, -1:]], axis=1)
+        queries.append(np.r_[x, np.zeros(d_max - d), 1.0, own_curve(z, y, len(points))])
+    context = np.concatenate([context_x[:, :d], np.zeros((len(context_x), d_max - d)), context_x[:, -1:]], axis=1)
 
     def tensor(a: np.ndarray) -> Any:
         return torch.as_tensor(a, dtype=torch.float32)[None]
@@ -133,7 +157,7 @@ class Joined(CurveModel):
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean, std = self.model.predict(X)
         full = np.flatnonzero(X[:, -1] >= 1.0 - 1e-9)
-        if not len(full) or X.shape[1] - 1 > D_MAX or self.rows.n == 0:
+        if not len(full) or X.shape[1] - 1 > self.net.d_max or self.rows.n == 0:
             return mean, std
         net_mean, net_std = self.network(X[full, :-1])
         mean, std = mean.copy(), std.copy()

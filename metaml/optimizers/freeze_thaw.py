@@ -63,7 +63,7 @@ from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
 from metaml.optimizers.bo.optimizer import brief, one_thread
-from metaml.optimizers.curve_network import D_MAX, Joined, load_network
+from metaml.optimizers.curve_network import Joined, load_network
 from metaml.optimizers.freeze_thaw_model import (
     CurveModel,
     Encodings,
@@ -504,14 +504,13 @@ def _curve_network(setting: Any, space: Space) -> bool | str:
     if isinstance(setting, str) and not Path(setting).is_file():
         raise OptimizerError(f"freeze_thaw: curve_network: no weights file at {setting!r} "
                              "(python -m benchmarks.curve_pfn train writes one; true uses the shipped weights)")
-    if space.n_dims > D_MAX:
-        raise OptimizerError(f"freeze_thaw: curve_network reads spaces of at most {D_MAX} encoded dimensions; this one "
-                             f"has {space.n_dims}, a categorical counting one per choice (leave curve_network off, "
+    try:  # here, so that weights of another network are refused before any trial, not at every ask
+        net = load_network(setting if isinstance(setting, str) else None)
+    except Exception as exc:
+        raise OptimizerError(f"freeze_thaw: curve_network: the weights at {setting!r} do not load into the curve "
+                             f"network ({brief(exc)})") from exc
+    if space.n_dims > net.d_max:
+        raise OptimizerError(f"freeze_thaw: curve_network reads spaces of at most {net.d_max} encoded dimensions; this "
+                             f"one has {space.n_dims}, a categorical counting one per choice (leave curve_network off, "
                              "or fix some parameters as constants)")
-    if isinstance(setting, str):
-        try:  # here, so that weights of another network are refused before any trial, not at every ask
-            load_network(setting)
-        except Exception as exc:
-            raise OptimizerError(f"freeze_thaw: curve_network: the weights at {setting!r} do not load into the curve "
-                                 f"network ({brief(exc)})") from exc
     return setting

@@ -24,6 +24,16 @@ def test_a_synthetic_study_holds_short_curves_at_the_geometric_steps_and_asks_fo
         assert sum(x[D_MAX + 1] == 0 for x, _ in queries) == 3  # the untried configurations have no curve
 
 
+def test_half_the_synthetic_tasks_are_narrow_and_every_width_up_to_d_max_occurs() -> None:
+    from benchmarks.curve_pfn.prior import NARROW
+
+    widths = np.array([Task(np.random.default_rng(i), d_max=20).d for i in range(1000)])
+    assert widths.min() == 1 and widths.max() == 20
+    assert 0.75 < np.mean(widths <= NARROW) < 0.85  # half up to NARROW, 12 of 20 of the others: 0.8
+    xc, _, _, xq, _, _ = batch(np.random.default_rng(0), 2, d_max=5)
+    assert xc.shape[2] == 5 + 1 and xq.shape[2] == 5 + 1 + OWN
+
+
 def test_a_query_s_own_curve_is_its_last_point_and_slope() -> None:
     z, y = np.array([0.0, 0.5, 1.0]), np.array([-1.0, -2.0, -2.5])
     assert own_curve(z, y, 2).tolist() == [1.0, -2.0, 0.5, -2.0]

@@ -228,9 +228,33 @@ def test_curve_network_refuses_weights_that_are_not_the_network_s(tmp_path: Any)
 
 
 def test_curve_network_refuses_a_space_wider_than_the_network_reads() -> None:
-    wide = Space({**{f"x{i}": Float(0.0, 1.0) for i in range(13)}, "epochs": Fidelity(1, FULL)})
-    with pytest.raises(OptimizerError, match="at most 12 encoded dimensions"):
+    from metaml.optimizers.curve_network import load_network
+
+    d_max = load_network().d_max
+    wide = Space({**{f"x{i}": Float(0.0, 1.0) for i in range(d_max + 1)}, "epochs": Fidelity(1, FULL)})
+    with pytest.raises(OptimizerError, match=f"at most {d_max} encoded dimensions; this one has {d_max + 1}"):
         make_optimizer({"name": "freeze_thaw", "curve_network": True}, wide, LOSS, 0)
+
+
+def test_a_widened_network_answers_as_before_and_its_weights_read_the_wider_space(tmp_path: Any) -> None:
+    import torch
+
+    from metaml.optimizers.curve_network import answer, load_network, widened
+
+    net = load_network()
+    state = widened(net.state_dict(), net.d_max + 4)
+    path = tmp_path / "wide.pt"
+    torch.save(state, path)
+    wide_net = load_network(str(path))
+    assert wide_net.d_max == net.d_max + 4
+    rng = np.random.default_rng(0)
+    context_x, context_y, configs = np.c_[rng.random((20, 3)), rng.random(20)], rng.normal(-1, 0.3, 20), rng.random((5, 3))
+    for a, b in zip(answer(net, context_x, context_y, configs), answer(wide_net, context_x, context_y, configs)):
+        assert np.allclose(a, b, atol=1e-5)  # the new input weights are zero
+    wide = Space({**{f"x{i}": Float(0.0, 1.0) for i in range(net.d_max + 1)}, "epochs": Fidelity(1, FULL)})
+    assert isinstance(make_optimizer({"name": "freeze_thaw", "curve_network": str(path)}, wide, LOSS, 0), FreezeThaw)
+    with pytest.raises(ValueError, match="cannot be narrowed"):
+        widened(state, net.d_max)
 
 
 # --------------------------------------------------------------------- settings, priors, objectives
