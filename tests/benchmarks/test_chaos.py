@@ -29,6 +29,7 @@ def _assert_targets(summary: dict) -> None:
     assert summary["unfinished_studies"] == 0 and summary["reruns"] <= summary["studies"]
 
 
+@pytest.mark.slow  # 18 s, the second longest of the default run (2026-12-07): in `make slow`, beside its twin
 def test_chaos_sqlite(tmp_path: Path) -> None:
     results = run_backend("sqlite", SETTINGS, tmp_path)
     _assert_targets(summarize("sqlite", results, SETTINGS.budget_fte))
