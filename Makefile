@@ -42,7 +42,7 @@ typecheck: venv
 
 # In one process per core (at most 4; TEST_WORKERS=0 runs them in this one), so that the default run stays
 # under 10 minutes: 451 s and 517 s on two clean clones on the 2-core workplace machine, 533 s on CI (2026-12-07);
-# 605 s and 611 s on a later clean clone (the same tests; the chaos test of SQLite, 18 s, moved to `make slow` then).
+# 605 s and 611 s on a later clean clone; 554 s once the chaos test of SQLite (18 s) moved to `make slow`.
 TEST_WORKERS ?= auto
 unit: venv
 	$(BIN)/python -m pytest -m "not slow" -q -n $(TEST_WORKERS) --maxprocesses 4
