@@ -18,8 +18,8 @@ NARROW = 12
 
 class Task:
     """One synthetic problem: ``d`` dimensions (uniform up to ``NARROW`` in half the tasks, up to ``d_max`` in the
-    others, so that narrow spaces stay common; the network reads them zero-padded, at random positions), a full fidelity ``full``, and the map to
-    curve parameters."""
+    others, so that narrow spaces stay common; the network reads them zero-padded, at random positions), a full
+    fidelity ``full``, and the map to curve parameters."""
 
     def __init__(self, rng: np.random.Generator, d_max: int = D_MAX) -> None:
         self.rng, self.d_max = rng, d_max

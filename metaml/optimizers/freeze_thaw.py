@@ -507,8 +507,9 @@ def _curve_network(setting: Any, space: Space) -> bool | str:
     try:  # here, so that weights of another network are refused before any trial, not at every ask
         net = load_network(setting if isinstance(setting, str) else None)
     except Exception as exc:
-        raise OptimizerError(f"freeze_thaw: curve_network: the weights at {setting!r} do not load into the curve "
-                             f"network ({brief(exc)})") from exc
+        which = f"the weights at {setting!r}" if isinstance(setting, str) else "the weights shipped with metaml"
+        raise OptimizerError(f"freeze_thaw: curve_network: {which} do not load into the curve network "
+                             f"({brief(exc)}; reinstall metaml, or leave curve_network off)") from exc
     if space.n_dims > net.d_max:
         raise OptimizerError(f"freeze_thaw: curve_network reads spaces of at most {net.d_max} encoded dimensions; this "
                              f"one has {space.n_dims}, a categorical counting one per choice (leave curve_network off, "
