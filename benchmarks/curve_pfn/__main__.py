@@ -2,6 +2,7 @@
 
     python -m benchmarks.curve_pfn train --minutes 30 --out .benchmarks-cache/curve-pfn.pt
     python -m benchmarks.curve_pfn train --resume shipped --minutes 60 --lr 1.5e-4 --out .benchmarks-cache/curve-pfn-2.pt
+    python -m benchmarks.curve_pfn train --resume shipped --surrogate-tasks 3945,146212 --out PATH
     python -m benchmarks.curve_pfn compare --runs 10 --length 2 --draws 5   # the shipped weights; --weights: others
     python -m benchmarks.curve_pfn search --seeds 10 --budget-fte 30 --jobs 2   # freeze_thaw with and without it
 
@@ -35,13 +36,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    net = make_network(args.d_max)
-    if args.resume is not None:  # go on from earlier weights (the shipped ones: --resume shipped), widened if need be
-        from metaml.optimizers.curve_network import load_network, widened
+    earlier = None
+    if args.resume is not None:  # go on from earlier weights (the shipped ones: --resume shipped), widened if asked
+        from metaml.optimizers.curve_network import load_network
 
         earlier = load_network(None if str(args.resume) == "shipped" else str(args.resume))
+    args.d_max = args.d_max or (D_MAX if earlier is None else earlier.d_max)
+    net = make_network(args.d_max)
+    if earlier is not None:
+        from metaml.optimizers.curve_network import widened
+
         net.load_state_dict(widened(earlier.state_dict(), args.d_max))
     print(f"{sum(p.numel() for p in net.parameters())} parameters", file=sys.stderr)
+    pools = []
+    if args.surrogate_tasks:  # real curve shapes: LCBench tasks through the surrogate, dimensions shuffled per study
+        from benchmarks.curve_pfn.prior import SurrogatePool
+
+        pools = [SurrogatePool(int(t), args.surrogate_pool, rng) for t in args.surrogate_tasks.split(",")]
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     seconds, started, step, smooth = 60.0 * args.minutes, time.perf_counter(), 0, math.nan
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         for group in opt.param_groups:  # warm-up, then a cosine decay over the wall-clock budget
             group["lr"] = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
         Xc, yc, pad, Xq, yq, present = (torch.as_tensor(a, dtype=torch.float32 if a.dtype != bool else torch.bool)
-                                        for a in batch(rng, args.batch, d_max=args.d_max))
+                                        for a in batch(rng, args.batch, d_max=args.d_max, pools=pools,
+                                                       pool_share=args.surrogate_share))
         mean, log_sd = net(Xc, yc, pad, Xq)
         loss = nll(mean, log_sd, yq, present)
         opt.zero_grad()
@@ -100,7 +112,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = ("current value", "trend", "GP (freeze_thaw)", "network")
     rho: dict[str, list[float]] = {n: [] for n in names}
     covered: list[float] = []
-    for task in DEV_TASKS:
+    for task in [int(t) for t in args.tasks.split(",")] if args.tasks else DEV_TASKS:
         problem = LCBench(task)
         full = int(problem.max_fidelity)
         rng = np.random.default_rng(args.seed)
@@ -167,15 +179,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--out", type=Path, default=WEIGHTS)
-    tr.add_argument("--d-max", type=int, default=D_MAX, help="the widest space (encoded dimensions) it reads")
+    tr.add_argument("--d-max", type=int, default=None,
+                    help=f"the widest space (encoded dimensions) it reads (default: the resumed network's, else {D_MAX})")
     tr.add_argument("--resume", type=Path, default=None,
                     help="start from these weights ('shipped': metaml's own) instead of random ones")
+    tr.add_argument("--surrogate-tasks", default=None,
+                    help="comma-separated LCBench task ids whose surrogate curves join the synthetic studies "
+                         "(keep the tasks you measure on out)")
+    tr.add_argument("--surrogate-share", type=float, default=0.5, help="the share of studies drawn from them")
+    tr.add_argument("--surrogate-pool", type=int, default=20000, help="configurations drawn per surrogate task")
     co = sub.add_parser("compare", help="Spearman of predicted and true finals of LCBench partial curves, per model")
     co.add_argument("--weights", type=Path, default=None, help="weights train wrote (default: the ones metaml ships)")
     co.add_argument("--runs", type=int, default=10, help="runs per study")
     co.add_argument("--length", type=int, default=2, help="every run's epochs; 0: freeze_thaw-like mixed lengths")
     co.add_argument("--draws", type=int, default=5, help="studies per development task")
     co.add_argument("--seed", type=int, default=0)
+    co.add_argument("--tasks", default=None, help="comma-separated OpenML task ids (default: the development tasks)")
     se = sub.add_parser("search", help="freeze_thaw with and without the network, on the LCBench development tasks")
     se.add_argument("--tasks", default=None, help="comma-separated OpenML task ids (default: the development tasks)")
     se.add_argument("--optimizers", default="freeze_thaw,freeze_thaw@curve_network=true,freeze_thaw_network")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -64,27 +65,74 @@ class Task:
     def study(self, n_runs: int, n_new: int) -> tuple[list[Point], list[Point]]:
         """A freeze-thaw study's points (context) and its questions: every unfinished run's and ``n_new`` untried
         configurations' final log loss (queries, with the answer)."""
-        rng = self.rng
-        X = rng.random((n_runs + n_new, self.d))
+        X = self.rng.random((n_runs + n_new, self.d))
         steps = np.append(STEPS[STEPS < self.full], self.full)
-        y = self.log_curves(X, steps)
-        z = np.log(steps) / math.log(self.full)
-        lengths = np.minimum(len(steps), 1 + rng.geometric(rng.uniform(0.15, 0.7), size=n_runs))
-        lengths[rng.random(n_runs) < 0.05] = len(steps)
-        Xp = self.padded(X)
-        context = [(np.r_[Xp[i], z[k]], float(y[i, k])) for i in range(n_runs) for k in range(lengths[i])]
-        queries = [(np.r_[Xp[i], 1.0, own_curve(z, y[i], int(lengths[i]) if i < n_runs else 0)], float(y[i, -1]))
-                   for i in range(n_runs + n_new) if i >= n_runs or lengths[i] < len(steps)]
-        return context, queries
+        return _study(self.rng, self.padded(X), self.log_curves(X, steps), steps, self.full, n_runs)
+
+
+class SurrogatePool:
+    """Curves of one LCBench task through the surrogate, for studies of real curve shapes: ``n`` uniform configurations
+    with their log errors at ``STEPS`` below 52 and at 52, drawn once. A study places the configuration's dimensions at
+    random slots and mirrors each at random (``x -> 1 - x``), so the network learns how real curves go and how to regress
+    across configurations, not where this space's good region lies."""
+
+    def __init__(self, task: int, n: int, rng: np.random.Generator) -> None:
+        from benchmarks.problems.lcbench import LCBench
+
+        problem = LCBench(task)
+        self.full = float(problem.max_fidelity)
+        self.steps = np.append(STEPS[STEPS < self.full], self.full)
+        configs = [problem.space.sample(rng) for _ in range(n)]
+        self.X = np.stack([problem.space.encode(c) for c in configs])
+        errors = np.stack([problem.evaluate_batch(configs, float(s))["val_error"] for s in self.steps], axis=1)
+        self.y = np.log(np.clip(errors, 1e-4, 1.0))
+
+    def task(self, rng: np.random.Generator, d_max: int) -> SurrogateTask:
+        return SurrogateTask(self, rng, d_max)
+
+
+class SurrogateTask:
+    """A study drawn from a ``SurrogatePool``: the interface of ``Task.study``."""
+
+    def __init__(self, pool: SurrogatePool, rng: np.random.Generator, d_max: int) -> None:
+        self.pool, self.rng, self.d_max = pool, rng, d_max
+        self.slots = rng.permutation(d_max)[: pool.X.shape[1]]
+        self.mirror = rng.random(pool.X.shape[1]) < 0.5
+        self.noise = math.exp(rng.uniform(math.log(0.002), math.log(0.03)))
+
+    def study(self, n_runs: int, n_new: int) -> tuple[list[Point], list[Point]]:
+        rng, pool = self.rng, self.pool
+        rows = rng.choice(len(pool.X), size=min(n_runs + n_new, len(pool.X)), replace=False)
+        X = np.where(self.mirror, 1.0 - pool.X[rows], pool.X[rows])
+        y = pool.y[rows] + rng.normal(0, self.noise, size=(len(rows), len(pool.steps)))
+        Xp = np.zeros((len(rows), self.d_max))
+        Xp[:, self.slots] = X
+        return _study(rng, Xp, y, pool.steps, pool.full, min(n_runs, len(rows)))
+
+
+def _study(rng: np.random.Generator, Xp: np.ndarray, y: np.ndarray, steps: np.ndarray, full: float,
+           n_runs: int) -> tuple[list[Point], list[Point]]:
+    """The context (each run's points up to a random length) and the queries (the final log loss of every unfinished
+    run and of the untried configurations after the first ``n_runs``)."""
+    z = np.log(steps) / math.log(full)
+    lengths = np.minimum(len(steps), 1 + rng.geometric(rng.uniform(0.15, 0.7), size=n_runs))
+    lengths[rng.random(n_runs) < 0.05] = len(steps)
+    context = [(np.r_[Xp[i], z[k]], float(y[i, k])) for i in range(n_runs) for k in range(lengths[i])]
+    queries = [(np.r_[Xp[i], 1.0, own_curve(z, y[i], int(lengths[i]) if i < n_runs else 0)], float(y[i, -1]))
+               for i in range(len(Xp)) if i >= n_runs or lengths[i] < len(steps)]
+    return context, queries
 
 
 def batch(rng: np.random.Generator, size: int, max_context: int = 300, max_queries: int = 60,
-          d_max: int = D_MAX) -> tuple[np.ndarray, ...]:
-    """``size`` studies of one run count, padded: (Xc, yc, context padding, Xq, yq, query present)."""
+          d_max: int = D_MAX, pools: Sequence[SurrogatePool] = (), pool_share: float = 0.0) -> tuple[np.ndarray, ...]:
+    """``size`` studies of one run count, padded: (Xc, yc, context padding, Xq, yq, query present); a share
+    ``pool_share`` of them drawn from surrogate ``pools`` instead of synthetic tasks."""
     n_runs = int(rng.integers(1, 60))
     studies = []
     for _ in range(size):
-        context, queries = Task(rng, d_max).study(n_runs, int(rng.integers(1, 20)))
+        use_pool = bool(pools) and rng.random() < pool_share
+        task = pools[int(rng.integers(len(pools)))].task(rng, d_max) if use_pool else Task(rng, d_max)
+        context, queries = task.study(n_runs, int(rng.integers(1, 20)))
         studies.append((context[:max_context], [queries[i] for i in rng.permutation(len(queries))[:max_queries]]))
     nc, nq, F = max(len(c) for c, _ in studies), max(len(q) for _, q in studies), d_max + 1
     Xc, yc, pad = np.zeros((size, nc, F)), np.zeros((size, nc)), np.ones((size, nc), dtype=bool)

@@ -34,6 +34,27 @@ def test_half_the_synthetic_tasks_are_narrow_and_every_width_up_to_d_max_occurs(
     assert xc.shape[2] == 5 + 1 and xq.shape[2] == 5 + 1 + OWN
 
 
+def test_a_surrogate_study_shuffles_and_mirrors_the_dimensions_and_keeps_the_real_curves(lcbench_or_skip: Any) -> None:
+    from benchmarks.curve_pfn.prior import SurrogatePool
+
+    pool = SurrogatePool(3945, 50, np.random.default_rng(0))
+    assert pool.X.shape == (50, 7) and pool.y.shape == (50, len(pool.steps)) and pool.steps[-1] == 52
+    assert np.all(pool.y <= 0) and np.all(np.isfinite(pool.y))  # log errors
+    tasks = [pool.task(np.random.default_rng(i), d_max=12) for i in range(2)]
+    assert not np.array_equal(tasks[0].slots, tasks[1].slots) or not np.array_equal(tasks[0].mirror, tasks[1].mirror)
+    task = tasks[0]
+    context, queries = task.study(n_runs=10, n_new=4)
+    x, _ = context[0]
+    used = np.zeros(12, dtype=bool)
+    used[task.slots] = True
+    assert np.all(x[:12][~used] == 0)  # the seven dimensions sit at the study's slots, the rest padding
+    finals = sorted(v for _, v in queries)
+    assert sum(q[12 + 1] == 0 for q, _ in queries) == 4  # the untried ones have no curve
+    assert min(np.abs(pool.y[:, -1] - f).min() for f in finals) < 0.2  # finals are the pool's, with a little noise
+    xc, yc, pad, xq, yq, present = batch(np.random.default_rng(0), 4, d_max=12, pools=[pool], pool_share=1.0)
+    assert xc.shape[2] == 13 and np.isfinite(yc[~pad]).all() and present.any()
+
+
 def test_a_query_s_own_curve_is_its_last_point_and_slope() -> None:
     z, y = np.array([0.0, 0.5, 1.0]), np.array([-1.0, -2.0, -2.5])
     assert own_curve(z, y, 2).tolist() == [1.0, -2.0, 0.5, -2.0]
