@@ -110,3 +110,15 @@ def test_train_compare_and_search_run_end_to_end_on_tiny_settings(
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 2 and {r["optimizer"] for r in lines} == {spec}
     assert all(r["fte_spent"] >= 0.2 for r in lines) and "freeze_thaw_network" in capsys.readouterr().out
+
+
+def test_a_resumed_training_keeps_the_network_s_width_unless_told(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.curve_pfn.__main__ import main
+    from metaml.optimizers.curve_network import load_network
+
+    kept, wider = tmp_path / "kept.pt", tmp_path / "wider.pt"
+    assert main(["train", "--resume", "shipped", "--minutes", "0.005", "--threads", "1", "--out", str(kept)]) == 0
+    assert main(["train", "--resume", str(kept), "--d-max", "16", "--minutes", "0.005", "--threads", "1",
+                 "--out", str(wider)]) == 0
+    assert load_network(None).d_max == 12 and load_network(str(kept)).d_max == 12
+    assert load_network(str(wider)).d_max == 16
