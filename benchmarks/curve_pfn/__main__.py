@@ -51,8 +51,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     pools = []
     if args.surrogate_tasks:  # real curve shapes: LCBench tasks through the surrogate, dimensions shuffled per study
         from benchmarks.curve_pfn.prior import SurrogatePool
+        from benchmarks.problems.lcbench import DEV_TASKS
 
-        pools = [SurrogatePool(int(t), args.surrogate_pool, rng) for t in args.surrogate_tasks.split(",")]
+        tasks = [int(t) for t in args.surrogate_tasks.split(",")]
+        if outside := [t for t in tasks if t not in DEV_TASKS]:
+            raise SystemExit(f"--surrogate-tasks: {outside} are not LCBench development tasks "
+                             f"({', '.join(map(str, DEV_TASKS))}); the others are kept for independent evaluation")
+        if not 0 < args.surrogate_share <= 1:
+            raise SystemExit(f"--surrogate-share must be in (0, 1], not {args.surrogate_share}")
+        pools = [SurrogatePool(t, args.surrogate_pool, rng) for t in tasks]
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     seconds, started, step, smooth = 60.0 * args.minutes, time.perf_counter(), 0, math.nan
     args.out.parent.mkdir(parents=True, exist_ok=True)

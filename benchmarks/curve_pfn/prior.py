@@ -95,6 +95,8 @@ class SurrogateTask:
     """A study drawn from a ``SurrogatePool``: the interface of ``Task.study``."""
 
     def __init__(self, pool: SurrogatePool, rng: np.random.Generator, d_max: int) -> None:
+        if pool.X.shape[1] > d_max:
+            raise ValueError(f"a network {d_max} wide cannot read this task's {pool.X.shape[1]} dimensions")
         self.pool, self.rng, self.d_max = pool, rng, d_max
         self.slots = rng.permutation(d_max)[: pool.X.shape[1]]
         self.mirror = rng.random(pool.X.shape[1]) < 0.5

@@ -53,6 +53,15 @@ def test_a_surrogate_study_shuffles_and_mirrors_the_dimensions_and_keeps_the_rea
     assert min(np.abs(pool.y[:, -1] - f).min() for f in finals) < 0.2  # finals are the pool's, with a little noise
     xc, yc, pad, xq, yq, present = batch(np.random.default_rng(0), 4, d_max=12, pools=[pool], pool_share=1.0)
     assert xc.shape[2] == 13 and np.isfinite(yc[~pad]).all() and present.any()
+    with pytest.raises(ValueError, match="cannot read"):
+        pool.task(np.random.default_rng(0), d_max=5)
+
+
+def test_training_on_surrogate_curves_refuses_tasks_kept_for_evaluation(tmp_path: Any) -> None:
+    from benchmarks.curve_pfn.__main__ import main
+
+    with pytest.raises(SystemExit, match="not LCBench development tasks"):
+        main(["train", "--minutes", "0.001", "--surrogate-tasks", "3945,7593", "--out", str(tmp_path / "n.pt")])
 
 
 def test_a_query_s_own_curve_is_its_last_point_and_slope() -> None:
