@@ -41,12 +41,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         from metaml.optimizers.curve_network import load_network
 
         earlier = load_network(None if str(args.resume) == "shipped" else str(args.resume))
-    args.d_max = args.d_max or (D_MAX if earlier is None else earlier.d_max)
-    net = make_network(args.d_max)
+    d_max = args.d_max or (D_MAX if earlier is None else earlier.d_max)
+    net = make_network(d_max)
     if earlier is not None:
         from metaml.optimizers.curve_network import widened
 
-        net.load_state_dict(widened(earlier.state_dict(), args.d_max))
+        net.load_state_dict(widened(earlier.state_dict(), d_max))
     print(f"{sum(p.numel() for p in net.parameters())} parameters", file=sys.stderr)
     pools = []
     if args.surrogate_tasks:  # real curve shapes: LCBench tasks through the surrogate, dimensions shuffled per study
@@ -67,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for group in opt.param_groups:  # warm-up, then a cosine decay over the wall-clock budget
             group["lr"] = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
         Xc, yc, pad, Xq, yq, present = (torch.as_tensor(a, dtype=torch.float32 if a.dtype != bool else torch.bool)
-                                        for a in batch(rng, args.batch, d_max=args.d_max, pools=pools,
+                                        for a in batch(rng, args.batch, d_max=d_max, pools=pools,
                                                        pool_share=args.surrogate_share))
         mean, log_sd = net(Xc, yc, pad, Xq)
         loss = nll(mean, log_sd, yq, present)

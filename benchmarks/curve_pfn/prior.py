@@ -13,8 +13,14 @@ from metaml.optimizers.curve_network import D_MAX, OWN, own_curve
 STEPS = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96], dtype=float)
 
 Point = tuple[np.ndarray, float]
+
 #: Half the tasks are at most this wide (the first shipped network's width, and wider than LCBench's 7).
 NARROW = 12
+
+
+def steps_to(full: float) -> np.ndarray:
+    """The steps a run of full fidelity ``full`` has points at: ``STEPS`` below it, then ``full``."""
+    return np.append(STEPS[STEPS < full], full)
 
 
 class Task:
@@ -66,7 +72,7 @@ class Task:
         """A freeze-thaw study's points (context) and its questions: every unfinished run's and ``n_new`` untried
         configurations' final log loss (queries, with the answer)."""
         X = self.rng.random((n_runs + n_new, self.d))
-        steps = np.append(STEPS[STEPS < self.full], self.full)
+        steps = steps_to(self.full)
         return _study(self.rng, self.padded(X), self.log_curves(X, steps), steps, self.full, n_runs)
 
 
@@ -81,7 +87,7 @@ class SurrogatePool:
 
         problem = LCBench(task)
         self.full = float(problem.max_fidelity)
-        self.steps = np.append(STEPS[STEPS < self.full], self.full)
+        self.steps = steps_to(self.full)
         configs = [problem.space.sample(rng) for _ in range(n)]
         self.X = np.stack([problem.space.encode(c) for c in configs])
         errors = np.stack([problem.evaluate_batch(configs, float(s))["val_error"] for s in self.steps], axis=1)
