@@ -234,22 +234,30 @@ def _pipeline_space(function: str) -> tuple[str, Space] | None:
     """(name, whole space) of the built-in pipeline ``function`` names, or None for a user's function."""
     if not function.startswith("metaml.pipelines."):
         return None
-    from metaml.pipelines import pipelines
+    import importlib
 
-    for spec in pipelines().values():
-        if spec.function == function:
-            return spec.name, Space(spec.space())
-    return None
+    # Only the module the function names: importing every pipeline (torch, scikit-learn, fairlearn, Gymnasium)
+    # cost each command that reads a study file about 4 s.
+    try:
+        spec = getattr(importlib.import_module(function.partition(":")[0]), "SPEC", None)
+    except ImportError:
+        return None
+    if spec is None or spec.function != function:
+        return None
+    return spec.name, Space(spec.space())
 
 
 def check_pipeline_schedulable(function: str, space: Space, names: tuple[str, ...] | None = None) -> None:
     """Refuse a schedulable parameter a built-in pipeline cannot change during a run (a shape, the batch size, ...)."""
+    names = space.schedulable if names is None else names
+    if not names:
+        return
     found = _pipeline_space(function)
     if found is None:
         return
     pipeline, whole = found
     allowed = whole.schedulable
-    for name in space.schedulable if names is None else names:
+    for name in names:
         if name in allowed or name not in whole.parameters:
             continue
         param = whole.parameters[name]
