@@ -49,6 +49,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         net.load_state_dict(widened(earlier.state_dict(), d_max))
     print(f"{sum(p.numel() for p in net.parameters())} parameters", file=sys.stderr)
     pools = []
+    if args.surrogate_share is not None and not args.surrogate_tasks:
+        raise SystemExit("--surrogate-share needs --surrogate-tasks: it is the share of studies drawn from those tasks")
+    share = 0.5 if args.surrogate_share is None else args.surrogate_share
     if args.surrogate_tasks:  # real curve shapes: LCBench tasks through the surrogate, dimensions shuffled per study
         from benchmarks.curve_pfn.prior import SurrogatePool
         from benchmarks.problems.lcbench import DEV_TASKS
@@ -57,8 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if outside := [t for t in tasks if t not in DEV_TASKS]:
             raise SystemExit(f"--surrogate-tasks: {outside} are not LCBench development tasks "
                              f"({', '.join(map(str, DEV_TASKS))}); the others are kept for independent evaluation")
-        if not 0 < args.surrogate_share <= 1:
-            raise SystemExit(f"--surrogate-share must be in (0, 1], not {args.surrogate_share}")
+        if not 0 < share <= 1:
+            raise SystemExit(f"--surrogate-share must be in (0, 1], not {share}")
         pools = [SurrogatePool(t, args.surrogate_pool, rng) for t in tasks]
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     seconds, started, step, smooth = 60.0 * args.minutes, time.perf_counter(), 0, math.nan
@@ -68,7 +71,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             group["lr"] = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
         Xc, yc, pad, Xq, yq, present = (torch.as_tensor(a, dtype=torch.float32 if a.dtype != bool else torch.bool)
                                         for a in batch(rng, args.batch, d_max=d_max, pools=pools,
-                                                       pool_share=args.surrogate_share))
+                                                       pool_share=share))
         mean, log_sd = net(Xc, yc, pad, Xq)
         loss = nll(mean, log_sd, yq, present)
         opt.zero_grad()
@@ -193,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr.add_argument("--surrogate-tasks", default=None,
                     help="comma-separated LCBench task ids whose surrogate curves join the synthetic studies "
                          "(keep the tasks you measure on out)")
-    tr.add_argument("--surrogate-share", type=float, default=0.5, help="the share of studies drawn from them")
+    tr.add_argument("--surrogate-share", type=float, default=None,
+                    help="the share of studies drawn from them (default 0.5; needs --surrogate-tasks)")
     tr.add_argument("--surrogate-pool", type=int, default=20000, help="configurations drawn per surrogate task")
     co = sub.add_parser("compare", help="Spearman of predicted and true finals of LCBench partial curves, per model")
     co.add_argument("--weights", type=Path, default=None, help="weights train wrote (default: the ones metaml ships)")

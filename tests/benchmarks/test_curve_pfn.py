@@ -64,6 +64,22 @@ def test_training_on_surrogate_curves_refuses_tasks_kept_for_evaluation(tmp_path
         main(["train", "--minutes", "0.001", "--surrogate-tasks", "3945,7593", "--out", str(tmp_path / "n.pt")])
 
 
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--surrogate-tasks", "3945", "--surrogate-share", "0"], r"must be in \(0, 1\], not 0.0"),
+        (["--surrogate-tasks", "3945", "--surrogate-share", "1.5"], r"must be in \(0, 1\], not 1.5"),
+        (["--surrogate-share", "0.5"], "needs --surrogate-tasks"),  # silently ignored before
+    ],
+)
+def test_training_refuses_a_surrogate_share_it_cannot_use(tmp_path: Any, extra: list[str], message: str) -> None:
+    from benchmarks.curve_pfn.__main__ import main
+
+    with pytest.raises(SystemExit, match=message):
+        main(["train", "--minutes", "0.001", *extra, "--out", str(tmp_path / "n.pt")])
+    assert not (tmp_path / "n.pt").exists()
+
+
 def test_a_query_s_own_curve_is_its_last_point_and_slope() -> None:
     z, y = np.array([0.0, 0.5, 1.0]), np.array([-1.0, -2.0, -2.5])
     assert own_curve(z, y, 2).tolist() == [1.0, -2.0, 0.5, -2.0]
