@@ -109,7 +109,9 @@ def run_jobs(tasks: Sequence[int], optimizers: Sequence[str], seeds: int, budget
 
 
 def read(*paths: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
+    from benchmarks.summary import read_results
+
+    return read_results(paths)
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -34,10 +35,13 @@ class Row:
 
 
 def read_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """Result lines from JSONL files (blank lines skipped)."""
+    """Result lines from JSONL files, gzipped ones (``.gz``, as kept in ``benchmarks/results/``) too; blank lines
+    skipped."""
     out = []
     for path in paths:
-        for line in Path(path).read_text().splitlines():
+        path = Path(path)
+        text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+        for line in text.splitlines():
             if line.strip():
                 out.append(json.loads(line))
     return out
