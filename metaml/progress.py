@@ -7,6 +7,7 @@ are several objectives), and ``progress_line`` is its plain one-line form for lo
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -30,7 +31,7 @@ def optimizer_choice(optimizer: Any) -> dict[str, Any]:
 
 def budget_dict(budget: Budget | None, trials: Sequence[TrialRecord], elapsed: float | None = None) -> dict[str, Any]:
     """The budget's limits, what is spent of each (FTE, trials, seconds) and what is left."""
-    spent = sum(t.cost_fte for t in trials)
+    spent = math.fsum(t.cost_fte for t in trials)  # exact: 8 trials of 1 FTE in pieces print 8.0, not 7.999999999999999
     data: dict[str, Any] = {"fte_spent": spent, "trials_spent": len(trials)}
     if budget is None:
         return data
@@ -82,7 +83,7 @@ def summary(study: Any, budget: Budget, started: float, trials: Sequence[TrialRe
     done = sum(1 for t in trials if t.status is TrialStatus.COMPLETED)
     failed = sum(1 for t in trials if t.status in (TrialStatus.FAILED, TrialStatus.LOST))
     running = [t for t in trials if t.status is TrialStatus.RUNNING]
-    spent = sum(t.cost_fte for t in trials)
+    spent = math.fsum(t.cost_fte for t in trials)  # exact: 8 trials of 1 FTE in pieces print 8.0, not 7.999999999999999
     return {
         "done": done, "failed": failed, "running": [(t.number, t.end_step or t.start_step or 0.0, t.fidelity) for t in running],
         "fte": spent, "budget_fte": budget.fte, "elapsed": elapsed,

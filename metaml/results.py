@@ -7,6 +7,7 @@ of them reads or writes a store. ``Study.results()`` builds one from the study's
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -103,7 +104,7 @@ class StudyResults:
     @cached_property
     def cost_fte(self) -> float:
         """Every FTE charged to the study's trials, whatever became of them."""
-        return float(sum(t.cost_fte for t in self.trials))
+        return math.fsum(t.cost_fte for t in self.trials)
 
     def front_note(self) -> str | None:
         """Why the front is empty, in words, or None when it is not."""

@@ -332,12 +332,24 @@ def trials(
         writer.writerow(header)
         writer.writerows(rows)
         return
-    table = Table(title=escape(f"{s.name}: {len(records)} trials"))
-    for h in header[: 5 + len(metric_names)]:
+    shown = 5 + len(metric_names)
+    failed = any(t.error for t in records)
+    table = Table(title=escape(f"{s.name}: {len(records)} trials"),
+                  caption="whole configurations and tracebacks: --csv or --json")
+    for h in [*header[:shown], "configuration", *(["error"] if failed else [])]:
         table.add_column(escape(h))
-    for row in rows:
-        table.add_row(*(escape(fmt(c)) for c in row[: 5 + len(metric_names)]))
+    for t, row in zip(records, rows):
+        config = ", ".join(f"{p}={fmt(t.config[p])}" for p in params if t.config.get(p) is not None)
+        table.add_row(*(escape(fmt(c)) for c in row[:shown]), escape(config),
+                      *([escape(_error_line(t.error))] if failed else []))
     console.print(table)
+
+
+def _error_line(error: str | None) -> str:
+    """The line of a stored traceback that says what went wrong (its last non-empty line), cut to 100 characters."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= 100 else line[:99] + "…"
 
 
 @friendly_errors

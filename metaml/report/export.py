@@ -9,6 +9,7 @@ completed trial is exported: a failed, pruned or lost one has no model to hand o
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from collections.abc import Sequence
@@ -184,7 +185,7 @@ def model_card(study: Study, trial: TrialRecord, trials: Sequence[TrialRecord], 
     pv = provenance(study, study_file, [trial])
     names = [o.name for o in study.objectives]
     cost, chain = lineage_cost(trial, trials)
-    total = sum(t.cost_fte for t in trials)
+    total = math.fsum(t.cost_fte for t in trials)
     lines = [
         f"# Model card: {study.name}, trial {trial.number}",
         "",
