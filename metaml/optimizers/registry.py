@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -57,11 +59,35 @@ def make_optimizer(
     name, settings = parse_spec(spec)
     _load_builtins()
     if name not in _REGISTRY:
-        raise OptimizerError(f"unknown optimizer {name!r}; choose one of {', '.join(available())}")
+        raise OptimizerError(f"unknown optimizer {name!r}{_close(name, _REGISTRY)}; choose one of {', '.join(available())}")
+    known = setting_names(_REGISTRY[name])
+    if known is not None and (unknown := [k for k in settings if k not in known]):
+        raise OptimizerError(
+            f"optimizer {name!r}: unknown setting {unknown[0]!r}{_close(unknown[0], known)}; its settings are "
+            f"{', '.join(known) or 'none'}"
+        )
     try:
         return _REGISTRY[name](space, objectives, seed, **settings)
     except TypeError as exc:
         raise OptimizerError(f"optimizer {name!r}: {exc}") from None
+
+
+def setting_names(factory: OptimizerFactory) -> list[str] | None:
+    """The settings ``factory`` takes after (space, objectives, seed), or None when it takes any (``**settings``)."""
+    try:
+        params = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params[3:] if p.kind in keyword]
+
+
+def _close(word: str, known: Any) -> str:
+    """' (did you mean 'x'?)' for the known name closest to ``word``, or ''."""
+    match = difflib.get_close_matches(word, [str(k) for k in known], n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def stored_settings(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:

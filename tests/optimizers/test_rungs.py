@@ -12,6 +12,7 @@ from metaml.errors import OptimizerError
 from metaml.objectives import Objective
 from metaml.optimizers import make_optimizer
 from metaml.optimizers.hyperband import Hyperband
+from metaml.optimizers.registry import available
 from metaml.optimizers.rungs import bracket_resources, fidelity_ladder, halvings, hyperband_brackets
 from metaml.optimizers.successive_halving import SuccessiveHalving
 from metaml.space import Fidelity, Float, Space
@@ -80,7 +81,8 @@ def test_hyperband_brackets_for_27_epochs() -> None:
         ({"min_fidelity": 2.5}, "whole number"),
         ({"sampler": "bayes"}, "unknown sampler"),
         ({"sampler": {"name": "priorband", "mutation_rate": 2}}, "mutation_rate"),
-        ({"bogus": 1}, "unexpected keyword"),
+        ({"bogus": 1}, "unknown setting 'bogus'; its settings are eta, min_fidelity, max_fidelity, sampler"),
+        ({"etta": 3}, r"unknown setting 'etta' \(did you mean 'eta'\?\)"),
     ],
 )
 @pytest.mark.parametrize("name", ["successive_halving", "hyperband", "asha", "priorband"])
@@ -184,3 +186,14 @@ def _as_proposal(t):
     from metaml.core.records import Proposal
 
     return Proposal(t.config, t.fidelity, t.continue_from, "", t.info)
+
+
+def test_an_unknown_optimizer_name_is_answered_with_the_closest_one() -> None:
+    with pytest.raises(OptimizerError, match=r"unknown optimizer 'freezethaw' \(did you mean 'freeze_thaw'\?\); choose"):
+        make_optimizer("freezethaw", small_space(), LOSS)
+
+
+@pytest.mark.parametrize("name", available())
+def test_every_optimizer_names_its_settings_when_one_is_misspelt(name: str) -> None:
+    with pytest.raises(OptimizerError, match=rf"optimizer '{name}': unknown setting 'no_such_setting'; its settings are"):
+        make_optimizer({"name": name, "no_such_setting": 1}, small_space(), LOSS)
