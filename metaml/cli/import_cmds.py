@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -43,7 +46,8 @@ def optuna_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
     """Import an Optuna study: its space, objectives, trials and learning curves, each trial with its provenance."""
-    report = import_optuna(storage, study_name, into, name, objectives=objective or None, drop_steps=drop_steps)
+    with _warnings_printed_here():
+        report = import_optuna(storage, study_name, into, name, objectives=objective or None, drop_steps=drop_steps)
     _show(report, f"the Optuna study {study_name!r}", json_out)
 
 
@@ -72,8 +76,23 @@ def csv_cmd(
         known = Study.load(study, where)
         target = into or where
         the_space, objectives, origin = known.space, known.objectives, {"space_from": f"study {study!r}"}
-    report = import_csv(file, target, name or file.stem, the_space, objectives, origin=origin)
+    with _warnings_printed_here():
+        report = import_csv(file, target, name or file.stem, the_space, objectives, origin=origin)
     _show(report, str(file), json_out)
+
+
+@contextmanager
+def _warnings_printed_here() -> Iterator[None]:
+    """Quiet the importers' log of skipped rows, which ``_show`` prints as ``warning: ...`` lines (each was said
+    twice); ``-v`` keeps the log."""
+    logger = logging.getLogger("metaml.imports")
+    level = logger.level
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _show(report: ImportReport, what: str, json_out: bool) -> None:

@@ -1,10 +1,11 @@
 """Trials from a CSV file as a metaml study: one row per trial, checked against a known space.
 
 The columns are the space's parameter names and the objectives' names, and optionally the
-fidelity (the space's fidelity name) and ``status`` (``completed``, ``pruned``, ``failed``;
+fidelity (the space's fidelity name, or ``fidelity``) and ``status`` (``completed``, ``pruned``, ``failed``;
 Optuna's ``COMPLETE``, ``PRUNED``, ``FAIL`` too). An empty cell is a parameter the row does
 not set (an inactive one). Optuna's ``trials_dataframe()`` columns are read as well:
-``params_lr`` is ``lr`` and ``state`` is ``status``. Without a fidelity column, a row of a
+``params_lr`` is ``lr`` and ``state`` is ``status``; so are ``metaml trials --csv``'s (its
+``number``, ``continue_from``, ``cost_fte`` and ``error`` are not imported). Without a fidelity column, a row of a
 space with a fidelity is taken to be a full-fidelity result.
 
 A row outside the space, with a value that does not parse, or a completed row without every
@@ -34,6 +35,8 @@ STATUSES = {
 #: Column name prefixes that are dropped (Optuna's ``trials_dataframe``).
 PREFIXES = ("params_",)
 STATUS_COLUMNS = ("status", "state")
+#: The columns of ``metaml trials --csv`` that say how a trial ran here, not what it was: not imported.
+EXPORT_COLUMNS = ("number", "continue_from", "cost_fte", "error")
 
 
 def import_csv(
@@ -79,18 +82,30 @@ def _columns(
     if not header:
         raise StudyFileError(f"{file} has no header row: its first line names the columns")
     known = {**{n: "param" for n in space.searchable}, **{o.name: "objective" for o in objectives}}
+    aliases: dict[str, str] = {}
     if space.fidelity_name is not None:
         known[space.fidelity_name] = "fidelity"
+        if space.fidelity_name not in header and "fidelity" not in known:
+            aliases["fidelity"] = space.fidelity_name  # `metaml trials --csv` names the column `fidelity`
     columns: dict[str, str] = {}
     notes: list[str] = []
+    bookkeeping = [col for col in header if col in EXPORT_COLUMNS and col not in known]
+    if bookkeeping:
+        notes.append(f"{file.name}: the columns {', '.join(bookkeeping)} say how each trial ran where it came from "
+                     "and are not imported (an imported trial gets a new number and costs 0 FTE)")  # fmt: skip
+    fidelity = f" ({space.fidelity_name!r})" if space.fidelity_name is not None else ""
     for col in header:
+        if col in bookkeeping:
+            continue
         key = next((col[len(p):] for p in PREFIXES if col.startswith(p) and col[len(p):] in known), col)
+        key = aliases.get(key, key)
         if key in known:
             columns[col] = key
         elif key.lower() in STATUS_COLUMNS:
             columns[col] = "\0status"
         else:
-            notes.append(f"{file.name}: the column {col!r} is neither a parameter, an objective, the fidelity nor the status: ignored")
+            notes.append(f"{file.name}: the column {col!r} is none of the space's parameters, the objectives, the "
+                         f"fidelity{fidelity} or the status: ignored")  # fmt: skip
     present = set(columns.values())
     missing = [o.name for o in objectives if o.name not in present]
     missing += [n for n, p in space.searchable.items() if not isinstance(p, Constant) and not space.conditions.get(n)

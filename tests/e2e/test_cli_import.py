@@ -76,6 +76,7 @@ def test_import_csv_with_a_study_file_skips_bad_rows_with_warnings(study_dir: Pa
     assert result.returncode == 0, result.stderr
     assert "imported 2 trials" in result.stdout
     assert "old.csv line 4" in result.stderr and "old.csv line 5" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("old.csv line 4") == 1  # once, as "warning: ...", not again as a log line
     study = Study.load("old", study_dir / "m.db")
     assert [(t.status, t.fidelity) for t in study.trials()] == [(TrialStatus.COMPLETED, 4.0), (TrialStatus.PRUNED, 2.0)]
     # the same rows through --study: the stored study's space

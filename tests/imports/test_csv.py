@@ -79,3 +79,26 @@ def test_optuna_dataframe_columns_are_read(tmp_path: Path) -> None:
     assert [(t.config, t.status, t.metrics) for t in study.trials()] == [
         ({"x": 0.25}, TrialStatus.COMPLETED, {"value": 1.5}), ({"x": 0.75}, TrialStatus.FAILED, None),
     ]  # fmt: skip
+
+
+def test_metamls_own_trial_table_imports_back(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from metaml.cli import app
+    from metaml.store import Proposal
+
+    space = Space({"lr": Float(1e-4, 1e-1, log=True), "epochs": Fidelity(1, 9)})
+    study = Study.create("here", space, ["val_error"], store=tmp_path / "a.db", seed=0, optimizer="random")
+    for fidelity in (3, 9):
+        study.store.enqueue(study.id, Proposal({"lr": 0.01 * fidelity}, fidelity))
+    study.optimize(lambda config, trial=None: {"val_error": config["lr"]}, budget=3)
+    exported = CliRunner().invoke(app, ["trials", "--store", str(tmp_path / "a.db"), "--study", "here", "--csv"])
+    assert exported.exit_code == 0, exported.output
+    (tmp_path / "trials.csv").write_text(exported.output)
+    report = import_csv(tmp_path / "trials.csv", tmp_path / "b.db", "back", space, [Objective("val_error")])
+    back = [(t.config, t.fidelity, t.metrics, t.status) for t in report.study.trials()]
+    assert back == [(t.config, t.fidelity, t.metrics, t.status) for t in study.trials()]
+    assert report.skipped == (
+        "trials.csv: the columns number, continue_from, cost_fte, error say how each trial ran where it came from "
+        "and are not imported (an imported trial gets a new number and costs 0 FTE)",
+    )
