@@ -90,7 +90,8 @@ def run(
     study.update_metadata(function=spec.function, function_dir=str(spec.path.parent.resolve()),
                           budget=chosen.to_dict(), execution=settings.to_dict())
     already = len(study.trials())
-    default = enqueue_default(study, spec.function) if default_first and study.created_now else None
+    default = enqueue_default(study, spec.function, chosen) if default_first and study.created_now else None
+    skipped = study.events(["default_skipped"]) if default is None and default_first and study.created_now else []
     if not quiet:
         note = f" (resuming: {already} trials in the store)" if already else ""
         how = settings.resolved_executor + (f", {settings.workers} workers" if settings.workers > 1 else "")
@@ -112,6 +113,8 @@ def run(
         if default is not None:
             console.print(f"trial {default.number} is the pipeline's default configuration at full fidelity "
                           "(the baseline to beat)", highlight=False)  # fmt: skip
+        for event in skipped:
+            console.print(Text(f"note: {event.message}", style="yellow"), soft_wrap=True)
         for caveat in group_caveats(groups):
             console.print(f"warning: {caveat.message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
         steering = single_objective_warning(study.optimizer)

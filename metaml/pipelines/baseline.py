@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from metaml.budget import Budget
 from metaml.errors import MetamlError, SpaceError, StudyFileError
 from metaml.pipelines.base import PipelineSpec
 from metaml.space import Constant, Space
+from metaml.spending import EPSILON_FTE
 from metaml.store import TrialRecord
 
 
@@ -51,17 +53,23 @@ def default_config(spec: PipelineSpec, space: Space) -> tuple[dict[str, Any] | N
     return {k: v for k, v in checked.items() if not isinstance(space.parameters[k], Constant)}, ""
 
 
-def enqueue_default(study: Any, function: str | Callable[..., Any] | None) -> TrialRecord | None:
+def enqueue_default(
+    study: Any, function: str | Callable[..., Any] | None, budget: Budget | None = None
+) -> TrialRecord | None:
     """Queue the built-in pipeline's default at full fidelity as the study's first trial (None: not done).
 
     Only a study with no trial yet gets it (a resumed study already has its history); a
     user's function has no recorded default. The trial's number and configuration go into
-    the study's info under ``default_trial`` so that the report finds its reference.
+    the study's info under ``default_trial`` so that the report finds its reference. A
+    ``budget`` in FTE too small for one full run skips it: budgets are strict, and a queued
+    trial would run whatever it costs.
     """
     spec = builtin_pipeline(function)
     if spec is None or study.trials():
         return None
     config, why = default_config(spec, study.space)
+    if config is not None and budget is not None and budget.fte is not None and budget.fte < 1.0 - EPSILON_FTE:
+        config, why = None, f"a run at full fidelity costs 1 FTE, more than the budget of {budget.fte:g} FTE"
     if config is None:
         study.log_event("default_skipped", f"the default configuration is not run first: {why}")
         return None

@@ -142,6 +142,17 @@ def test_the_default_is_enqueued_first_for_built_in_pipelines_only(tabular_case:
     assert builtin_pipeline("quickstart:train") is None and builtin_pipeline(tabular.train) is tabular.SPEC
 
 
+def test_a_default_that_does_not_fit_the_fte_budget_is_not_enqueued(tabular_case: PipelineCase, tmp_path: Path) -> None:
+    from metaml.budget import Budget
+
+    study = Study.create("small", tabular_case.space(epochs=3), list(OBJECTIVES), store=tmp_path / "d.db")
+    assert enqueue_default(study, FUNCTION, Budget(fte=0.5)) is None and study.trials() == []
+    (event,) = study.events(["default_skipped"])
+    assert "costs 1 FTE, more than the budget of 0.5 FTE" in event.message
+    record = enqueue_default(study, FUNCTION, Budget(fte=1, trials=5))  # one full run fits exactly
+    assert record is not None and record.fidelity == 3
+
+
 def test_a_default_outside_a_narrowed_space_is_not_enqueued() -> None:
     from metaml.pipelines import tabular
     from metaml.space import Float, Space
