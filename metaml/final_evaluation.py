@@ -108,7 +108,11 @@ def evaluate_front(
     front = sorted(study.pareto_front(), key=lambda t: t.number)
     spec = builtin_pipeline(function)
     if spec is None or spec.evaluate is None:
-        return _finish(study, FinalEvaluation("not_builtin", _not_builtin(function), _numbers(front)), function)
+        why = _not_builtin(function) if spec is None else (
+            f"no test evaluation: the {spec.name} pipeline has no held-out test split to score the front on (its "
+            "metrics are those measured during the search)"
+        )
+        return _finish(study, FinalEvaluation("not_builtin", why, _numbers(front)), function)
     if not front:
         note = study.front_note() or "the front is empty"
         return _finish(study, FinalEvaluation("no_front", f"no Pareto front to evaluate: {note}"), function)

@@ -175,3 +175,10 @@ def test_the_vision_pipeline_is_scored_on_its_test_images(vision_case: PipelineC
     study, _ = run_trials(vision_case, space, [Proposal(vision_case.config({}, space), 1)], tmp_path)
     final = evaluate_front(study, "metaml.pipelines.vision:train")
     assert final.status == "evaluated" and {"test_error", "test_ece"} <= set(final.results[0])
+
+
+def test_a_built_in_pipeline_without_a_test_split_is_not_called_a_user_function(tmp_path: Path) -> None:
+    study = Study.create("rl", {"x": {"type": "float", "lower": 0, "upper": 1}}, ["loss"], store=tmp_path / "s.db")
+    final = evaluate_front(study, "metaml.pipelines.rl:train")
+    assert final.status == "not_builtin" and "the rl pipeline has no held-out test split" in final.message
+    assert "user function" not in final.message
