@@ -20,7 +20,7 @@ from metaml.execution.settings import ExecutionSettings
 from metaml.execution.signals import Terminated, exit_code, sigterm_as_interrupt
 from metaml.final_evaluation import evaluate_front
 from metaml.optimizers.steering import single_objective_warning
-from metaml.pipelines.baseline import check_sensitive_groups, enqueue_default
+from metaml.pipelines.baseline import check_pipeline_parameters, check_sensitive_groups, enqueue_default
 from metaml.progress import live_progress, optimizer_choice, progress_line
 from metaml.report.provenance import git_commit, installed_versions
 from metaml.store import TrialRecord, TrialStatus
@@ -62,7 +62,11 @@ def run(
     if chosen is None:
         raise StudyFileError(f"{spec.path}: no budget: add 'budget: {{trials: 40}}' to the file or pass --budget")
     fn_ref = spec.function_ref()
-    groups = check_sensitive_groups(spec.function, spec.space)  # refused here, before anything is stored
+    try:  # refused here, before anything is stored
+        check_pipeline_parameters(spec.function, spec.space)
+    except StudyFileError as exc:
+        raise StudyFileError(f"{spec.path}: {exc}") from None
+    groups = check_sensitive_groups(spec.function, spec.space)
     study = Study.create(
         spec.name,
         spec.space,

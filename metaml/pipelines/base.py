@@ -18,6 +18,7 @@ only when the execution settings leave them unset.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
@@ -102,8 +103,10 @@ def resolve_config(
         raise PipelineError(f"{pipeline} pipeline: bad settings {settings}: {exc}") from None
     unknown = sorted(k for k in config if k not in space.parameters)
     if unknown:
+        close = difflib.get_close_matches(unknown[0], list(space.parameters), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise PipelineError(
-            f"{pipeline} pipeline: unknown parameter(s) {unknown}; it knows {', '.join(space.order)} "
+            f"{pipeline} pipeline: unknown parameter(s) {unknown}{hint}; it knows {', '.join(space.order)} "
             "(see docs/pipelines.md)"
         )
     full: dict[str, Any] = {}

@@ -8,6 +8,7 @@ the search move from the default, and what did it buy") and a candidate for the 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -80,6 +81,31 @@ def enqueue_default(
     return record
 
 
+def check_pipeline_parameters(function: str | Callable[..., Any] | None, space: Space) -> None:
+    """Refuse, before the first trial, a study parameter the built-in pipeline does not know (a misspelt name).
+
+    The pipeline would refuse it in every trial, and a study of failed trials would end "done" with nothing
+    measured. Its settings (the study's constants among ``spec.settings``) shape the pipeline's whole space,
+    as they do for a trial.
+    """
+    spec = builtin_pipeline(function)
+    if spec is None:
+        return
+    settings = {n: p.value for n, p in space.parameters.items() if n in spec.settings and isinstance(p, Constant)}
+    try:
+        whole = Space(spec.space(**settings))
+    except (TypeError, MetamlError) as exc:
+        raise StudyFileError(f"space: the {spec.name} pipeline's settings {settings} are refused: {exc}") from None
+    for name in space.order:
+        if name not in whole.parameters:
+            close = difflib.get_close_matches(name, list(whole.parameters), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise StudyFileError(
+                f"space.{name}: the {spec.name} pipeline has no parameter {name!r}{hint}; docs/pipelines.md lists "
+                "its parameters"
+            )
+
+
 def check_sensitive_groups(function: str | Callable[..., Any] | None, space: Space) -> Any:
     """A built-in pipeline's sensitive groups per split, checked before the first trial (None: nothing to check).
 
@@ -91,7 +117,11 @@ def check_sensitive_groups(function: str | Callable[..., Any] | None, space: Spa
     sensitive = space.parameters.get("sensitive")
     if spec is None or spec.group_sizes is None or not isinstance(sensitive, Constant) or sensitive.value is None:
         return None
+    from metaml.data.dataset import DataError
+
     try:
         return spec.group_sizes(space.default())
+    except DataError as exc:  # the data itself: a missing file, an unknown dataset
+        raise StudyFileError(str(exc)) from None
     except MetamlError as exc:
         raise StudyFileError(f"the sensitive groups cannot be compared: {exc}") from None

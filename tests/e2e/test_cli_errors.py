@@ -195,3 +195,14 @@ def test_markup_in_a_trial_error_is_printed_as_text_by_worker(study_dir: Path) -
 def test_markup_in_an_error_message_is_printed_as_text(study_dir: Path) -> None:
     message = _fails(study_dir, study_yaml(function="nomod[/]x:train"))
     assert "nomod[/]x" in message
+
+
+def test_a_misspelt_pipeline_parameter_is_refused_before_any_trial(study_dir: Path) -> None:
+    text = (
+        "name: typo\nfunction: metaml.pipelines.tabular:train\nspace:\n"
+        "  dataset: {type: constant, value: breast_cancer}\n"
+        "  dropuot: {type: float, lower: 0.0, upper: 0.5}\n"
+        "objectives: [{name: val_error, goal: min}]\nbudget: {trials: 2}\n"
+    )
+    message = _fails(study_dir, text)  # every trial would fail on it, and the run would end "done"
+    assert "bad.yaml: space.dropuot: the tabular pipeline has no parameter 'dropuot' (did you mean 'dropout'?)" in message

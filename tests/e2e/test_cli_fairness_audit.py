@@ -89,3 +89,17 @@ def test_a_reference_group_the_data_lacks_is_refused_before_anything_is_stored(t
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "'white' is not in the training split" in run.stderr and "big (" in run.stderr
     assert not (tmp_path / "runs" / "audit" / "study.db").exists()
+
+
+def test_a_missing_data_file_is_named_as_such_not_as_a_groups_problem(tmp_path: Path) -> None:
+    import pytest
+
+    from metaml.errors import StudyFileError
+    from metaml.pipelines.baseline import check_sensitive_groups
+    from metaml.space import Constant, Space
+
+    missing = tmp_path / "nope" / "data.csv"
+    space = Space({"dataset": Constant(str(missing)), "target": Constant("label"), "sensitive": Constant("race")})
+    with pytest.raises(StudyFileError) as caught:
+        check_sensitive_groups("metaml.pipelines.tabular:train", space)
+    assert str(caught.value).startswith(f"no data file at {missing}") and "sensitive groups" not in str(caught.value)

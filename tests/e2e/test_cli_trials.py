@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from metaml import Study
@@ -29,13 +30,22 @@ def _study(tmp_path: Path) -> Study:
     return study
 
 
-def test_the_table_shows_the_configuration_and_the_last_line_of_each_error(tmp_path: Path) -> None:
+def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A console wide enough for every column (its width is fixed when the first test prints)."""
+    from metaml.cli import common
+
+    monkeypatch.setattr(common.console, "_width", 250)
+
+
+def test_the_table_shows_the_configuration_and_the_last_line_of_each_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _wide(monkeypatch)
     study = _study(tmp_path)
     records = study.trials()
     failed = [t for t in records if t.error]
     assert failed and len(failed) < len(records)  # both kinds in the table
-    result = CliRunner().invoke(app, ["trials", "--store", str(tmp_path / "s.db"), "--study", "t"],
-                                env={"COLUMNS": "250"})
+    result = CliRunner().invoke(app, ["trials", "--store", str(tmp_path / "s.db"), "--study", "t"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     for t in records:
@@ -46,11 +56,11 @@ def test_the_table_shows_the_configuration_and_the_last_line_of_each_error(tmp_p
     assert "--csv or --json" in result.output
 
 
-def test_a_study_without_failures_has_no_error_column(tmp_path: Path) -> None:
+def test_a_study_without_failures_has_no_error_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _wide(monkeypatch)
     study = Study.create("ok", Space({"x": Float(0.0, 1.0)}), ["loss"], store=tmp_path / "s.db", seed=0)
     study.optimize(lambda config: {"loss": config["x"]}, budget=2)
-    result = CliRunner().invoke(app, ["trials", "--store", str(tmp_path / "s.db"), "--study", "ok"],
-                                env={"COLUMNS": "250"})
+    result = CliRunner().invoke(app, ["trials", "--store", str(tmp_path / "s.db"), "--study", "ok"])
     assert result.exit_code == 0 and "configuration" in result.output and "error" not in result.output
 
 
