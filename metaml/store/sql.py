@@ -257,7 +257,10 @@ class SQLStore:
                 transient = any(word in message for word in ("locked", "busy", "could not serialize", "deadlock"))
                 if attempt == RETRIES or not (transient or (reconnect and "connection" in message.lower())):
                     raise StoreError(f"the store {self.safe_url} failed: {message.strip()}") from None
-                log.warning("store busy (%s); retrying in %.2f s", message.strip(), delay)
+                # Brief lock waits are normal with several workers on one SQLite file: said only with -v.
+                # A wait that grows past a second is worth a warning (another process may hold the lock).
+                level = logging.WARNING if delay >= 0.8 else logging.DEBUG
+                log.log(level, "store busy (%s); retrying in %.2f s", message.strip(), delay)
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 2.0)
         raise AssertionError("unreachable")

@@ -273,3 +273,26 @@ def test_a_wal_switch_that_meets_a_lock_is_retried_not_raised(tmp_path: Path, mo
     SQLStore(f"sqlite:///{path}").close()
     assert len(tries) == 2
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_brief_lock_waits_are_quiet_and_a_long_one_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import metaml.store.sql as sql
+
+    store = SQLStore(f"sqlite:///{tmp_path / 's.db'}")
+    monkeypatch.setattr(sql.time, "sleep", lambda seconds: None)
+    failures = iter(range(6))
+
+    def locked_six_times() -> str:
+        if next(failures, None) is not None:
+            raise OperationalError("UPDATE trials", {}, sqlite3.OperationalError("database is locked"))
+        return "done"
+
+    with caplog.at_level("DEBUG", logger="metaml.store.sql"):
+        assert store._retry(locked_six_times) == "done"
+    levels = [r.levelname for r in caplog.records if "store busy" in r.getMessage()]
+    assert levels == ["DEBUG"] * 4 + ["WARNING"] * 2  # waits of 0.05 to 0.4 s are normal; 0.8 s and more are not
+    store.close()
