@@ -18,7 +18,7 @@ from rich.markup import escape
 
 from metaml.cli.common import JSON_OPT, STORE_OPT, STUDY_OPT, console, emit_json, friendly_errors, open_study
 from metaml.core.interventions import Intervention
-from metaml.errors import UsageError
+from metaml.errors import SpaceError, UsageError
 from metaml.interventions import default_author
 from metaml.safe_yaml import read_yaml
 from metaml.study import Study
@@ -153,7 +153,13 @@ def enqueue(
     """Queue configurations to try next (checked against the space as steered so far; all or none are queued)."""
     s, _ = open_study(study_file, store, study)
     configs = _configs(config, from_file)
-    checked = [s.check_config(c) for c in configs]  # every one first: a bad one queues none
+    try:
+        checked = [s.check_config(c) for c in configs]  # every one first: a bad one queues none
+    except SpaceError as exc:
+        if "is missing" not in str(exc):
+            raise
+        raise SpaceError(f"{exc}; a queued configuration gives every active parameter (start from a trial's: "
+                         "`metaml export --trial N DIR` writes it as config.json)") from None  # fmt: skip
     who = author or default_author()
     records = [s.enqueue(c, fidelity, reason, author=who) for c in checked]
     if as_json:

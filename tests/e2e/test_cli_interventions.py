@@ -70,6 +70,7 @@ def test_limit_note_and_enqueue_from_the_command_line_and_bad_input_refused(stud
         (["pin", "study.yaml", "x"], "PARAM=VALUE"),
         (["limit", "study.yaml", "size>=2"], "minimized"),
         (["enqueue", "study.yaml", "--config", '{"x": 3, "n": 1, "kind": "a"}'], "x"),
+        (["enqueue", "study.yaml", "--config", '{"x": 0.3, "kind": "a"}'], "gives every active parameter"),
     ]:  # the rest of what is refused is checked through the API (tests/core/test_interventions.py)
         refused = run_cli(args, study_dir)
         assert refused.returncode in (1, 2) and wrong in refused.stderr, (args, refused.stderr)
