@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class MetamlError(Exception):
     """Base of every error metaml raises on purpose; the message says what to do."""
@@ -71,3 +74,12 @@ def shown(value: object) -> str:
 
 class MissingExtraError(MetamlError, ImportError):
     """An optional dependency is not installed; the message names the extra to install (``pip install 'metaml[x]'``)."""
+
+
+def did_you_mean(word: object, known: Iterable[object]) -> str:
+    """' (did you mean 'x'?)' for the known name closest to ``word``, or '' (also for a ``word`` that is no string):
+    the hint every refusal of a misspelt name ends with."""
+    if not isinstance(word, str):
+        return ""
+    match = difflib.get_close_matches(word, [str(k) for k in known], n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -15,7 +14,7 @@ import yaml
 from metaml.budget import Budget, parse_budget
 from metaml.core.schedule import Schedule
 from metaml.core.trial_context import RunSettings
-from metaml.errors import MetamlError, StudyFileError, shown
+from metaml.errors import MetamlError, StudyFileError, did_you_mean, shown
 from metaml.execution.functions import FunctionRef, import_function
 from metaml.execution.settings import ExecutionSettings
 from metaml.objectives import Objective, parse_objectives
@@ -137,8 +136,7 @@ def load_study_file(path: str | Path) -> StudyFile:
         raise StudyFileError(f"{path}: a study file is a mapping of fields ({', '.join(FIELDS)})")
     unknown = [k for k in data if k not in FIELDS]
     if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), list(FIELDS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(str(unknown[0]), FIELDS)
         raise fail(str(unknown[0]), f"unknown field{hint}; a study file has {', '.join(FIELDS)}")
     for required in ("name", "function", "space", "objectives"):
         if required not in data:
@@ -232,19 +230,10 @@ def _relative_to(path: Path, source: WarmStartSource) -> WarmStartSource:
 
 def _pipeline_space(function: str) -> tuple[str, Space] | None:
     """(name, whole space) of the built-in pipeline ``function`` names, or None for a user's function."""
-    if not function.startswith("metaml.pipelines."):
-        return None
-    import importlib
+    from metaml.pipelines.baseline import builtin_pipeline
 
-    # Only the module the function names: importing every pipeline (torch, scikit-learn, fairlearn, Gymnasium)
-    # cost each command that reads a study file about 4 s.
-    try:
-        spec = getattr(importlib.import_module(function.partition(":")[0]), "SPEC", None)
-    except ImportError:
-        return None
-    if spec is None or spec.function != function:
-        return None
-    return spec.name, Space(spec.space())
+    spec = builtin_pipeline(function)
+    return None if spec is None else (spec.name, Space(spec.space()))
 
 
 def check_pipeline_schedulable(function: str, space: Space, names: tuple[str, ...] | None = None) -> None:

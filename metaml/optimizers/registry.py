@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from metaml.errors import OptimizerError
+from metaml.errors import OptimizerError, did_you_mean
 from metaml.objectives import Objective
 from metaml.optimizers.base import Optimizer
 from metaml.space import Space
@@ -59,11 +58,11 @@ def make_optimizer(
     name, settings = parse_spec(spec)
     _load_builtins()
     if name not in _REGISTRY:
-        raise OptimizerError(f"unknown optimizer {name!r}{_close(name, _REGISTRY)}; choose one of {', '.join(available())}")
+        raise OptimizerError(f"unknown optimizer {name!r}{did_you_mean(name, _REGISTRY)}; choose one of {', '.join(available())}")
     known = setting_names(_REGISTRY[name])
     if known is not None and (unknown := [k for k in settings if k not in known]):
         raise OptimizerError(
-            f"optimizer {name!r}: unknown setting {unknown[0]!r}{_close(unknown[0], known)}; its settings are "
+            f"optimizer {name!r}: unknown setting {unknown[0]!r}{did_you_mean(unknown[0], known)}; its settings are "
             f"{', '.join(known) or 'none'}"
         )
     try:
@@ -82,12 +81,6 @@ def setting_names(factory: OptimizerFactory) -> list[str] | None:
         return None
     keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return [p.name for p in params[3:] if p.kind in keyword]
-
-
-def _close(word: str, known: Any) -> str:
-    """' (did you mean 'x'?)' for the known name closest to ``word``, or ''."""
-    match = difflib.get_close_matches(word, [str(k) for k in known], n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def stored_settings(name: str, settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ only when the execution settings leave them unset.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from metaml.core.trial_context import TrialContext
-from metaml.errors import SpaceError, TrialError
+from metaml.errors import SpaceError, TrialError, did_you_mean
 from metaml.space import Categorical, Constant, Float, Int, Parameter, Space
 
 
@@ -103,10 +102,8 @@ def resolve_config(
         raise PipelineError(f"{pipeline} pipeline: bad settings {settings}: {exc}") from None
     unknown = sorted(k for k in config if k not in space.parameters)
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(space.parameters), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise PipelineError(
-            f"{pipeline} pipeline: unknown parameter(s) {unknown}{hint}; it knows {', '.join(space.order)} "
+            f"{pipeline} pipeline: unknown parameter(s) {unknown}{did_you_mean(unknown[0], space.parameters)}; it knows {', '.join(space.order)} "
             "(see docs/pipelines.md)"
         )
     full: dict[str, Any] = {}

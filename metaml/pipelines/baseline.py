@@ -8,12 +8,12 @@ the search move from the default, and what did it buy") and a candidate for the 
 
 from __future__ import annotations
 
-import difflib
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from metaml.budget import Budget
-from metaml.errors import MetamlError, SpaceError, StudyFileError
+from metaml.errors import MetamlError, SpaceError, StudyFileError, did_you_mean
 from metaml.pipelines.base import PipelineSpec
 from metaml.space import Constant, Space
 from metaml.spending import EPSILON_FTE
@@ -21,16 +21,22 @@ from metaml.store import TrialRecord
 
 
 def builtin_pipeline(function: str | Callable[..., Any] | None) -> PipelineSpec | None:
-    """The built-in pipeline a study's function names (``metaml.pipelines.tabular:train``), or None."""
+    """The built-in pipeline a study's function names (``metaml.pipelines.tabular:train``), or None.
+
+    Only the module the function names is imported (a user's function imports none): importing every
+    pipeline (torch, scikit-learn, fairlearn, Gymnasium) cost each command that reads a study file about 4 s.
+    """
     if function is None:
         return None
-    if isinstance(function, str) and not function.startswith("metaml.pipelines."):
-        return None  # a user's function: never import the torch pipelines for it
-    from metaml.pipelines import pipelines
-
-    for spec in pipelines().values():
-        if function == spec.function or function is spec.train:
-            return spec
+    module = function.partition(":")[0] if isinstance(function, str) else getattr(function, "__module__", "")
+    if not isinstance(module, str) or not module.startswith("metaml.pipelines."):
+        return None
+    try:
+        spec = getattr(importlib.import_module(module), "SPEC", None)
+    except ImportError:
+        return None
+    if isinstance(spec, PipelineSpec) and (function == spec.function or function is spec.train):
+        return spec
     return None
 
 
@@ -98,11 +104,9 @@ def check_pipeline_parameters(function: str | Callable[..., Any] | None, space: 
         raise StudyFileError(f"space: the {spec.name} pipeline's settings {settings} are refused: {exc}") from None
     for name in space.order:
         if name not in whole.parameters:
-            close = difflib.get_close_matches(name, list(whole.parameters), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise StudyFileError(
-                f"space.{name}: the {spec.name} pipeline has no parameter {name!r}{hint}; docs/pipelines.md lists "
-                "its parameters"
+                f"space.{name}: the {spec.name} pipeline has no parameter {name!r}"
+                f"{did_you_mean(name, whole.parameters)}; docs/pipelines.md lists its parameters"
             )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from metaml.errors import SpaceError, shown
+from metaml.errors import SpaceError, did_you_mean, shown
 from metaml.space.checks import check_name
 from metaml.space.parameters import (
     Categorical,
@@ -329,7 +328,7 @@ def parameters_from_dict(data: Mapping[str, Any], path: str) -> dict[str, Parame
         kind = spec.pop("type", None)
         if not isinstance(kind, str) or kind not in _KINDS:
             raise SpaceError(
-                f"space.{where}: 'type' must be one of {', '.join(sorted(_KINDS))}, got {shown(kind)}{_close(kind, _KINDS)}"
+                f"space.{where}: 'type' must be one of {', '.join(sorted(_KINDS))}, got {shown(kind)}{did_you_mean(kind, _KINDS)}"
             )
         _check_settings(spec, kind, where)
         try:
@@ -368,20 +367,12 @@ def _check_settings(spec: Mapping[Any, Any], kind: str, where: str) -> None:
     for key in spec:
         if key not in known:
             raise SpaceError(
-                f"space.{where}.{key}: {a_kind} has no setting {shown(key)}{_close(key, known)}; "
+                f"space.{where}.{key}: {a_kind} has no setting {shown(key)}{did_you_mean(key, known)}; "
                 f"it has type, {', '.join(known)}"
             )
     missing = [k for k in required if k not in spec]
     if missing:
         raise SpaceError(f"space.{where}: {a_kind} needs {' and '.join(repr(k) for k in missing)}")
-
-
-def _close(word: Any, known: Any) -> str:
-    """' (did you mean 'x'?)' for the known word closest to ``word``, or ''."""
-    if not isinstance(word, str):
-        return ""
-    match = difflib.get_close_matches(word, list(known), n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _unit(param: Float | Int, name: str, value: Any) -> float:
