@@ -83,3 +83,14 @@ def test_no_default_first_leaves_the_first_trial_to_the_optimizer(tmp_path: Path
     assert "default_trial" not in study.store.get_study("tiny-table").info
     trials = study.trials()
     assert len(trials) == 1 and "default" not in json.dumps(trials[0].info)
+
+
+def test_a_default_that_does_not_fit_the_fte_budget_is_skipped_and_said(tmp_path: Path) -> None:
+    write_tiny_table(tmp_path / "tiny.csv")
+    small = YAML.replace("budget: {trials: 3}", "budget: {fte: 0.3}").replace("upper: 2}", "upper: 4}")
+    (tmp_path / "study.yaml").write_text(small.replace("optimizer: random", "optimizer: hyperband"))
+    run = run_cli(["run", "study.yaml"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "note: the default configuration is not run first: a run at full fidelity costs 1 FTE" in run.stdout
+    status = json.loads(run_cli(["status", "study.yaml", "--json"], tmp_path).stdout)
+    assert 0 < status["budget"]["fte_spent"] <= 0.3  # it spent 1.0 before
